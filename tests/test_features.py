@@ -237,3 +237,78 @@ def test_feature_config_round_trip_and_validation():
         FeatureConfig(fmin_hz=300, fmax_hz=200)
     # a 48 kHz filterbank (no resampling) has 83 bands, as SPEC 10.1 says
     assert FeatureConfig(sample_rate_hz=48000).n_bands == 83
+
+
+# --- numpy engine: the same spectrogram without torch -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rate", "config"),
+    [
+        (SR, FeatureConfig()),  # integer hop (441): strided frames
+        (22050, FeatureConfig(sample_rate_hz=22050)),  # fractional hop 220.5: gathered frames
+        (48000, FeatureConfig(sample_rate_hz=48000)),  # 48 kHz model config: hop 480
+        (48000, FeatureConfig(sample_rate_hz=48000, fps=90.0)),  # fractional hop 533.33
+    ],
+)
+def test_numpy_engine_matches_torch(rate, config):
+    from drumscribe.features import log_spectrogram_numpy
+
+    x = _signals(5)["music"][: int(2.7 * rate)]
+    ours = log_spectrogram(x, rate, config, engine="numpy")
+    ref = log_spectrogram(x, rate, config, engine="torch")
+    assert ours.dtype == np.float32 and ours.shape == ref.shape
+    assert ours.shape[0] == num_frames(len(x), config)
+    assert np.abs(ours - ref).max() < 1e-4
+    # batched input and the block size do not change the result
+    batch = np.stack([x, 0.5 * x])
+    both = log_spectrogram_numpy(batch, config)
+    np.testing.assert_allclose(both[0], ours, atol=1e-6)
+    np.testing.assert_allclose(
+        both[1], log_spectrogram_torch(torch.from_numpy(batch[1]), config).numpy(), atol=1e-4
+    )
+
+
+def test_numpy_engine_blocks_short_and_silent(monkeypatch):
+    import drumscribe.features as features
+
+    x = _signals(6)["drums"]
+    whole = log_spectrogram(x, SR, engine="numpy")
+    monkeypatch.setattr(features, "FRAMES_PER_BLOCK", 7)
+    np.testing.assert_allclose(log_spectrogram(x, SR, engine="numpy"), whole, atol=1e-6)
+    for n in (1, 100, 2047, 2049):  # shorter than a frame, and around one frame
+        short = _signals(6)["noise"][:n]
+        ours = log_spectrogram(short, SR, engine="numpy")
+        assert ours.shape == (num_frames(n), 84)
+        assert np.abs(ours - log_spectrogram(short, SR, engine="torch")).max() < 1e-4
+    assert np.all(log_spectrogram(np.zeros(1000, np.float32), SR, engine="numpy") == 0)
+
+
+def test_auto_engine_and_bad_engine():
+    from drumscribe.features import resolve_engine
+
+    assert resolve_engine("auto") == "numpy" and resolve_engine("auto", "cpu") == "numpy"
+    assert resolve_engine("auto", "cuda") == "torch"
+    with pytest.raises(ConfigError, match="engine"):
+        resolve_engine("jax")
+    with pytest.raises(ConfigError, match="CPU"):
+        resolve_engine("numpy", "cuda:0")
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_streamed_numpy_features_match_torch(tmp_path, rate):
+    from drumscribe.transcribe.inference import stream_log_spectrogram
+
+    x = _signals(7)["music"]
+    stereo = np.stack([x, 0.7 * x], axis=1)
+    path = tmp_path / f"s{rate}.wav"
+    sf.write(path, stereo, rate, subtype="FLOAT")
+    config = FeatureConfig()
+    ours, n_ours = stream_log_spectrogram(path, config, block_s=0.7, engine="numpy")
+    ref, n_ref = stream_log_spectrogram(path, config, block_s=0.7, engine="torch")
+    assert n_ours == n_ref and ours.shape == ref.shape
+    assert np.abs(ours - ref).max() < 1e-4
+    samples, sr = load_audio(path)
+    whole = log_spectrogram(samples, sr, engine="torch")
+    assert ours.shape == whole.shape
+    np.testing.assert_allclose(ours, whole, atol=1e-5 if rate == 44100 else 2e-3)

@@ -1,8 +1,11 @@
 """Log-magnitude, log-frequency spectrogram: the input of every drumscribe model.
 
 The definition is madmom's ``LogarithmicFilteredSpectrogram(num_bands=12, fmin=20, fmax=20000,
-frame_size=2048, fps=100, log=np.log10, add=1, norm_filters=True)`` (SPEC section 0.9), computed with
-torch so that it runs batched on CPU or CUDA:
+frame_size=2048, fps=100, log=np.log10, add=1, norm_filters=True)`` (SPEC section 0.9), computed either
+with torch (:func:`log_spectrogram_torch`: batched, CPU or CUDA, differentiable) or with numpy
+(:func:`log_spectrogram_numpy`: CPU, no torch import, for fast start-up); both share the framing
+(:func:`frame_starts`, :func:`padding`, :func:`frame_blocks`) and constants below and agree to float32
+rounding (about 1e-6):
 
 - frames: frame ``i`` is centred on sample ``int(i * hop)`` with ``hop = sample_rate_hz / fps`` (441 at
   44.1 kHz), i.e. it covers samples ``[int(i * hop) - frame_size // 2, ... + frame_size)``; samples outside
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 #: Frames processed at once by :func:`log_spectrogram_torch`: bounds the (B, frames, frame_size) buffer;
 #: small blocks stay in the CPU cache and are faster than one large one.
 FRAMES_PER_BLOCK = 256
+#: Block size of :func:`log_spectrogram_numpy` (at most :data:`FRAMES_PER_BLOCK`): numpy's FFT is
+#: fastest on blocks that fit in the cache.
+NUMPY_FRAMES_PER_BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -161,14 +167,75 @@ def hann_window(frame_size: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
+def _spectrum_constants(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(window (frame_size,), filterbank trimmed to the bins below the top filter) as read-only float32."""
+    fb = filterbank(config)
+    n_used = int(np.flatnonzero(fb.any(axis=1))[-1]) + 1  # bins above the top filter are not needed
+    window = hann_window(config.frame_size).astype(np.float32)
+    trimmed = np.ascontiguousarray(fb[:n_used])
+    for a in (window, trimmed):
+        a.setflags(write=False)
+    return window, trimmed
+
+
+def frame_blocks(n_frames: int, size: int | None = None) -> list[tuple[int, int]]:
+    """[first, last) frame ranges of at most ``size`` (default :data:`FRAMES_PER_BLOCK`) frames covering
+    ``n_frames``."""
+    size = min(size or FRAMES_PER_BLOCK, FRAMES_PER_BLOCK)
+    return [(f, min(f + size, n_frames)) for f in range(0, n_frames, size)]
+
+
+@functools.lru_cache(maxsize=16)
+def _filter_layers(config: FeatureConfig) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The filterbank as layers of bands with disjoint, increasing supports (the triangles of every other
+    band do not overlap): per layer (bins, weights, segment starts into bins, band indices), so that
+    ``np.add.reduceat(mag[..., bins] * weights, starts)`` are those bands. Applying the filterbank this way
+    costs ~2 multiply-adds per bin instead of a dense matmul, and needs no BLAS threads."""
+    _, fb = _spectrum_constants(config)
+    layers: list[list[tuple[int, int, int]]] = []
+    for band in range(fb.shape[1]):
+        nz = np.flatnonzero(fb[:, band])
+        lo, hi = int(nz[0]), int(nz[-1]) + 1
+        for layer in layers:
+            if layer[-1][1] <= lo:
+                layer.append((lo, hi, band))
+                break
+        else:
+            layers.append([(lo, hi, band)])
+    out = []
+    for layer in layers:
+        bins = np.concatenate([np.arange(lo, hi) for lo, hi, _ in layer])
+        weights = np.concatenate([fb[lo:hi, band] for lo, hi, band in layer]).astype(np.float32)
+        starts = np.cumsum([0] + [hi - lo for lo, hi, _ in layer[:-1]])
+        out.append((bins, weights, starts, np.array([band for _, _, band in layer])))
+    return out
+
+
+def frame_starts(first: int, last: int, config: FeatureConfig) -> np.ndarray:
+    """Start sample of frames ``first..last-1`` in the signal padded by ``frame_size // 2`` zeros at the
+    left: ``int(i * hop)`` (madmom's rounding of a fractional hop)."""
+    hop = config.hop_size
+    if float(hop).is_integer():
+        return np.arange(first, last, dtype=np.int64) * int(hop)
+    return np.array([int(i * hop) for i in range(first, last)], dtype=np.int64)
+
+
+def padding(config: FeatureConfig) -> tuple[int, int]:
+    """Zeros added (left, right) so every frame of :func:`frame_starts` lies inside the padded signal."""
+    half = config.frame_size // 2
+    return half, config.frame_size - half
+
+
+@functools.lru_cache(maxsize=16)
 def _torch_constants(config: FeatureConfig, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
-    fb = filterbank(config)
-    n_used = int(np.flatnonzero(fb.any(axis=1))[-1]) + 1  # bins above the top filter are not needed
+    window, fb = _spectrum_constants(config)
     with torch.inference_mode(False):  # cached: must stay usable outside inference mode too
-        window = torch.as_tensor(hann_window(config.frame_size), dtype=torch.float32, device=device)
-        return window, torch.tensor(np.array(fb[:n_used]), dtype=torch.float32, device=device)
+        return (
+            torch.tensor(np.array(window), dtype=torch.float32, device=device),
+            torch.tensor(np.array(fb), dtype=torch.float32, device=device),
+        )
 
 
 def log_spectrogram_torch(x: torch.Tensor, config: FeatureConfig | None = None) -> torch.Tensor:
@@ -187,24 +254,17 @@ def log_spectrogram_torch(x: torch.Tensor, config: FeatureConfig | None = None) 
         raise ValueError(f"log_spectrogram_torch expects (B, N) or (N,) samples, got shape {tuple(x.shape)}")
     x = x.to(torch.float32)
     window, fb = _torch_constants(config, str(x.device))
-    n_frames = num_frames(x.shape[1], config)
     fs = config.frame_size
-    half = fs // 2
-    padded = torch.nn.functional.pad(x, (half, fs - half))
+    padded = torch.nn.functional.pad(x, padding(config))
     hop = config.hop_size
-    integer_hop = float(hop).is_integer()
     offsets = torch.arange(fs, device=x.device)
     out = []
-    for first in range(0, n_frames, FRAMES_PER_BLOCK):
-        last = min(first + FRAMES_PER_BLOCK, n_frames)
-        if integer_hop:
+    for first, last in frame_blocks(num_frames(x.shape[1], config)):
+        if float(hop).is_integer():  # a strided view: no gather
             h = int(hop)
-            seg = padded[:, first * h : (last - 1) * h + fs]
-            frames = seg.unfold(-1, fs, h)
-        else:  # fractional hop: frame i starts at int(i * hop), as madmom
-            starts = torch.as_tensor(
-                [int(i * hop) for i in range(first, last)], dtype=torch.long, device=x.device
-            )
+            frames = padded[:, first * h : (last - 1) * h + fs].unfold(-1, fs, h)
+        else:
+            starts = torch.from_numpy(frame_starts(first, last, config)).to(x.device)
             frames = padded[:, starts[:, None] + offsets]
         spec = torch.view_as_real(torch.fft.rfft(frames * window, n=fs)[..., : fb.shape[0]])
         # |X| as sqrt(re^2 + im^2): ~3x faster than complex abs() on CPU
@@ -214,29 +274,109 @@ def log_spectrogram_torch(x: torch.Tensor, config: FeatureConfig | None = None) 
     return result[0] if squeeze else result
 
 
+def log_spectrogram_numpy(x: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:
+    """:func:`log_spectrogram_torch` with numpy (``numpy.fft.rfft`` in float32), no torch needed:
+    ``x`` (B, N) or (N,) -> (B, frames, n_bands) (or (frames, n_bands)) float32, in blocks of
+    :data:`FRAMES_PER_BLOCK` frames."""
+    config = config or FeatureConfig()
+    x = np.asarray(x, dtype=np.float32)
+    squeeze = x.ndim == 1
+    if squeeze:
+        x = x[None]
+    if x.ndim != 2:
+        raise ValueError(f"log_spectrogram_numpy expects (B, N) or (N,) samples, got shape {x.shape}")
+    window, fb = _spectrum_constants(config)
+    fs = config.frame_size
+    n_samples = x.shape[1]
+    n_frames = num_frames(n_samples, config)
+    left, _ = padding(config)
+    hop = config.hop_size
+    offsets = np.arange(fs)
+    n_bins = fb.shape[0]
+    layers = _filter_layers(config)
+    out = np.empty((x.shape[0], n_frames, fb.shape[1]), dtype=np.float32)
+    # work buffers reused by every block; the signal is padded per block (no padded copy of it all)
+    blocks = frame_blocks(n_frames, NUMPY_FRAMES_PER_BLOCK)
+    block = blocks[0][1]
+    seg_buf = np.empty((x.shape[0], int((block - 1) * hop) + 1 + fs), dtype=np.float32)
+    frames_buf = np.empty((x.shape[0], block, fs), dtype=np.float32)
+    spec_buf = np.empty((x.shape[0], block, fs // 2 + 1), dtype=np.complex64)
+    mag_buf = np.empty((x.shape[0], block, n_bins), dtype=np.float32)
+    for first, last in blocks:
+        n = last - first
+        starts = frame_starts(first, last, config)
+        s0, s1 = int(starts[0]), int(starts[-1]) + fs  # padded coordinates
+        seg = seg_buf[:, : s1 - s0]
+        a, b = max(s0 - left, 0), min(s1 - left, n_samples)  # signal coordinates inside the segment
+        seg[:, : a - (s0 - left)] = 0.0
+        seg[:, a - (s0 - left) : b - (s0 - left)] = x[:, a:b]
+        seg[:, max(b - (s0 - left), a - (s0 - left)) :] = 0.0
+        frames = frames_buf[:, :n]
+        if float(hop).is_integer():  # a strided view: no gather
+            view = np.lib.stride_tricks.sliding_window_view(seg, fs, axis=-1)[:, :: int(hop)]
+        else:
+            view = seg[:, (starts - s0)[:, None] + offsets]
+        np.multiply(view, window, out=frames)
+        spec = np.fft.rfft(frames, n=fs, out=spec_buf[:, :n])
+        mag = np.abs(spec[..., :n_bins], out=mag_buf[:, :n])
+        dest = out[:, first:last]
+        for bins, weights, seg_starts, bands in layers:
+            dest[..., bands] = np.add.reduceat(mag[..., bins] * weights, seg_starts, axis=-1)
+        dest += np.float32(config.log_add)
+        np.log10(dest, out=dest)
+    return out[0] if squeeze else out
+
+
 def log_spectrogram(
     samples: np.ndarray,
     sample_rate: int,
     config: FeatureConfig | None = None,
     device: str | torch.device | None = None,
+    engine: str = "auto",
 ) -> np.ndarray:
     """Log spectrogram of one signal: (frames, n_bands) float32 at ``config.fps`` frames per second.
 
     ``samples`` is mono (N,) or (N, channels) float audio in [-1, 1] (channels are averaged);
     it is resampled with soxr when ``sample_rate`` [Hz] differs from ``config.sample_rate_hz``.
-    Frame ``i`` is centred at ``i / fps`` seconds.
+    Frame ``i`` is centred at ``i / fps`` seconds. ``engine``: ``"numpy"`` (no torch import),
+    ``"torch"`` (on ``device``), or ``"auto"``: torch for a non-CPU ``device``, numpy otherwise.
     """
-    import torch
-
     from .audio import resample, to_mono
 
     config = config or FeatureConfig()
     samples = to_mono(np.asarray(samples, dtype=np.float32))
     if int(sample_rate) != config.sample_rate_hz:
         samples = resample(samples, int(sample_rate), config.sample_rate_hz)
-    x = torch.from_numpy(np.ascontiguousarray(samples))
+    return log_spectrogram_cpu(samples, config, resolve_engine(engine, device), device)
+
+
+def log_spectrogram_cpu(
+    samples: np.ndarray, config: FeatureConfig, engine: str = "numpy", device: Any = None
+) -> np.ndarray:
+    """Log spectrogram (frames, n_bands) of mono samples at ``config.sample_rate_hz`` as a numpy array,
+    with ``engine`` ``"numpy"`` or ``"torch"`` (on ``device``, default CPU)."""
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if engine == "numpy":
+        return log_spectrogram_numpy(samples, config)
+    import torch
+
+    x = torch.from_numpy(samples)
     if device is not None:
         x = x.to(device)
     with torch.inference_mode():
         spec = log_spectrogram_torch(x, config)
     return spec.cpu().numpy()
+
+
+ENGINES = ("auto", "numpy", "torch")
+
+
+def resolve_engine(engine: str, device: Any = None) -> str:
+    """``"numpy"`` or ``"torch"`` for a :func:`log_spectrogram` ``engine`` (see there)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"feature engine {engine!r}: expected one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        return "numpy" if device is None or str(device) == "cpu" else "torch"
+    if engine == "numpy" and device is not None and str(device) != "cpu":
+        raise ConfigError(f"feature engine 'numpy' runs on the CPU only, got device {device!r}")
+    return engine

@@ -181,18 +181,23 @@ def run_model(
 
 
 def stream_log_spectrogram(
-    path: str | Path, config: FeatureConfig, block_s: float = 60.0, progress: bool = False
+    path: str | Path,
+    config: FeatureConfig,
+    block_s: float = 60.0,
+    progress: bool = False,
+    engine: str = "numpy",
 ) -> tuple[np.ndarray, int]:
     """Log spectrogram (frames, bands) of a file decoded block by block, and its length [samples].
 
     Equals :func:`drumscribe.features.log_spectrogram` of the whole file (up to soxr's streaming rounding)
-    while holding only one block of audio in memory.
+    while holding only one block of audio in memory. ``engine``: ``"numpy"`` or ``"torch"`` (on the CPU).
     """
-    import torch
     from tqdm import tqdm
 
     from ..audio import audio_info, iter_audio_blocks
-    from ..features import log_spectrogram_torch
+    from ..features import log_spectrogram_cpu, resolve_engine
+
+    engine = resolve_engine(engine)
 
     hop = config.hop_size
     if not float(hop).is_integer():
@@ -210,16 +215,16 @@ def stream_log_spectrogram(
         path, (step_frames + overlap_frames) / config.fps, overlap_frames / config.fps, sample_rate=sr
     )
     step = step_frames * h
-    parts: list[np.ndarray] = []
+    # filled in place (not a list of parts joined at the end, which would need the features twice)
+    out = np.empty((total_frames_est + 1, config.n_bands), dtype=np.float32)
     next_frame = 0
     n_samples = 0
     bar = tqdm(total=total_frames_est, unit="frame", desc="features", disable=not progress, leave=False)
 
     def emit(block: np.ndarray, k: int, last: bool) -> None:
-        nonlocal next_frame, n_samples
+        nonlocal next_frame, n_samples, out
         first_frame = k * step_frames
-        with torch.inference_mode():
-            spec = log_spectrogram_torch(torch.from_numpy(np.ascontiguousarray(block)), config).numpy()
+        spec = log_spectrogram_cpu(block, config, engine)
         if last:
             j_end = len(spec)
             n_samples = k * step + len(block)
@@ -229,7 +234,11 @@ def stream_log_spectrogram(
         if j0 < (0 if k == 0 else margin):
             raise AssertionError(f"block overlap too small: frame {next_frame} lacks left context")
         if j_end > j0:
-            parts.append(spec[j0:j_end])
+            end = next_frame + j_end - j0
+            if end > len(out):  # the header's duration was short: grow
+                grow = max(end - len(out), len(out) // 8)
+                out = np.concatenate([out, np.empty((grow, out.shape[1]), out.dtype)])
+            out[next_frame:end] = spec[j0:j_end]
             bar.update(j_end - j0)
             next_frame = first_frame + j_end
 
@@ -243,7 +252,7 @@ def stream_log_spectrogram(
         raise AudioError(path, "zero-length audio (no samples)")
     emit(prev, k, last=True)
     bar.close()
-    return np.concatenate(parts).astype(np.float32, copy=False), n_samples
+    return out[:next_frame], n_samples
 
 
 def _validate_array(samples: Any, sample_rate: int | None) -> tuple[np.ndarray, int]:
