@@ -4,7 +4,9 @@ Usage: python scripts/ship_default.py RUN_DIR --mdb-json MDB_DEV_JSON [--name de
 
 The card gets: training data with credits, how to regenerate the model, the synthetic validation/test
 scores of the run and the real-music scores from ``benchmarks/mdb_dev.py --json``. Absolute paths of the
-training machine are removed. The weights are copied unchanged (the card keeps their SHA-256).
+training machine are removed. The weights are copied unchanged (the card keeps their SHA-256), then
+exported to ``model.onnx`` (checked against torch, recorded in the card) for torch-free CPU inference; this
+needs the ``onnx`` package (the ``train`` extra).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model
+from drumscribe.onnxio import ONNX_NAME, export_onnx
 
 CREDITS = {
     "grooves": "Groove MIDI Dataset (Gillick et al., ICML 2019), CC BY 4.0, plus drumscribe's own groove generator",
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
     }
     run_scores = card.get("scores")
     card = _strip_paths(card)
+    card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
     card["description"] = (
         "drumscribe's default model: a CRNN trained only on synthetic audio rendered by drumscribe's synthesis "
@@ -89,8 +93,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best / WEIGHTS_NAME, out / WEIGHTS_NAME)
     write_json(out / CARD_NAME, card)
+    (out / ONNX_NAME).unlink(missing_ok=True)  # never leave the previous model's export beside new weights
     model = load_model(out)  # verifies checksum and architecture
+    onnx_path = export_onnx(out)  # checks ONNX Runtime against torch; records the file in the card
     print(f"shipped {model.name} ({card['arch']}, {card.get('n_parameters')} parameters) to {out}")
+    print(f"  ONNX export: {onnx_path.name}")
     for cond, r in real.items():
         print(f"  mdb-dev {cond}: micro F1 {r['micro_f1']:.4f}")
     return 0

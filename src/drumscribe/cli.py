@@ -21,6 +21,7 @@ from .errors import DrumscribeError
 #: Modules that register subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
     "drumscribe.transcribe.cli",  # transcribe
+    "drumscribe.onnxio",  # export-onnx
     "drumscribe.web.cli",  # serve
     "drumscribe.data.cli",  # convert, datasets
     "drumscribe.synth.cli",  # synth

@@ -38,10 +38,11 @@ def _sha256(path: Path) -> str:
 class LoadedModel:
     """A model ready for inference: the network in eval mode plus what its card says."""
 
-    net: Any  # torch.nn.Module
+    net: Any  # torch.nn.Module, or drumscribe.onnxio.OnnxNet for the onnx backend
     card: dict[str, Any]
     path: Path | None = None
     thresholds: np.ndarray = field(default_factory=lambda: np.full(len(DEFAULT_VOCAB), 0.5))
+    backend: str = "torch"  # "torch" or "onnx"
 
     @property
     def name(self) -> str:
@@ -74,6 +75,10 @@ class LoadedModel:
         return FeatureConfig.from_dict(self.card.get("feature_config", {}))
 
     def to(self, device: Any) -> LoadedModel:
+        if self.backend == "onnx":
+            if str(device).lower() != "cpu":
+                raise ModelError(f"{self.path}: the onnx backend runs on the CPU only, not {device!r}")
+            return self
         self.net.to(device)
         return self
 
@@ -148,14 +153,8 @@ def resolve_model_path(name_or_path: str | Path | None) -> Path:
     )
 
 
-def load_model(name_or_path: str | Path | None = None, device: Any = "cpu") -> LoadedModel:
-    """Load a model folder (or a shipped model by name) for inference, verifying its weights."""
-    import torch
-    from safetensors.torch import load_file
-
-    from .models import build_model
-
-    folder = resolve_model_path(name_or_path)
+def read_card(folder: Path) -> dict[str, Any]:
+    """The model card of a model folder, with its required fields checked."""
     try:
         card = read_json(folder / CARD_NAME)
     except (OSError, ValueError) as exc:
@@ -163,6 +162,36 @@ def load_model(name_or_path: str | Path | None = None, device: Any = "cpu") -> L
     for key in ("arch", "arch_params", "normalization"):
         if key not in card:
             raise ModelError(f"{folder / CARD_NAME}: model card lacks {key!r}")
+    return card
+
+
+def load_model(
+    name_or_path: str | Path | None = None, device: Any = "cpu", backend: str = "torch"
+) -> LoadedModel:
+    """Load a model folder (or a shipped model by name) for inference, verifying its weights.
+
+    ``backend``: ``"torch"`` (the network, any device), ``"onnx"`` (the folder's verified ``model.onnx``
+    in ONNX Runtime, CPU only, no torch import) or ``"auto"`` (onnx on the CPU when usable, else torch);
+    see :func:`drumscribe.onnxio.choose_backend`.
+    """
+    from .onnxio import choose_backend
+
+    folder = resolve_model_path(name_or_path)
+    card = read_card(folder)
+    thresholds = np.asarray(
+        card.get("thresholds", [0.5] * len(card.get("classes", DEFAULT_VOCAB.names))), dtype=np.float64
+    )
+    if choose_backend(folder, card, device, backend) == "onnx":
+        from .onnxio import load_onnx_net
+
+        net = load_onnx_net(folder, card)
+        return LoadedModel(net=net, card=card, path=folder, thresholds=thresholds, backend="onnx")
+
+    import torch
+    from safetensors.torch import load_file
+
+    from .models import build_model
+
     weights = folder / card.get("weights_file", WEIGHTS_NAME)
     if not weights.is_file():
         raise ModelError(f"{weights}: weights file missing")
@@ -177,7 +206,4 @@ def load_model(name_or_path: str | Path | None = None, device: Any = "cpu") -> L
         raise ModelError(f"{weights}: weights do not fit architecture {card['arch']!r} ({exc})") from exc
     net.eval()
     net.to(torch.device(device) if isinstance(device, str) else device)
-    thresholds = np.asarray(
-        card.get("thresholds", [0.5] * len(card.get("classes", DEFAULT_VOCAB.names))), dtype=np.float64
-    )
-    return LoadedModel(net=net, card=card, path=folder, thresholds=thresholds)
+    return LoadedModel(net=net, card=card, path=folder, thresholds=thresholds, backend="torch")

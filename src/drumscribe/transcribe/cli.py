@@ -70,6 +70,13 @@ def register(subparsers: Any) -> None:
         help="MIDI notes per class: five numbers (36,38,47,42,49) or pairs (kick=35,toms=45); default: the card's",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="inference engine: onnx (ONNX Runtime, CPU, no torch import; needs the model's model.onnx), "
+        "torch, or auto: onnx on the CPU when the model folder has a valid export (default: auto)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--skip-existing",
@@ -237,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("no audio files to transcribe")
     # load the model once up front: a bad --model fails the whole command, not each file
     t0 = time.perf_counter()
-    model = get_model(args.model, args.device)
+    model = get_model(args.model, args.device, args.backend)
     model_load_s = time.perf_counter() - t0
     threshold: Any = parse_threshold(args.threshold, model.classes)
     if isinstance(threshold, dict):
@@ -274,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
                 model=model,
                 threshold=threshold,
                 device=args.device,
+                backend=args.backend,
                 chunk_s=chunk_s,
                 progress=long_file,
                 keep_spectrogram="png" in formats,

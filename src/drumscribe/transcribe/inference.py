@@ -20,14 +20,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import AudioError, ConfigError
+from ..errors import AudioError, ConfigError, ModelError
 from .result import Transcription, normalise_thresholds, pick_onsets
 
 if TYPE_CHECKING:
@@ -79,28 +79,54 @@ def resolve_device(device: str | Any = "cpu") -> Any:
         raise ConfigError(f"device {device!r}: not a valid device ({exc})") from exc
 
 
+def device_name(device: str | Any = "cpu") -> str:
+    """``"cpu"`` for the CPU without importing torch; otherwise the name of :func:`resolve_device`."""
+    if isinstance(device, str) and device.strip().lower() == "cpu":
+        return "cpu"
+    return str(resolve_device(device))
+
+
 @functools.lru_cache(maxsize=4)
-def _load_cached(folder: str, mtime_ns: int, device: str) -> LoadedModel:
+def _load_cached(folder: str, mtime_ns: int, device: str, backend: str) -> LoadedModel:
     from ..modelio import load_model
 
-    log.debug("loading model %s on %s", folder, device)
-    return load_model(folder, device=device)
+    log.debug("loading model %s on %s (backend %s)", folder, device, backend)
+    return load_model(folder, device=device, backend=backend)
 
 
-def get_model(model: str | Path | LoadedModel | None = None, device: str | Any = "cpu") -> LoadedModel:
-    """A loaded model from a shipped name, a folder or a LoadedModel; loaded models are cached per process."""
+def get_model(
+    model: str | Path | LoadedModel | None = None, device: str | Any = "cpu", backend: str = "auto"
+) -> LoadedModel:
+    """A loaded model from a shipped name, a folder or a LoadedModel; loaded models are cached per process.
+
+    ``backend``: ``"auto"`` (ONNX Runtime on the CPU when the folder has a valid ``model.onnx`` and
+    onnxruntime is installed, else torch), ``"onnx"`` or ``"torch"``; see
+    :func:`drumscribe.onnxio.choose_backend`. A LoadedModel is used as it is unless ``backend`` asks for
+    the other one, which is then loaded from its folder.
+    """
     from ..modelio import CARD_NAME, LoadedModel, resolve_model_path
+    from ..onnxio import BACKENDS
 
-    dev = resolve_device(device)
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    dev = device_name(device)
     if isinstance(model, LoadedModel):
-        return _channels_last(model.to(dev))
+        if backend in ("auto", model.backend) and not (model.backend == "onnx" and dev != "cpu"):
+            return _channels_last(model.to(dev))
+        if model.path is None:
+            raise ModelError(
+                f"model {model.name!r} is loaded with the {model.backend} backend and has no folder"
+            )
+        model = model.path
     folder = resolve_model_path(model)
     mtime = (folder / CARD_NAME).stat().st_mtime_ns
-    return _channels_last(_load_cached(str(folder.resolve()), mtime, str(dev)))
+    return _channels_last(_load_cached(str(folder.resolve()), mtime, dev, backend))
 
 
 def _channels_last(model: LoadedModel) -> LoadedModel:
     """Store 4-D conv weights channels-last: the same results, about twice as fast on CPU (oneDNN)."""
+    if model.backend != "torch":
+        return model
     import torch
 
     with _LAYOUT_LOCK:  # web workers may fetch the same cached model at once
@@ -146,8 +172,11 @@ def run_model(
     device: Any = "cpu",
     progress: bool = False,
 ) -> np.ndarray:
-    """Sigmoid activations (T, C) float32 of ``net`` on unstandardised ``features`` (T, bands), chunked."""
-    import torch
+    """Sigmoid activations (T, C) float32 of ``net`` on unstandardised ``features`` (T, bands), chunked.
+
+    ``net`` is a torch module (run on ``device``) or an :class:`~drumscribe.onnxio.OnnxNet` (CPU, numpy
+    only: torch is not imported); both get the same windows and batches.
+    """
     from tqdm import tqdm
 
     config = config or InferenceConfig()
@@ -163,21 +192,39 @@ def run_model(
     for length, ws in groups.items():
         per_batch = max(1, config.max_batch_frames // max(length, 1))
         batches += [ws[i : i + per_batch] for i in range(0, len(ws), per_batch)]
-    dev = resolve_device(device)
+    activations = _onnx_activations if getattr(net, "backend", "torch") == "onnx" else _torch_activations
     bar = tqdm(total=n_frames, unit="frame", desc="model", disable=not progress, leave=False)
-    with torch.inference_mode():
-        for batch in batches:
-            x = np.stack([standardise(features[s:e], mean, std) for s, e, _, _ in batch])
-            logits = net(torch.from_numpy(x)[:, None].to(dev))
-            act = torch.sigmoid(logits.float()).cpu().numpy()
-            if out is None:
-                out = np.zeros((n_frames, act.shape[-1]), dtype=np.float32)
-            for (s, _e, ks, ke), a in zip(batch, act):
-                out[ks:ke] = a[ks - s : ke - s]
-                bar.update(ke - ks)
+    inputs = (np.stack([standardise(features[s:e], mean, std) for s, e, _, _ in batch]) for batch in batches)
+    for batch, act in zip(batches, activations(net, inputs, device)):
+        if out is None:
+            out = np.zeros((n_frames, act.shape[-1]), dtype=np.float32)
+        for (s, _e, ks, ke), a in zip(batch, act):
+            out[ks:ke] = a[ks - s : ke - s]
+            bar.update(ke - ks)
     bar.close()
     assert out is not None
     return out
+
+
+def _torch_activations(net: Any, inputs: Iterator[np.ndarray], device: Any) -> Iterator[np.ndarray]:
+    """Sigmoid activations (B, T, C) of a torch network for each standardised batch (B, T, bands)."""
+    import torch
+
+    dev = resolve_device(device)
+    for x in inputs:
+        with torch.inference_mode():
+            logits = net(torch.from_numpy(x)[:, None].to(dev))
+            yield torch.sigmoid(logits.float()).cpu().numpy()
+
+
+def _onnx_activations(net: Any, inputs: Iterator[np.ndarray], device: Any) -> Iterator[np.ndarray]:
+    """Sigmoid activations (B, T, C) of an ONNX Runtime network for each standardised batch."""
+    from ..onnxio import sigmoid
+
+    if device_name(device) != "cpu":
+        raise ConfigError(f"the onnx backend runs on the CPU only, got device {device!r}")
+    for x in inputs:
+        yield sigmoid(net(x[:, None]))
 
 
 def stream_log_spectrogram(
@@ -280,10 +327,14 @@ def compute_features(
     config: InferenceConfig,
     device: Any = None,
     progress: bool = False,
+    engine: str = "auto",
 ) -> tuple[np.ndarray, float, dict[str, float]]:
-    """(log spectrogram (T, bands), duration [s], timings {load, features}) of a file or an array."""
+    """(log spectrogram (T, bands), duration [s], timings {load, features}) of a file or an array.
+
+    ``engine`` (see :func:`drumscribe.features.log_spectrogram`): ``auto`` is numpy (no torch import)
+    unless a non-CPU ``device`` is given."""
     from ..audio import audio_info, load_audio
-    from ..features import log_spectrogram
+    from ..features import log_spectrogram, resolve_engine
 
     timings: dict[str, float] = {}
     sr = feature_config.sample_rate_hz
@@ -291,7 +342,9 @@ def compute_features(
         t0 = time.perf_counter()
         info = audio_info(audio)
         if info.duration_s > config.stream_above_s and float(feature_config.hop_size).is_integer():
-            spec, n = stream_log_spectrogram(audio, feature_config, config.stream_block_s, progress)
+            spec, n = stream_log_spectrogram(
+                audio, feature_config, config.stream_block_s, progress, engine=resolve_engine(engine, device)
+            )
             total = time.perf_counter() - t0
             # decoding and features are interleaved; report the whole as features, load as 0
             timings["load"] = 0.0
@@ -305,7 +358,7 @@ def compute_features(
         timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_out = len(samples) if rate == sr else int(round(len(samples) * sr / rate))
-    spec = log_spectrogram(samples, rate, feature_config, device=device)
+    spec = log_spectrogram(samples, rate, feature_config, device=device, engine=engine)
     timings["features"] = time.perf_counter() - t0
     return spec, n_out / sr, timings
 
@@ -322,6 +375,7 @@ def transcribe(
     keep_spectrogram: bool = True,
     tempo: bool = True,
     inference_config: InferenceConfig | None = None,
+    backend: str = "auto",
 ) -> Transcription:
     """Transcribe the drums of an audio file (any format libsndfile reads) or an array of samples.
 
@@ -329,12 +383,14 @@ def transcribe(
     ``model``: a shipped model name, a model folder, or a :class:`~drumscribe.modelio.LoadedModel`
     (default: the shipped default model). ``threshold``: one value or one per class (default: the model
     card's). ``chunk_s`` [s]: model window length (None: no chunking); ``context_s`` [s] is dropped at each
-    side of a window. Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
+    side of a window. ``backend``: ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid
+    ``model.onnx``; then torch is never imported), ``"onnx"`` or ``"torch"``.
+    Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
         inference_config = InferenceConfig(chunk_s=chunk_s, context_s=context_s)
     t0 = time.perf_counter()
-    loaded = get_model(model, device)
+    loaded = get_model(model, device, backend)
     model_load_s = time.perf_counter() - t0
     normalise_thresholds(threshold, loaded.thresholds)  # fail on a bad threshold before decoding
     inference_config.window_frames(float(loaded.feature_config.fps))
@@ -355,6 +411,7 @@ def transcribe(
         tempo=tempo,
         source=source,
         timings=timings,
+        backend=loaded.backend,
     )
 
 
@@ -370,14 +427,15 @@ def transcribe_spectrogram(
     tempo: bool = True,
     source: str | None = None,
     timings: dict[str, float] | None = None,
+    backend: str = "auto",
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
     the model's feature config (e.g. to run several models on features computed once)."""
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
-    loaded = get_model(model, device)
+    loaded = get_model(model, device, backend)
     thresholds = normalise_thresholds(threshold, loaded.thresholds)
-    dev = resolve_device(device)
+    dev = device_name(device)
     fps = float(loaded.feature_config.fps)
 
     t0 = time.perf_counter()
@@ -416,7 +474,8 @@ def transcribe_spectrogram(
         timings=timings,
         settings={
             "thresholds": thresholds.tolist(),
-            "device": str(dev),
+            "device": dev,
+            "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),
             "inference": asdict(inference_config),
         },

@@ -1,0 +1,257 @@
+"""ONNX export and the ONNX Runtime backend: agreement with torch, checks of the export, backend choice,
+CLI options, and a transcription that never imports torch."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import events_audio, write_audio
+from drumscribe.cli import main
+from drumscribe.errors import ModelError
+from drumscribe.features import FeatureConfig
+from drumscribe.fileio import read_json, write_json
+from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, load_model, make_card, save_model
+from drumscribe.onnxio import ONNX_NAME, export_onnx
+from drumscribe.transcribe import transcribe
+from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = PRETRAINED_DIR / "default"
+EXAMPLE = PRETRAINED_DIR / "example" / "example.ogg"
+SR = 44100
+
+pytest.importorskip("onnxruntime")
+#: Exporting needs the onnx package (the train extra); running an export needs only onnxruntime.
+needs_onnx = pytest.mark.skipif(importlib.util.find_spec("onnx") is None, reason="onnx is not installed")
+
+#: Small random-weight models of every architecture (fast to export and run).
+TINY = {
+    "rnn": {"num_layers": 2, "hidden_size": 8, "cell": "lstm"},
+    "crnn": {"num_layers": 2, "hidden_size": 8, "cell": "gru", "conv_channels": 4},
+    "cnn": {"num_blocks": 1, "num_layers": 1, "hidden_size": 8},
+    "ct": {"num_heads": 2, "num_layers": 1, "embed_dim": 8},
+    "vit": {"patch_size": 14, "num_heads": 2, "num_layers": 1, "embed_dim": 12},
+}
+
+
+def make_tiny(folder: Path, arch: str, seed: int = 0) -> Path:
+    import torch
+
+    from drumscribe.models import build_model
+
+    torch.manual_seed(seed)
+    net = build_model(arch, **TINY[arch])
+    card = make_card(arch, TINY[arch], FeatureConfig().to_dict(), mean=0.2, std=0.3, name=f"tiny-{arch}")
+    return save_model(net, card, folder)
+
+
+def copy_default(folder: Path) -> Path:
+    shutil.copytree(DEFAULT, folder)
+    return folder
+
+
+# --- the shipped default model ---------------------------------------------------------------------
+
+
+def test_default_model_ships_a_verified_onnx_export():
+    card = read_json(DEFAULT / CARD_NAME)
+    entry = card["onnx"]
+    assert entry["file"] == ONNX_NAME and (DEFAULT / ONNX_NAME).is_file()
+    assert entry["weights_sha256"] == card["weights_sha256"] and entry["opset"] >= 13
+    assert get_model("default").backend == "onnx"  # auto on the CPU
+    assert get_model("default", backend="torch").backend == "torch"
+
+
+def test_default_model_onnx_matches_torch_on_the_example_clip():
+    onnx_model = get_model("default", backend="onnx")
+    torch_model = get_model("default", backend="torch")
+    onnx_tr = transcribe(EXAMPLE, model=onnx_model, tempo=False)
+    torch_tr = transcribe(EXAMPLE, model=torch_model, tempo=False)
+    assert onnx_tr.settings["backend"] == "onnx" and torch_tr.settings["backend"] == "torch"
+    assert np.abs(onnx_tr.activations - torch_tr.activations).max() < 1e-4
+    assert onnx_tr.num_onsets > 20
+    for a, b in zip(onnx_tr.onsets, torch_tr.onsets):
+        np.testing.assert_array_equal(a, b)
+    # chunked windows of several lengths, batched: the same chunking with either backend
+    config = InferenceConfig(chunk_s=6.0, context_s=1.0, max_batch_frames=1500)
+    spec = onnx_tr.spectrogram
+    acts = [
+        run_model(m.net, spec, m.mean, m.std, 100.0, config) for m in (onnx_model, torch_model)
+    ]  # fmt: skip
+    assert np.abs(acts[0] - acts[1]).max() < 1e-4
+
+
+# --- export --------------------------------------------------------------------------------------------
+
+
+@needs_onnx
+@pytest.mark.parametrize("arch", sorted(TINY))
+def test_export_tiny_models(tmp_path, arch):
+    folder = make_tiny(tmp_path / arch, arch)
+    path = export_onnx(folder)
+    assert path == folder / ONNX_NAME and path.is_file()
+    card = read_json(folder / CARD_NAME)
+    assert card["onnx"]["file"] == ONNX_NAME and len(card["onnx"]["sha256"]) == 64
+    assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
+    assert (card["onnx"]["max_frames"] is None) == (arch not in ("ct", "vit"))
+    onnx_model = load_model(folder, backend="onnx")
+    torch_model = load_model(folder, backend="torch")
+    features = np.random.default_rng(1).normal(0.3, 0.3, (1234, 84)).astype(np.float32)
+    config = InferenceConfig(chunk_s=5.0, context_s=1.0)
+    a = run_model(onnx_model.net, features, 0.2, 0.3, 100.0, config)
+    b = run_model(torch_model.net, features, 0.2, 0.3, 100.0, config)
+    assert a.shape == b.shape == (1234, 5)
+    assert np.abs(a - b).max() < 1e-4
+
+
+@needs_onnx
+def test_export_that_disagrees_is_refused_and_writes_nothing(tmp_path, monkeypatch):
+    import drumscribe.onnxio as onnxio
+
+    folder = make_tiny(tmp_path / "m", "cnn")
+    before = (folder / CARD_NAME).read_text()
+    monkeypatch.setattr(onnxio, "EXPORT_TOLERANCE", 0.0)  # no difference is small enough
+    with pytest.raises(ModelError, match=r"model\.onnx: ONNX Runtime and torch activations differ"):
+        export_onnx(folder)
+    assert not (folder / ONNX_NAME).exists()
+    assert (folder / CARD_NAME).read_text() == before
+    assert not list(folder.glob(".*.part"))
+
+
+@needs_onnx
+def test_window_longer_than_the_positional_table_is_a_clear_error(tmp_path):
+    folder = make_tiny(tmp_path / "ct", "ct")
+    export_onnx(folder)
+    model = load_model(folder, backend="onnx")
+    features = np.zeros((5001, 84), np.float32)
+    with pytest.raises(ModelError, match="at most 5000 frames"):
+        run_model(model.net, features, 0.0, 1.0, 100.0, InferenceConfig(chunk_s=None))
+
+
+@needs_onnx
+def test_export_cli(tmp_path, capsys):
+    folder = make_tiny(tmp_path / "m", "crnn")
+    assert main(["export-onnx", str(folder)]) == 0
+    assert "exported and checked" in capsys.readouterr().out
+    assert read_json(folder / CARD_NAME)["onnx"]["file"] == ONNX_NAME
+    assert main(["export-onnx", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere" in capsys.readouterr().err
+
+
+@needs_onnx
+def test_ship_default_exports_onnx(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
+    run = tmp_path / "run"
+    make_tiny(run / "best", "crnn")
+    mdb = tmp_path / "mdb.json"
+    row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
+    write_json(mdb, {"results": [{"condition": "mix", "tp": 1, "fp": 1, "fn": 1, **row}]})
+    assert ship.main([str(run), "--mdb-json", str(mdb), "--name", "shipped"]) == 0
+    out = tmp_path / "pretrained" / "shipped"
+    assert (out / ONNX_NAME).is_file()
+    assert load_model(out, backend="onnx").backend == "onnx"
+
+
+# --- backend choice and errors -------------------------------------------------------------------------
+
+
+def test_corrupt_onnx_file(tmp_path, caplog):
+    folder = copy_default(tmp_path / "m")
+    data = bytearray((folder / ONNX_NAME).read_bytes())
+    data[-100] ^= 0xFF
+    (folder / ONNX_NAME).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"model\.onnx: checksum mismatch"):
+        load_model(folder, backend="onnx")
+    with caplog.at_level(logging.WARNING, logger="drumscribe.onnxio"):
+        assert load_model(folder, backend="auto").backend == "torch"
+    assert "checksum mismatch" in caplog.text
+
+
+def test_missing_stale_or_unrecorded_onnx(tmp_path):
+    folder = copy_default(tmp_path / "m")
+    card = read_json(folder / CARD_NAME)
+    write_json(folder / CARD_NAME, {**card, "onnx": {**card["onnx"], "weights_sha256": "0" * 64}})
+    with pytest.raises(ModelError, match="other weights"):
+        load_model(folder, backend="onnx")
+    (folder / ONNX_NAME).unlink()
+    write_json(folder / CARD_NAME, card)
+    with pytest.raises(ModelError, match=r"model\.onnx: ONNX file missing"):
+        load_model(folder, backend="onnx")
+    del card["onnx"]
+    write_json(folder / CARD_NAME, card)
+    with pytest.raises(ModelError, match=r"model\.json: no ONNX export recorded"):
+        get_model(folder, backend="onnx")
+    assert get_model(folder).backend == "torch"
+
+
+def test_onnxruntime_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    with pytest.raises(ModelError, match="onnxruntime is not installed"):
+        load_model("default", backend="onnx")
+    assert load_model("default", backend="auto").backend == "torch"
+
+
+def test_onnx_backend_is_cpu_only_and_backend_names_are_checked():
+    with pytest.raises(ModelError, match="CPU only"):
+        load_model("default", device="cuda", backend="onnx")
+    with pytest.raises(ModelError, match="CPU only"):
+        get_model("default", backend="onnx").to("cuda")
+    with pytest.raises(ModelError, match="backend 'tensorrt'"):
+        load_model("default", backend="tensorrt")
+    onnx_model = get_model("default", backend="onnx")
+    assert get_model(onnx_model).backend == "onnx"
+    assert get_model(onnx_model, backend="torch").backend == "torch"  # reloaded from its folder
+
+
+# --- CLI and the torch-free path -------------------------------------------------------------------------
+
+
+def test_cli_backend_option(tmp_path, capsys):
+    wav = write_audio(tmp_path / "a.wav", events_audio([0.3, 0.8, 1.4, 1.9], 2.5, "noise", SR, 0.5))
+    results = {}
+    for backend in ("onnx", "torch"):
+        out = tmp_path / backend
+        assert main(["-q", "transcribe", str(wav), "-o", str(out), "-f", "json", "--backend", backend]) == 0
+        results[backend] = json.loads((out / "a.json").read_text())
+        assert results[backend]["settings"]["backend"] == backend
+    assert results["onnx"]["onsets"] == results["torch"]["onsets"]
+    tiny = make_tiny(tmp_path / "tiny", "cnn")  # no export: --backend onnx fails with the reason
+    code = main(["transcribe", str(wav), "-o", str(tmp_path / "x"), "-m", str(tiny), "--backend", "onnx"])
+    assert code == 1
+    assert "no ONNX export recorded" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["transcribe", str(wav), "--backend", "jax"])
+
+
+def test_transcription_never_imports_torch(tmp_path):
+    wav = write_audio(tmp_path / "song.wav", events_audio([0.3, 0.8, 1.4, 1.9, 2.5], 3.0, "noise", SR, 0.5))
+    out = tmp_path / "out"
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import drumscribe
+        from drumscribe.cli import main
+        tr = drumscribe.transcribe({str(wav)!r}, model="default", backend="onnx")
+        assert tr.settings["backend"] == "onnx", tr.settings
+        assert main(["-q", "transcribe", {str(wav)!r}, "-o", {str(out)!r}, "-f", "midi,json,txt,csv"]) == 0
+        print("torch" in sys.modules, tr.num_onsets)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    imported, _ = proc.stdout.splitlines()[-1].split()  # the CLI's report comes before
+    assert imported == "False", "torch was imported on the onnx transcription path"
+    assert json.loads((out / "song.json").read_text())["settings"]["backend"] == "onnx"
