@@ -4,7 +4,8 @@ Each repeat runs ``python -m drumscribe.cli transcribe FILE -o TMP --overwrite -
 process and measures the wall time from process start to exit (all files written) and the process's
 peak RSS (``wait4``). The per-stage times (load, features, model, peaks, tempo, export) come from the
 JSON the run writes; each stage's real-time factor is audio duration / stage time (higher is faster),
-and "startup" is the wall time not spent in any stage (interpreter, imports, model loading). Medians
+and "startup" is the wall time not spent in any stage (interpreter, imports, model loading); the backend
+used (onnx or torch, from the JSON settings) and the CPU time (user + system) are printed too. Medians
 over the repeats are reported.
 
 Usage::
@@ -71,7 +72,7 @@ def make_song(path: Path, duration_s: float, sample_rate: int = 44100, block_s: 
     return path
 
 
-def run_once(song: Path, out: Path, model: str | None, formats: str) -> dict:
+def run_once(song: Path, out: Path, model: str | None, formats: str, backend: str = "auto") -> dict:
     """One fresh ``drumscribe transcribe`` process: wall time, peak RSS and the stage timings it reports."""
     cmd = [
         sys.executable,
@@ -87,6 +88,7 @@ def run_once(song: Path, out: Path, model: str | None, formats: str) -> dict:
     cmd += ["--format", formats if "json" in formats else formats + ",json"]
     if model:
         cmd += ["--model", model]
+    cmd += ["--backend", backend]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -99,11 +101,13 @@ def run_once(song: Path, out: Path, model: str | None, formats: str) -> dict:
     timings = data["timings_s"]
     return {
         "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024.0,
         "stages_s": {k: float(timings.get(k, 0.0)) for k in (*STAGES, "model_load")},
         "duration_s": float(data["duration_s"]),
         "onsets": len(data["onsets"]),
         "model": data["model"].get("name"),
+        "backend": data["settings"].get("backend", "torch"),
     }
 
 
@@ -115,26 +119,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", default=ALL_FORMATS, help=f"output formats (default: {ALL_FORMATS})")
     parser.add_argument("--audio", type=Path, default=None, help="use this file instead of a synthetic song")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="inference backend (default: auto)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="drumscribe-e2e-") as tmp:
         tmp_path = Path(tmp)
         song = args.audio or make_song(tmp_path / "song.wav", args.duration_s)
-        runs = [run_once(song, tmp_path / "out", args.model, args.formats) for _ in range(args.repeats)]
+        runs = [
+            run_once(song, tmp_path / "out", args.model, args.formats, args.backend)
+            for _ in range(args.repeats)
+        ]
     duration = runs[0]["duration_s"]
     med = {
         "wall_s": statistics.median(r["wall_s"] for r in runs),
+        "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
         "stages_s": {k: statistics.median(r["stages_s"][k] for r in runs) for k in runs[0]["stages_s"]},
     }
     staged = sum(med["stages_s"][k] for k in STAGES)
     med["startup_s"] = med["wall_s"] - staged
     rtf = {k: (duration / v if v > 0 else float("inf")) for k, v in med["stages_s"].items() if k in STAGES}
-    print(f"audio: {duration:.1f} s stereo 44.1 kHz; model: {runs[0]['model']}; formats: {args.formats}")
+    print(
+        f"audio: {duration:.1f} s stereo 44.1 kHz; model: {runs[0]['model']}; "
+        f"backend: {runs[0]['backend']}; formats: {args.formats}"
+    )
     print(f"repeats: {len(runs)}; onsets: {runs[0]['onsets']}; load average: {os.getloadavg()[0]:.2f}")
     walls = ", ".join(f"{r['wall_s']:.2f}" for r in runs)
     best = min(r["wall_s"] for r in runs)
     print(f"end-to-end wall time (median): {med['wall_s']:.2f} s, best {best:.2f} s   [all: {walls}]")
+    print(f"CPU time (user + system, median): {med['cpu_s']:.2f} s")
     print(f"peak RSS (median): {med['peak_rss_mb']:.0f} MB")
     print(
         f"startup (interpreter, imports, model load): {med['startup_s']:.2f} s "

@@ -244,3 +244,20 @@ def test_subprocess_run(setup, tmp_path) -> None:
         timeout=120,
     )
     assert proc.returncode == 1 and "missing.wav" in proc.stderr and "not found" in proc.stderr
+
+
+def test_command_modules_declare_their_commands() -> None:
+    """``main`` imports only the module of the command it runs: each module must add exactly the
+    commands :data:`drumscribe.cli.COMMAND_MODULES` lists for it."""
+    import argparse
+    import importlib
+
+    from drumscribe.cli import COMMAND_MODULES, build_parser
+
+    for module, commands in COMMAND_MODULES.items():
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers(dest="command")
+        importlib.import_module(module).register(sub)
+        assert tuple(sub.choices) == commands, module
+        only = build_parser(commands[0])._subparsers._group_actions[0].choices
+        assert tuple(only) == commands

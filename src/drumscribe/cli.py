@@ -18,20 +18,23 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import DrumscribeError
 
-#: Modules that register subcommands, in the order they appear in ``--help``.
-COMMAND_MODULES = (
-    "drumscribe.transcribe.cli",  # transcribe
-    "drumscribe.onnxio",  # export-onnx
-    "drumscribe.web.cli",  # serve
-    "drumscribe.data.cli",  # convert, datasets
-    "drumscribe.synth.cli",  # synth
-    "drumscribe.train.cli",  # train, evaluate
-    "drumscribe.tune.cli",  # tune
-    "drumscribe.studies.cli",  # study
-)
+#: Modules that register subcommands (in the order they appear in ``--help``) and the commands each adds.
+#: ``drumscribe COMMAND ...`` imports only COMMAND's module, so e.g. ``transcribe`` starts fast.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "drumscribe.transcribe.cli": ("transcribe",),
+    "drumscribe.onnxio": ("export-onnx",),
+    "drumscribe.web.cli": ("serve",),
+    "drumscribe.data.cli": ("convert", "datasets"),
+    "drumscribe.synth.cli": ("synth",),
+    "drumscribe.train.cli": ("train", "evaluate"),
+    "drumscribe.tune.cli": ("tune",),
+    "drumscribe.studies.cli": ("study",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``drumscribe`` parser with every subcommand, or only the module that adds ``command``."""
+    modules = [m for m, commands in COMMAND_MODULES.items() if command in commands] or list(COMMAND_MODULES)
     parser = argparse.ArgumentParser(
         prog="drumscribe",
         description="Automatic drum transcription: kick, snare, toms, hi-hat and cymbals from audio.",
@@ -40,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # a part not installed in this build
@@ -56,8 +59,14 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand of an argument list: the first argument that is not a top-level option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
