@@ -1,7 +1,9 @@
 """ONNX export of a model folder and the ONNX Runtime inference backend.
 
 ``model.onnx`` sits beside ``weights.safetensors`` and is recorded in the card as
-``"onnx": {"file": "model.onnx", "sha256": ..., "opset": ...}``. Its graph maps standardised features
+``"onnx": {"file": "model.onnx", "sha256": ..., "opset": ..., "weights_sha256": ..., "max_frames": ...}``
+(the weights it was exported from, so a stale export is never used; the longest window the graph takes,
+None for any: the transformers' positional table is fixed in the graph). Its graph maps standardised features
 ``features`` float32 (batch, 1, time, bands) to ``logits`` (batch, time, classes) with dynamic batch and
 time axes, exactly as the torch network. Exporting needs torch and the ``onnx`` package (the ``train``
 extra); running it needs only onnxruntime and numpy, so transcription on the CPU never imports torch.

@@ -3,7 +3,11 @@
 * **Features**: files shorter than :attr:`InferenceConfig.stream_above_s` are decoded whole
   (:func:`drumscribe.audio.load_audio`); longer ones are streamed in overlapping blocks
   (:func:`drumscribe.audio.iter_audio_blocks`) and each block's frames are kept only where their whole
-  analysis window lies inside the block, so the streamed spectrogram equals the whole-file one.
+  analysis window lies inside the block, so the streamed spectrogram equals the whole-file one. On the
+  CPU they are computed with numpy (:func:`drumscribe.features.log_spectrogram_numpy`).
+* **Backend**: ``auto`` (default) runs the model folder's checked ``model.onnx`` in ONNX Runtime on the
+  CPU (:mod:`drumscribe.onnxio`), so with numpy features the whole path never imports torch; otherwise,
+  and on CUDA, the torch network. ``onnx`` / ``torch`` force one (:func:`get_model`).
 * **Model**: the standardised spectrogram is cut into windows of ``chunk_s`` seconds that overlap by
   ``2 * context_s``; each window's centre (without ``context_s`` at either side, except at the ends of the
   recording) is kept. Windows of equal length run as one batch. Only the receptive field of the
