@@ -83,6 +83,7 @@ def _transformer(d: int, layers: int) -> int:
 
 def test_frontend_sizes() -> None:
     assert [conv_frontend_features(i) for i in (1, 2, 3)] == [896, 576, 288]
+    assert conv_frontend_features(2, channels_step=16) == 288
 
 
 @pytest.mark.parametrize(
@@ -112,6 +113,11 @@ def test_frontend_sizes() -> None:
             "crnn",
             {"num_layers": 3, "hidden_size": 288, "cell": "lstm"},
             _conv_block(1, 32) + _conv_block(32, 64) + _rnn(576, 3, 288, 4),
+        ),
+        (  # the default model's cheaper front end: 16 and 32 channels, 32 * 9 = 288 features per frame
+            "crnn",
+            {"num_layers": 2, "hidden_size": 128, "cell": "gru", "conv_channels": 16},
+            _conv_block(1, 16) + _conv_block(16, 32) + _rnn(288, 2, 128, 3),
         ),
         (
             "ct",
@@ -157,8 +163,10 @@ def test_search_spaces_match_spec() -> None:
     }
     assert SEARCH_SPACES["ct"] == transformer
     assert SEARCH_SPACES["vit"] == {"patch_size": [7, 14, 21], **transformer}
-    for arch, space in SEARCH_SPACES.items():
-        assert set(space) == set(default_params(arch))
+    for arch, space in SEARCH_SPACES.items():  # every SPEC parameter is searched; extras keep the SPEC value
+        extra = {"conv_channels"} if arch == "crnn" else set()
+        assert set(space) | extra == set(default_params(arch))
+    assert default_params("crnn")["conv_channels"] == 32
 
 
 def test_valid_params_and_errors() -> None:

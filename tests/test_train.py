@@ -158,6 +158,26 @@ def test_score_activations_perfect_and_shifted(store: Path) -> None:
     assert score_activations(shifted, [s])["pooled"]["micro_f1"] < 0.2
 
 
+def test_batched_track_activations_equal_one_track_at_a_time(tmp_path: Path) -> None:
+    from drumscribe.models import build_model
+    from drumscribe.train.evaluate import predict_logits, track_activations
+
+    # 11 equal-length tracks (more than one batch) and one longer than a model chunk
+    root = make_store(tmp_path / "eq", n_tracks=(0, 11, 0), frames=120, seed=3, name="eq")
+    long_root = make_store(tmp_path / "long", n_tracks=(0, 1, 0), frames=3100, seed=4, name="long")
+    stores = [Store(root), Store(long_root)]
+    torch.manual_seed(0)
+    net = build_model("crnn", num_layers=2, hidden_size=16, cell="gru", conv_channels=4).eval()
+    outputs = track_activations(net, stores, "validation", 0.1, 0.3)
+    assert [(i, tid) for i, tid, _ in outputs] == [
+        (i, tid) for i, s in enumerate(stores) for tid in s.track_ids("validation")
+    ]
+    for i, tid, logits in outputs:
+        single = predict_logits(net, stores[i].features(tid), 0.1, 0.3)
+        assert logits.shape == single.shape
+        np.testing.assert_allclose(logits, single, atol=1e-4)
+
+
 # ---------------------------------------------------------------- training runs
 
 

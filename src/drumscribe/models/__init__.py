@@ -7,7 +7,8 @@ Every model takes standardised features (B, 1, T, 84) and returns logits (B, T, 
 
 Parameter names per architecture (and their search spaces in :data:`SEARCH_SPACES`):
 
-* ``rnn``, ``crnn``: ``num_layers`` (L), ``hidden_size`` (H), ``cell`` ("gru" | "lstm")
+* ``rnn``, ``crnn``: ``num_layers`` (L), ``hidden_size`` (H), ``cell`` ("gru" | "lstm"); ``crnn`` also
+  ``conv_channels`` (first conv block's channels, 32 in the SPEC; the default model uses fewer for speed)
 * ``cnn``: ``num_blocks`` (I), ``num_layers`` (L), ``hidden_size`` (H)
 * ``ct``: ``num_heads``, ``num_layers`` (L), ``embed_dim`` (D_e)
 * ``vit``: ``patch_size`` (P), ``num_heads``, ``num_layers`` (L), ``embed_dim`` (D_e)

@@ -29,12 +29,14 @@ TRANSFORMER_DROPOUT = 0.1
 PE_MAX_LEN = 5000
 
 
-def conv_frontend_features(num_blocks: int, num_bands: int = NUM_BANDS) -> int:
+def conv_frontend_features(
+    num_blocks: int, num_bands: int = NUM_BANDS, channels_step: int = CONV_CHANNELS_STEP
+) -> int:
     """Flattened features per frame after ``num_blocks`` conv blocks: 896, 576, 288 for 1, 2, 3 blocks."""
     freq = num_bands
     for _ in range(num_blocks):
         freq //= FREQ_POOL
-    return CONV_CHANNELS_STEP * num_blocks * freq
+    return channels_step * num_blocks * freq
 
 
 class ConvBlock(nn.Module):
@@ -58,15 +60,20 @@ class ConvBlock(nn.Module):
 
 
 class ConvFrontend(nn.Module):
-    """``num_blocks`` conv blocks; (B, 1, T, F) -> (B, T, C*F') with C = 32*num_blocks."""
+    """``num_blocks`` conv blocks; (B, 1, T, F) -> (B, T, C*F') with C = channels_step*num_blocks.
 
-    def __init__(self, num_blocks: int, num_bands: int = NUM_BANDS):
+    ``channels_step`` is 32 in the SPEC architectures; smaller values give cheaper models for CPU inference.
+    """
+
+    def __init__(self, num_blocks: int, num_bands: int = NUM_BANDS, channels_step: int = CONV_CHANNELS_STEP):
         super().__init__()
         if num_blocks < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
-        channels = [1] + [CONV_CHANNELS_STEP * (i + 1) for i in range(num_blocks)]
+        if channels_step < 1:
+            raise ValueError(f"channels_step must be >= 1, got {channels_step}")
+        channels = [1] + [channels_step * (i + 1) for i in range(num_blocks)]
         self.blocks = nn.Sequential(*(ConvBlock(channels[i], channels[i + 1]) for i in range(num_blocks)))
-        self.out_features = conv_frontend_features(num_blocks, num_bands)
+        self.out_features = conv_frontend_features(num_blocks, num_bands, channels_step)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(x)  # (B, C, T, F')

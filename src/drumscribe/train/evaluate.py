@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 #: Frames per forward pass when running a model over a whole track, and context added at both ends.
 CHUNK_FRAMES = 3000
 CONTEXT_FRAMES = 200
+#: Equal-length tracks of at most CHUNK_FRAMES frames evaluated together in one batch.
+BATCH_TRACKS = 8
 #: Candidate thresholds for :func:`tune_thresholds`.
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
 
@@ -78,6 +80,19 @@ def predict_logits(
     return out
 
 
+def predict_logits_batch(net: Any, features: np.ndarray, mean: float, std: float, device: Any = "cpu") -> np.ndarray:
+    """Logits (B, T, 5) of ``net`` (in eval mode) over equal-length whole tracks (B, T, bands) in one call.
+
+    The recurrent layers run one step for all tracks at once, several times faster on CPU than one track
+    at a time; the results equal :func:`predict_logits` of each track (up to float rounding).
+    """
+    import torch
+
+    x = (torch.from_numpy(np.asarray(features, dtype=np.float32)) - float(mean)) / float(std)
+    with torch.no_grad():
+        return net(x.to(device)[:, None]).float().cpu().numpy()
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
 
@@ -116,13 +131,28 @@ def track_activations(
         raise DatasetLayoutError(f"{names}: no tracks in the {split!r} split to evaluate on")
     was_training = net.training
     net.eval()
-    out = []
+    out: list[tuple[int, str, np.ndarray]] = []
+    pending: list[tuple[int, str, np.ndarray]] = []  # equal-length short tracks waiting to run as a batch
+
+    def flush() -> None:
+        if pending:
+            logits = predict_logits_batch(net, np.stack([f for _, _, f in pending]), mean, std, device)
+            out.extend((i, tid, y) for (i, tid, _), y in zip(pending, logits))
+            pending.clear()
+
     try:
         for i, tid in tqdm(
             refs, desc=f"eval {split}", unit="track", disable=None if progress else True, leave=False
         ):
             feats = stores[i].features(tid)
-            out.append((i, tid, predict_logits(net, feats, mean, std, device)))
+            if len(feats) > CHUNK_FRAMES:
+                flush()
+                out.append((i, tid, predict_logits(net, feats, mean, std, device)))
+                continue
+            if pending and (len(pending[0][2]) != len(feats) or len(pending) >= BATCH_TRACKS):
+                flush()
+            pending.append((i, tid, np.asarray(feats)))
+        flush()
     finally:
         net.train(was_training)
     return out
