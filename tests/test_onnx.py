@@ -150,18 +150,23 @@ def test_export_cli(tmp_path, capsys):
 
 @needs_onnx
 def test_ship_default_exports_onnx(tmp_path, monkeypatch):
+    """scripts/ship_default.py ends with a checked ONNX export (its mdb-dev scoring is stubbed here)."""
     spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
     ship = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ship)
     monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
+    row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
+    row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5)
+    rows = [{"condition": c, **row} for c in ("mix", "drums")]
+    monkeypatch.setattr(ship, "evaluate_models", lambda *args, **kwargs: rows)
     run = tmp_path / "run"
     make_tiny(run / "best", "crnn")
-    mdb = tmp_path / "mdb.json"
-    row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
-    write_json(mdb, {"results": [{"condition": "mix", "tp": 1, "fp": 1, "fn": 1, **row}]})
-    assert ship.main([str(run), "--mdb-json", str(mdb), "--name", "shipped"]) == 0
     out = tmp_path / "pretrained" / "shipped"
-    assert (out / ONNX_NAME).is_file()
+    out.mkdir(parents=True)
+    (out / ONNX_NAME).write_bytes(b"the previous model's export")
+    assert ship.main([str(run), "--mdb", str(tmp_path), "--name", "shipped"]) == 0
+    card = read_json(out / CARD_NAME)
+    assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
     assert load_model(out, backend="onnx").backend == "onnx"
 
 
