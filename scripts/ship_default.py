@@ -52,7 +52,9 @@ def main(argv=None) -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("--mdb", type=Path, default=DEFAULT_DATA, help="mdb-dev folder (validation only)")
     ap.add_argument(
-        "--thresholds", default="auto", help="'auto' (best per class on the mdb-dev mixes) or 5 comma-separated"
+        "--thresholds",
+        default="auto",
+        help="'auto' (best per class on the mdb-dev mixes) or 5 comma-separated",
     )
     ap.add_argument("--name", default="default")
     args = ap.parse_args(argv)
@@ -127,7 +129,9 @@ def main(argv=None) -> int:
     for cond, r in real.items():
         print(f"  mdb-dev {cond}: micro F1 {r['micro_f1']:.4f} (at 0.5: {real_half[cond]['micro_f1']:.4f})")
     if "synthetic_test_kits" in card["scores"]:
-        print(f"  synthetic test kits: micro F1 {card['scores']['synthetic_test_kits']['pooled']['micro_f1']:.4f}")
+        print(
+            f"  synthetic test kits: micro F1 {card['scores']['synthetic_test_kits']['pooled']['micro_f1']:.4f}"
+        )
     return 0
 
 

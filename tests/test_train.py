@@ -17,13 +17,14 @@ import pytest
 import torch
 
 from drumscribe.cli import main
+from drumscribe.data.loader import combined_statistics
 from drumscribe.data.store import Store, StoreWriter
 from drumscribe.errors import ConfigError, OutputExistsError
 from drumscribe.modelio import load_model
 from drumscribe.train import TrainConfig, evaluate_model, run_training, tune_thresholds
 from drumscribe.train.evaluate import score_activations
 from drumscribe.train.loss import infrequency_weights, unweighted_bce_loss, weighted_bce_loss
-from drumscribe.train.windows import augment_window, pooled_statistics
+from drumscribe.train.windows import augment_window
 
 FEATURES = {"sample_rate_hz": 44100, "fps": 100, "num_bands": 12, "frame_size": 2048}
 
@@ -106,7 +107,7 @@ def test_infrequency_weights() -> None:
 def test_pooled_statistics_equal_concatenation(tmp_path: Path) -> None:
     a = Store(make_store(tmp_path / "a", (2, 1, 0), frames=120, seed=1, name="a"))
     b = Store(make_store(tmp_path / "b", (3, 1, 0), frames=200, seed=2, name="b"))
-    stats = pooled_statistics([a, b])
+    stats = combined_statistics([a, b], "train")
     values = np.concatenate(
         [np.asarray(s.features(t), dtype=np.float64).ravel() for s in (a, b) for t in s.track_ids("train")]
     )

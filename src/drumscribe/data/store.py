@@ -212,13 +212,12 @@ def mean_std(s1: float, s2: float, n: int) -> tuple[float, float]:
 
 
 def entropy_class_weights(onset_frames: Iterable[int], n_frames: int) -> list[float]:
-    """Per-class loss weight 1 / H(p), H the binary entropy of the onset-frame rate p of each class."""
+    """Per-class loss weight w_c = 1 / H(p_c) (SPEC section 5), H the natural-log binary entropy of the share
+    p_c of frames whose target is exactly 1; p is clamped into [1e-10, 1 - 1e-10] (absent or ubiquitous class)."""
     weights = []
     for count in onset_frames:
-        p = count / max(n_frames, 1)
-        p = p if p > 0 else 1e-10
-        entropy = -p * math.log(p) - (1 - p) * math.log(1 - p) if p < 1 else 1e-10
-        weights.append(1.0 / entropy)
+        p = min(max(count / max(n_frames, 1), 1e-10), 1 - 1e-10)
+        weights.append(1.0 / (-p * math.log(p) - (1 - p) * math.log(1 - p)))
     return weights
 
 

@@ -18,7 +18,7 @@ _API = {
     "weighted_bce_loss": "drumscribe.train.loss",
     "unweighted_bce_loss": "drumscribe.train.loss",
     "infrequency_weights": "drumscribe.train.loss",
-    "pooled_statistics": "drumscribe.train.windows",
+    "combined_statistics": "drumscribe.data.loader",
 }
 
 __all__ = list(_API)

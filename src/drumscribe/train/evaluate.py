@@ -80,7 +80,9 @@ def predict_logits(
     return out
 
 
-def predict_logits_batch(net: Any, features: np.ndarray, mean: float, std: float, device: Any = "cpu") -> np.ndarray:
+def predict_logits_batch(
+    net: Any, features: np.ndarray, mean: float, std: float, device: Any = "cpu"
+) -> np.ndarray:
     """Logits (B, T, 5) of ``net`` (in eval mode) over equal-length whole tracks (B, T, bands) in one call.
 
     The recurrent layers run one step for all tracks at once, several times faster on CPU than one track

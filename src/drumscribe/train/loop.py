@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..data.loader import combined_statistics
 from ..data.store import Store
 from ..errors import ConfigError, DatasetLayoutError, OutputExistsError
 from ..fileio import atomic_open, atomic_path, read_json, write_json
 from ..vocab import CLASS_NAMES
 from .config import TrainConfig
-from .windows import WindowSampler, augment_window, pooled_statistics
+from .windows import WindowSampler, augment_window
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ def run_training(
     val_stores = open_stores(cfg.val_data) if cfg.val_data else train_stores
     test_stores = open_stores(cfg.test_data) if cfg.test_data else train_stores
     feature_config = _check_feature_configs(train_stores + val_stores)
-    stats = pooled_statistics(train_stores)
+    stats = combined_statistics(train_stores, "train")
     mean, std = float(stats["mean"]), float(stats["std"])
     if not std > 0:
         raise DatasetLayoutError(f"{cfg.data}: training features have zero variance")

@@ -7,21 +7,10 @@ class-summed BCE. The validation loss is the same without omega.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 
-
-def infrequency_weights(onset_frames: Sequence[int], n_frames: int) -> list[float]:
-    """w_c = 1 / (-p ln p - (1-p) ln(1-p)) with p_c = onset_frames_c / n_frames (p = 0 becomes 1e-10)."""
-    weights = []
-    for count in onset_frames:
-        p = count / max(n_frames, 1)
-        p = min(max(p, 1e-10), 1 - 1e-10)
-        weights.append(1.0 / (-p * math.log(p) - (1 - p) * math.log(1 - p)))
-    return weights
+from ..data.store import entropy_class_weights as infrequency_weights  # noqa: F401 (the loss's w_c)
 
 
 def weighted_bce_loss(

@@ -1,4 +1,5 @@
-"""Training windows drawn from dataset stores, and the statistics pooled over several stores.
+"""Training windows drawn from dataset stores (statistics pooled over stores:
+:func:`drumscribe.data.loader.combined_statistics`).
 
 Each epoch is a list of windows ``(store, track, start)`` drawn with a generator seeded by (seed, epoch),
 so an epoch is reproducible and a resumed run sees the same windows. Without ``steps_per_epoch`` an
@@ -14,46 +15,13 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from ..data.store import Store, compute_statistics
+from ..data.store import Store
 from ..errors import DatasetLayoutError
-from .loss import infrequency_weights
 
 log = logging.getLogger(__name__)
-
-
-def store_statistics(store: Store) -> dict[str, Any]:
-    """The store's training statistics from its manifest (computed when missing)."""
-    stats = store.stats
-    if not stats or "onset_frames" not in stats:
-        log.info("%s: no statistics in the manifest, computing them", store.root)
-        stats = compute_statistics(store, split="train")
-    if not stats:
-        raise DatasetLayoutError(f"{store.root}: store has no tracks to compute statistics from")
-    return stats
-
-
-def pooled_statistics(stores: Sequence[Store]) -> dict[str, Any]:
-    """Mean/std of all training feature values and infrequency weights over the union of ``stores``."""
-    parts = [store_statistics(s) for s in stores]
-    n = sum(float(p["n_values"]) for p in parts)
-    mean = sum(float(p["n_values"]) * float(p["mean"]) for p in parts) / n
-    second = sum(float(p["n_values"]) * (float(p["std"]) ** 2 + float(p["mean"]) ** 2) for p in parts) / n
-    std = math.sqrt(max(second - mean * mean, 0.0))
-    onset_frames = np.sum([np.asarray(p["onset_frames"], dtype=np.int64) for p in parts], axis=0)
-    n_frames = int(sum(int(p["n_frames"]) for p in parts))
-    return {
-        "mean": mean,
-        "std": std,
-        "n_values": int(n),
-        "n_frames": n_frames,
-        "onset_frames": onset_frames.tolist(),
-        "class_weights": infrequency_weights(onset_frames.tolist(), n_frames),
-        "stores": [s.name for s in stores],
-    }
 
 
 @dataclass(frozen=True)
