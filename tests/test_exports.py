@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -191,6 +194,19 @@ def test_musicxml_round_trip(tr, tmp_path) -> None:
         assert staff_of_note[unpitched[note.find("instrument").get("id")]] == step
     # the triplet beat was written as triplets
     assert any(o.denominator == 3 for o in found[3]) and all(o.denominator in (1, 2, 4) for o in found[2])
+
+
+@pytest.mark.skipif(not shutil.which("mscore3"), reason="MuseScore 3 (Debian musescore3) is not installed")
+def test_musicxml_opens_in_musescore(tr, tmp_path) -> None:
+    """MuseScore itself reads the score and engraves it (a PDF with content); runs where mscore3 exists."""
+    path = tr.to_musicxml(tmp_path / "out.musicxml")
+    pdf = tmp_path / "out.pdf"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        ["mscore3", "-o", str(pdf), str(path)], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert pdf.is_file() and pdf.stat().st_size > 5000 and pdf.read_bytes().startswith(b"%PDF")
 
 
 def test_quantise_snaps_jittered_onsets_to_the_grid() -> None:
