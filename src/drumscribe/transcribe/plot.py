@@ -97,5 +97,6 @@ def write_png(tr: Transcription, path: str | Path, width_in: float | None = None
     roll.set_xlim(0, max(extent_t, 1e-3))
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        # zlib level 1: a fifth of the default level's encoding time for a slightly larger file
+        fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})
     return path
