@@ -62,15 +62,14 @@ def main(argv=None) -> int:
     best = args.run / "best"
     card = read_json(best / CARD_NAME)
     results = read_json(args.run / "results.json") if (args.run / "results.json").is_file() else {}
-    synth_manifest = None
     data = card.get("training_data") or []
     train_stores = [d["path"] for d in data if isinstance(d, dict) and Path(d.get("path", "")).is_dir()]
-    if (
-        data
-        and isinstance(data[0], dict)
-        and Path(data[0].get("path", "")).joinpath("synth_config.json").is_file()
-    ):
-        synth_manifest = read_json(Path(data[0]["path"]) / "synth_config.json")
+    # the render settings of every synthetic training store (one render per seed)
+    synth_configs = [
+        read_json(Path(p) / "synth_config.json")
+        for p in train_stores
+        if (Path(p) / "synth_config.json").is_file()
+    ]
     keys = ("micro_f1", "macro_f1", "class_f1", "precision", "recall", "tp", "fp", "fn")
     at_half = evaluate_models([str(best)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
     if args.thresholds == "auto":
@@ -91,7 +90,8 @@ def main(argv=None) -> int:
     )
     card["training_data"] = {
         "source": "drumscribe synth (synthetic only)",
-        "synth_config": _strip_paths(synth_manifest) if synth_manifest else None,
+        "synth_configs": _strip_paths(synth_configs),
+        "hours": round(sum(float(c.get("hours", 0)) for c in synth_configs), 2),
         "credits": CREDITS,
     }
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
