@@ -131,17 +131,7 @@ def parse_threshold(
         if not item.strip():
             continue
         name, _, value_text = item.partition("=")
-        key = name.strip().lower()
-        lower = [c.lower() for c in classes]
-        if key in lower:
-            idx = lower.index(key)
-        else:
-            try:
-                idx = DEFAULT_VOCAB.index(key)
-            except KeyError:
-                raise ConfigError(
-                    f"--threshold: unknown class {name.strip()!r}; known: {', '.join(classes)}"
-                ) from None
+        idx = class_index(name, classes, "--threshold")
         try:
             value = float(value_text)
         except ValueError:
@@ -150,6 +140,18 @@ def parse_threshold(
             raise ConfigError(f"--threshold: {item.strip()!r} is not in (0, 1]")
         out[idx] = value
     return out
+
+
+def class_index(name: str, classes: Sequence[str], option: str) -> int:
+    """Index of a class given by its name in ``classes`` or a vocabulary alias (``hh``), case-insensitive."""
+    key = name.strip().lower()
+    lower = [c.lower() for c in classes]
+    if key in lower:
+        return lower.index(key)
+    try:
+        return DEFAULT_VOCAB.index(key)
+    except KeyError:
+        raise ConfigError(f"{option}: unknown class {name.strip()!r}; known: {', '.join(classes)}") from None
 
 
 def parse_midi_notes(text: str | None, default: Sequence[int], classes: Sequence[str]) -> list[int]:
@@ -164,18 +166,9 @@ def parse_midi_notes(text: str | None, default: Sequence[int], classes: Sequence
                 raise ConfigError(f"--midi-notes: need {len(notes)} notes (one per class), got {len(items)}")
             notes = [int(item) for item in items]
         else:
-            lower = [c.lower() for c in classes]
             for item in items:
                 name, _, value = item.partition("=")
-                key = name.strip().lower()
-                if key in lower:
-                    idx = lower.index(key)
-                else:
-                    try:
-                        idx = DEFAULT_VOCAB.index(key)
-                    except KeyError:
-                        raise ConfigError(f"--midi-notes: unknown class {name.strip()!r}") from None
-                notes[idx] = int(value)
+                notes[class_index(name, classes, "--midi-notes")] = int(value)
     except ValueError:
         raise ConfigError(f"--midi-notes: {text!r} has a value that is not an integer") from None
     if any(not 0 <= n <= 127 for n in notes):
