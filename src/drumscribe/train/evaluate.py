@@ -63,20 +63,13 @@ def predict_logits(
     Tracks longer than ``chunk_frames`` are cut into chunks, each run with ``context_frames`` of extra
     input on both sides whose outputs are discarded.
     """
-    import torch
-
-    x = torch.from_numpy(np.asarray(features, dtype=np.float32))
-    x = (x - float(mean)) / float(std)
-    n = x.shape[0]
+    n = len(features)
     out = np.zeros((n, NUM_CLASSES), dtype=np.float32)
-    if n == 0:
-        return out
-    with torch.no_grad():
-        for lo in range(0, n, chunk_frames):
-            hi = min(lo + chunk_frames, n)
-            a, b = max(0, lo - context_frames), min(n, hi + context_frames)
-            y = net(x[a:b].to(device)[None, None])[0].float().cpu().numpy()
-            out[lo:hi] = y[lo - a : hi - a]
+    for lo in range(0, n, chunk_frames):
+        hi = min(lo + chunk_frames, n)
+        a, b = max(0, lo - context_frames), min(n, hi + context_frames)
+        y = predict_logits_batch(net, np.asarray(features[a:b])[None], mean, std, device)[0]
+        out[lo:hi] = y[lo - a : hi - a]
     return out
 
 
