@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .peaks import sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +179,6 @@ def _max_frames(net: Any) -> int | None:
 
     lengths = [int(m.table.shape[0]) for m in net.modules() if isinstance(m, SinusoidalPositionalEncoding)]
     return min(lengths) if lengths else None
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function in float32 without overflow: ``0.5 * (1 + tanh(x / 2))``."""
-    x = np.asarray(x, dtype=np.float32)
-    return (np.float32(0.5) * (np.float32(1.0) + np.tanh(np.float32(0.5) * x))).astype(np.float32)
 
 
 def _import_onnxruntime() -> Any:

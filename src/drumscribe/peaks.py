@@ -22,6 +22,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logits -> activations: the logistic function, computed in float64 without overflow as
+    ``0.5 * (1 + tanh(x / 2))``, returned as float32."""
+    x = np.asarray(x, dtype=np.float64)
+    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
+
+
 #: Half-width of the max and mean windows [frames] (m = a = 2 in SPEC 8).
 HALF_WINDOW = 2
 #: Required margin of a peak above the local mean (delta).

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.store import Store
 from ..errors import DatasetLayoutError
+from ..peaks import sigmoid
 from ..vocab import CLASS_NAMES, NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,6 @@ def predict_logits_batch(
     x = (torch.from_numpy(np.asarray(features, dtype=np.float32)) - float(mean)) / float(std)
     with torch.no_grad():
         return net(x.to(device)[:, None]).float().cpu().numpy()
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
 
 
 def _bce_sum_mean(logits: np.ndarray, targets: np.ndarray) -> tuple[float, int]:
@@ -171,7 +168,7 @@ def score_activations(
     loss_sum, loss_frames = 0.0, 0
     for i, tid, logits in outputs:
         store = stores[i]
-        act = _sigmoid(logits)
+        act = sigmoid(logits)
         variant = "thesis" if protocol == "thesis" else "standard"
         est = [times for times, _ in pick_peaks(act, threshold=thresholds, fps=store.fps, variant=variant)]
         ref = store.onsets(tid)
@@ -253,7 +250,7 @@ def tune_thresholds(
     loaded = _as_loaded(model, device)
     stores = open_stores(stores)
     outputs = track_activations(loaded.net, stores, split, loaded.mean, loaded.std, device, progress=progress)
-    acts = [(stores[i], tid, _sigmoid(logits)) for i, tid, logits in outputs]
+    acts = [(stores[i], tid, sigmoid(logits)) for i, tid, logits in outputs]
     refs = [store.onsets(tid) for store, tid, _ in acts]
     f1 = np.zeros((len(grid), NUM_CLASSES))
     for g, thr in enumerate(grid):

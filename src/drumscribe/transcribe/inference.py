@@ -223,7 +223,7 @@ def _torch_activations(net: Any, inputs: Iterator[np.ndarray], device: Any) -> I
 
 def _onnx_activations(net: Any, inputs: Iterator[np.ndarray], device: Any) -> Iterator[np.ndarray]:
     """Sigmoid activations (B, T, C) of an ONNX Runtime network for each standardised batch."""
-    from ..onnxio import sigmoid
+    from ..peaks import sigmoid
 
     if device_name(device) != "cpu":
         raise ConfigError(f"the onnx backend runs on the CPU only, got device {device!r}")
