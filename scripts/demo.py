@@ -49,17 +49,15 @@ def find_example(folder: Path) -> tuple[Path, Path]:
 
 def parse_labels(data: Any, classes: list[str], path: Path) -> list[np.ndarray]:
     """Onset times [s] per class from one of the accepted JSON shapes (module docstring)."""
-    from drumscribe.vocab import DEFAULT_VOCAB
+    from drumscribe.errors import ConfigError
+    from drumscribe.transcribe.cli import class_index as named_class
 
     def class_index(name: Any) -> int:
         if isinstance(name, int):
             return name
-        key = str(name).lower()
-        if key in classes:
-            return classes.index(key)
         try:
-            return DEFAULT_VOCAB.index(key)
-        except KeyError:
+            return named_class(str(name), classes, "labels")
+        except ConfigError:
             raise DemoError(f"{path}: unknown class {name!r} in the labels") from None
 
     out: list[list[float]] = [[] for _ in classes]
