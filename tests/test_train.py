@@ -235,6 +235,40 @@ def test_training_learns_toy_data(store: Path, tmp_path: Path) -> None:
     assert results["best_validation"]["micro_f1"] > 0.5
 
 
+def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    first = tmp_path / "first"
+    run_training(tiny_config(store, epochs=2), first)
+    # warm start: epoch 0 of the new run *is* the old model (same weights, same normalisation)
+    warm = tiny_config(store, epochs=1, lr=1e-12, init_from=str(first / "best"), seed=3)
+    run_training(warm, tmp_path / "warm")
+    a = load_file(str(first / "best" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "warm" / "best" / "weights.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    old = json.loads((first / "best" / "model.json").read_text())["normalization"]
+    new = json.loads((tmp_path / "warm" / "best" / "model.json").read_text())["normalization"]
+    assert new == old
+    config = json.loads((tmp_path / "warm" / "config.json").read_text())
+    assert config["train_config"]["init_from"] == "../first/best"
+    with pytest.raises(ConfigError, match="architecture parameters"):
+        bad = tiny_config(store, arch_params={"num_layers": 1, "hidden_size": 12, "cell": "gru"})
+        run_training(TrainConfig(**{**bad.to_dict(), "init_from": str(first / "best")}), tmp_path / "bad")
+    # weight average: best/ holds the averaged weights, which differ from the raw weights in the checkpoint
+    avg = tmp_path / "ema"
+    results = run_training(tiny_config(store, epochs=2, ema_decay=0.9), avg)
+    ckpt = torch.load(avg / "checkpoint.pt", weights_only=True)
+    raw = ckpt["model"]
+    averaged = {k[len("module.") :]: v for k, v in ckpt["ema"].items() if k.startswith("module.")}
+    assert set(averaged) == set(raw)
+    assert any(not torch.allclose(raw[k], averaged[k]) for k in raw)
+    if results["best_epoch"] == 2:
+        best = load_file(str(avg / "best" / "weights.safetensors"))
+        assert all(torch.allclose(best[k], averaged[k]) for k in best)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        tiny_config(store, ema_decay=1.0)
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill(store: Path, tmp_path: Path) -> None:
     cfg = tiny_config(store, epochs=8)

@@ -24,6 +24,12 @@ class TrainConfig:
     [-g, +g] dB per window and applies it to the linear filterbank magnitudes exactly
     (x' = log10(1 + a (10^x - 1)), a = 10^(gain/20)); ``augment_freq_mask`` masks up to that many
     consecutive bands (set to 0 = silence) once per window.
+
+    ``init_from`` (a model folder or shipped model name) warm-starts the run from that model's weights
+    and keeps its normalisation statistics (fine-tuning, or continuing a model on new data); its
+    architecture and parameters must equal this run's. ``ema_decay`` > 0 keeps an exponential moving
+    average of the weights (updated every step); validation, ``best/`` and the test scores then use the
+    averaged weights, which are steadier from epoch to epoch than the raw ones.
     """
 
     arch: str = "crnn"
@@ -51,6 +57,8 @@ class TrainConfig:
     eval_window_s: float = 0.05
     augment_gain_db: float = 0.0
     augment_freq_mask: int = 0
+    init_from: str | None = None
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -63,6 +71,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ConfigError(f"lr must be > 0 and weight_decay >= 0 (got {self.lr}, {self.weight_decay})")
+        if not 0.0 <= float(self.ema_decay) < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         if self.dataset_weights is not None:

@@ -4,7 +4,8 @@ A run folder holds::
 
     config.json       the TrainConfig (store paths relative to the run folder), statistics, versions
     metrics.csv       one row per finished epoch
-    checkpoint.pt     model/optimiser/scheduler state, epoch, RNG state, best metric (atomic, every epoch)
+    checkpoint.pt     model/optimiser/scheduler (and weight-average) state, epoch, RNG state, best metric
+                      (atomic, every epoch)
     best/             the model folder (weights + card) of the best validation micro F1 so far
     results.json      best validation scores and test scores, written at the end
 
@@ -91,11 +92,20 @@ def _absolute(paths: list[str] | None, base: Path) -> list[str] | None:
     return [str(p) if Path(p).is_absolute() else os.path.normpath(base / p) for p in paths]
 
 
+def _init_path(init_from: str | None) -> str | None:
+    """``init_from`` as an absolute path when it names a folder, else as given (a shipped model name)."""
+    if init_from is None or not Path(init_from).is_dir():
+        return init_from
+    return str(Path(init_from).resolve())
+
+
 def save_run_config(cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
     """Write ``config.json``: the config with store paths relative to the run folder, plus ``extra``."""
     d = cfg.to_dict()
     for key in ("data", "val_data", "test_data"):
         d[key] = _relative(d[key], out)
+    if d.get("init_from") and Path(d["init_from"]).is_dir():
+        d["init_from"] = _relative([d["init_from"]], out)[0]  # type: ignore[index]
     write_json(out / CONFIG_NAME, {"train_config": d, "paths_relative_to": "run folder", **extra})
 
 
@@ -108,6 +118,9 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     d = dict(read_json(path)["train_config"])
     for key in ("data", "val_data", "test_data"):
         d[key] = _absolute(d.get(key), run_dir)
+    init = d.get("init_from")
+    if init and not Path(init).is_absolute() and (run_dir / init).is_dir():
+        d["init_from"] = os.path.normpath(run_dir / init)
     return TrainConfig.from_dict(d)
 
 
@@ -207,6 +220,8 @@ def run_training(
         for key in ("data", "val_data", "test_data"):
             for d in (saved, now):
                 d[key] = None if d[key] is None else [str(Path(p).resolve()) for p in d[key]]
+        for d in (saved, now):
+            d["init_from"] = _init_path(d.get("init_from"))
         diff = sorted(k for k in now if k not in RESUME_MUTABLE and now[k] != saved[k])
         if diff:
             raise ConfigError(f"{out}: cannot resume with a different config ({', '.join(diff)} changed)")
@@ -221,6 +236,9 @@ def run_training(
     feature_config = _check_feature_configs(train_stores + val_stores)
     stats = combined_statistics(train_stores, "train")
     mean, std = float(stats["mean"]), float(stats["std"])
+    init_state = None
+    if cfg.init_from:
+        init_state, mean, std = _warm_start(cfg, feature_config)
     if not std > 0:
         raise DatasetLayoutError(f"{cfg.data}: training features have zero variance")
     class_weights = torch.tensor(stats["class_weights"], dtype=torch.float32, device=device)
@@ -229,6 +247,13 @@ def run_training(
     _seed_everything(cfg.seed)
     net = build_model(cfg.arch, **cfg.arch_params).to(device)
     arch_params = {**_model_params(cfg)}
+    if init_state is not None:
+        net.load_state_dict(init_state)
+    ema = None
+    if cfg.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     mode = "max" if cfg.monitor == "f1" else "min"
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -245,6 +270,10 @@ def run_training(
     if resume and ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         net.load_state_dict(ckpt["model"])
+        if ema is not None:
+            if "ema" not in ckpt:
+                raise ConfigError(f"{ckpt_path}: checkpoint has no weight average to resume")
+            ema.load_state_dict(ckpt["ema"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -261,6 +290,7 @@ def run_training(
             "arch_params": arch_params,
             "feature_config": feature_config,
             "normalization": {"mean": mean, "std": std},
+            "normalization_source": cfg.init_from or "training stores",
             "class_weights": stats["class_weights"],
             "statistics": stats,
             "n_parameters": count_parameters(net),
@@ -303,12 +333,15 @@ def run_training(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, error_if_nonfinite=True)
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(net)
             total += float(loss.detach()) * x.shape[0]
             count += x.shape[0]
             bar.set_postfix(loss=f"{total / count:.4f}")
         train_loss = total / max(count, 1)
 
-        outputs = track_activations(net, val_stores, "validation", mean, std, device)
+        eval_net = net if ema is None else ema.module
+        outputs = track_activations(eval_net, val_stores, "validation", mean, std, device)
         val = score_activations(
             outputs, val_stores, cfg.threshold, "standard", cfg.eval_window_s, with_loss=True
         )
@@ -360,9 +393,9 @@ def run_training(
                 train_config=cfg.to_dict(),
                 n_parameters=count_parameters(net),
             )
-            save_model(net, card, out / BEST_DIR)
+            save_model(eval_net, card, out / BEST_DIR)
         _write_metrics(out / METRICS_NAME, rows)
-        _save_checkpoint(ckpt_path, net, optimizer, scheduler, state)
+        _save_checkpoint(ckpt_path, net, optimizer, scheduler, state, ema)
         log.info(
             "epoch %d: train loss %.4f, val loss %.4f, val micro F1 %.4f (best %.4f @ %d), lr %.2g, %.1f s",
             epoch,
@@ -411,7 +444,31 @@ def _model_params(cfg: TrainConfig) -> dict[str, Any]:
     return params
 
 
-def _save_checkpoint(path: Path, net: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> None:
+def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
+    """The weights and normalisation (mean, std) of ``cfg.init_from``, checked against this run."""
+    from ..modelio import load_model
+
+    loaded = load_model(cfg.init_from, device="cpu", backend="torch")
+    card = loaded.card
+    where = loaded.path
+    if card["arch"] != cfg.arch:
+        raise ConfigError(f"{where}: --init-from model is {card['arch']!r}, this run trains {cfg.arch!r}")
+    mine = _model_params(cfg)
+    diff = sorted(k for k in set(mine) | set(card["arch_params"]) if mine.get(k) != card["arch_params"].get(k))
+    if diff:
+        raise ConfigError(f"{where}: --init-from model has other architecture parameters ({', '.join(diff)})")
+    theirs = card.get("feature_config", {})
+    fdiff = sorted(k for k in feature_config if k in theirs and theirs[k] != feature_config[k])
+    if fdiff:
+        raise ConfigError(f"{where}: --init-from model used other features ({', '.join(fdiff)})")
+    log.info("warm start from %s (epoch %s)", where, card.get("epoch"))
+    state = {k: v.detach().clone() for k, v in loaded.net.state_dict().items()}
+    return state, loaded.mean, loaded.std
+
+
+def _save_checkpoint(
+    path: Path, net: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], ema: Any = None
+) -> None:
     import torch
 
     ckpt = {
@@ -421,5 +478,7 @@ def _save_checkpoint(path: Path, net: Any, optimizer: Any, scheduler: Any, state
         "torch_rng": torch.get_rng_state(),
         "state": state,
     }
+    if ema is not None:
+        ckpt["ema"] = ema.state_dict()
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)
