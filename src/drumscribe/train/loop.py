@@ -454,7 +454,9 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     if card["arch"] != cfg.arch:
         raise ConfigError(f"{where}: --init-from model is {card['arch']!r}, this run trains {cfg.arch!r}")
     mine = _model_params(cfg)
-    diff = sorted(k for k in set(mine) | set(card["arch_params"]) if mine.get(k) != card["arch_params"].get(k))
+    diff = sorted(
+        k for k in set(mine) | set(card["arch_params"]) if mine.get(k) != card["arch_params"].get(k)
+    )
     if diff:
         raise ConfigError(f"{where}: --init-from model has other architecture parameters ({', '.join(diff)})")
     theirs = card.get("feature_config", {})
