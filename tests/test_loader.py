@@ -146,6 +146,34 @@ def test_segmented_store_windows_stay_in_one_segment(tmp_path):
         np.testing.assert_array_equal(y.numpy(), store.targets(ds.track_id(t))[start : start + 100])
 
 
+def test_augment_sees_raw_features_with_the_window_generator(tmp_path):
+    store = build(tmp_path / "s", [900, 700])
+    seen = []
+
+    def augment(x, rng):
+        seen.append(x.copy())
+        return x + rng.uniform(0, 1)
+
+    ds = WindowDataset(store, "train", window_frames=100, seed=2, epoch_windows=20, augment=augment)
+    plain = WindowDataset(store, "train", window_frames=100, seed=2, epoch_windows=20)
+    ds.set_epoch(3)
+    plain.set_epoch(3)
+    for i in range(len(ds)):
+        x, y = ds[i]
+        t, start = plain.draw(i)
+        raw = np.asarray(store.features(plain.track_id(t))[start : start + 100], dtype=np.float32)
+        np.testing.assert_array_equal(seen[-1], raw)  # before standardisation
+        rng = plain.window_rng(i)
+        plain.draw(i, rng)
+        shift = rng.uniform(0, 1)
+        np.testing.assert_allclose(x[0].numpy(), (raw + shift - ds.mean) / ds.std, rtol=1e-5, atol=1e-5)
+        assert torch.equal(y, plain[i][1])
+    eval_ds = WindowDataset(store, "train", window_frames=100, mode="eval", augment=augment)
+    n = len(seen)
+    eval_ds[0]
+    assert len(seen) == n  # evaluation windows are never augmented
+
+
 def test_dataloader_with_two_workers(tmp_path):
     store = build(tmp_path / "s", [800, 1300, 600])
     ds = WindowDataset(store, "train", window_frames=200, seed=1)

@@ -269,6 +269,20 @@ def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
         tiny_config(store, ema_decay=1.0)
 
 
+def test_dataset_weights_are_window_shares(tmp_path: Path) -> None:
+    from drumscribe.data.loader import WindowDataset
+    from drumscribe.train.loop import _store_weights
+
+    big = Store(make_store(tmp_path / "big", n_tracks=(12, 1, 1), frames=300, seed=1, name="big"))
+    small = Store(make_store(tmp_path / "small", n_tracks=(2, 1, 1), frames=300, seed=2, name="small"))
+    ds = WindowDataset(
+        [big, small], "train", 100, weights=_store_weights([big, small], [1.0, 1.0]), epoch_windows=4000
+    )
+    share = np.mean([ds.store_of[ds.draw(i)[0]] == 1 for i in range(len(ds))])
+    assert share == pytest.approx(0.5, abs=0.03)
+    assert _store_weights([big, small], None) is None
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill(store: Path, tmp_path: Path) -> None:
     cfg = tiny_config(store, epochs=8)

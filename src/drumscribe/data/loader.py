@@ -6,14 +6,16 @@ stays flat however many tracks the stores hold. Targets are built on the fly fro
 from stored targets, ADTOF-YT), exactly as :meth:`Store.targets` builds them for the whole track.
 
 Training windows are drawn with a generator seeded by ``(seed, epoch, index)``, so an epoch is the same
-with any number of DataLoader workers; call :meth:`WindowDataset.set_epoch` each epoch.
+with any number of DataLoader workers; call :meth:`WindowDataset.set_epoch` each epoch. The same
+generator then drives the optional ``augment`` of the raw (unstandardised) window features. This is
+the dataset ``drumscribe train`` draws its windows from.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +173,8 @@ class WindowDataset(Dataset):
 
     Items are ``(features, targets)``: float32 (1, T, bands) standardised as (x - mean) / std, and float32
     (T, classes). ``mean``/``std`` default to :func:`combined_statistics` of the stores' training splits.
+    ``augment(features, rng)`` (train mode only) transforms each window's raw log features before they
+    are standardised, with the window's own generator (e.g. :func:`drumscribe.train.windows.augment_window`).
     """
 
     def __init__(
@@ -185,6 +189,7 @@ class WindowDataset(Dataset):
         mean: float | None = None,
         std: float | None = None,
         epoch_windows: int | None = None,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
     ):
         if mode not in MODES:
             raise ConfigError(f"WindowDataset mode must be one of {MODES}, not {mode!r}")
@@ -256,6 +261,7 @@ class WindowDataset(Dataset):
         self.has_targets = np.asarray(has_targets, dtype=bool)
         self.segment_frames = np.asarray(segment, dtype=np.int64)
         self.epoch_windows = epoch_windows
+        self.augment = augment
         if mode == "train":
             p = self.n_frames * self.store_weights[self.store_of]
             if p.sum() <= 0:
@@ -330,14 +336,21 @@ class WindowDataset(Dataset):
 
         return self._cached(self._frames_cache, t, load)
 
-    def window(self, t: int, start: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frames ``start:start+length`` of track ``t``: standardised (1, length, bands), targets (length, C)."""
+    def window(
+        self, t: int, start: int, length: int | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames ``start:start+length`` of track ``t``: standardised (1, length, bands), targets (length, C).
+
+        With ``rng`` and an ``augment`` function the raw features are augmented before standardising.
+        """
         length = self.window_frames if length is None else int(length)
         n = int(self.n_frames[t])
         stop = start + length
         feats = np.zeros((length, self.n_bands), dtype=np.float32)
         src = self._features(t)[max(start, 0) : min(stop, n)]
         feats[max(start, 0) - start : max(start, 0) - start + len(src)] = src
+        if rng is not None and self.augment is not None:
+            feats = np.array(self.augment(feats, rng), dtype=np.float32)
         feats -= self.mean
         feats /= self.std
         frames = self._onset_frames(t)
@@ -361,11 +374,15 @@ class WindowDataset(Dataset):
             return int(rng.integers(0, max(1, (n - w) // seg + 1))) * seg
         return int(rng.integers(0, max(n - w, 0) + 1))
 
-    def draw(self, i: int) -> tuple[int, int]:
+    def draw(self, i: int, rng: np.random.Generator | None = None) -> tuple[int, int]:
         """(track index, start frame) of training window ``i`` in the current epoch."""
-        rng = np.random.default_rng((self.seed, self.epoch, int(i)))
+        rng = self.window_rng(i) if rng is None else rng
         t = min(int(np.searchsorted(self._cum, rng.random(), side="right")), self.n_tracks - 1)
         return t, self.random_start(t, rng)
+
+    def window_rng(self, i: int) -> np.random.Generator:
+        """The generator of training window ``i`` in the current epoch (its draw, then its augmentation)."""
+        return np.random.default_rng((self.seed, self.epoch, int(i)))
 
     def tile(self, i: int) -> tuple[int, int]:
         """(track index, start frame) of evaluation tile ``i``."""
@@ -377,7 +394,9 @@ class WindowDataset(Dataset):
         if i < 0 or i >= len(self):
             raise IndexError(i)
         if self.mode == "train":
-            return self.window(*self.draw(i))
+            rng = self.window_rng(i)
+            t, start = self.draw(i, rng)
+            return self.window(t, start, rng=rng)
         if self.mode == "eval":
             t, start = self.tile(i)
             return self.window(t, start)

@@ -15,10 +15,12 @@ class TrainConfig:
     """Everything a training run needs; saved as ``config.json`` in the run folder.
 
     ``data`` lists store folders trained on (their ``train`` splits); ``val_data`` / ``test_data`` default
-    to the ``validation`` / ``test`` splits of ``data``. ``steps_per_epoch`` None means one pass over the
-    training windows (each track tiled with ``window_frames`` windows). ``monitor`` "f1" follows validation
-    micro F1 for the LR schedule and early stopping (SPEC section 0.5); "loss" follows the unweighted
-    validation loss as the thesis did. The best model is always selected on validation micro F1.
+    to the ``validation`` / ``test`` splits of ``data``. ``steps_per_epoch`` None means as many random
+    windows as the training frames fill (one pass in expectation; windows come from
+    :class:`~drumscribe.data.loader.WindowDataset`, inside one segment for segmented stores).
+    ``dataset_weights`` gives each ``data`` store's share of the windows (default: its share of the
+    frames). ``monitor`` "f1" follows validation micro F1 for the LR schedule and early stopping (SPEC
+    section 0.5); "loss" follows the unweighted validation loss as the thesis did. The best model is always selected on validation micro F1.
 
     Augmentation (default off, training only): ``augment_gain_db`` draws one global gain in
     [-g, +g] dB per window and applies it to the linear filterbank magnitudes exactly

@@ -22,19 +22,20 @@ import math
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import __version__
-from ..data.loader import combined_statistics
+from ..data.loader import WindowDataset, combined_statistics
 from ..data.store import Store
 from ..errors import ConfigError, DatasetLayoutError, OutputExistsError
 from ..fileio import atomic_open, atomic_path, read_json, write_json
 from ..vocab import CLASS_NAMES
 from .config import TrainConfig
-from .windows import WindowSampler, augment_window
+from .windows import augment_window
 
 log = logging.getLogger(__name__)
 
@@ -140,31 +141,6 @@ def _write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
         fh.write(buf.getvalue())
 
 
-class _EpochWindows:
-    """Map-style dataset of one epoch's windows (picklable for DataLoader workers)."""
-
-    def __init__(self, sampler: WindowSampler, windows: np.ndarray, cfg: TrainConfig, epoch: int):
-        self.sampler = sampler
-        self.windows = windows
-        self.seed = cfg.seed
-        self.epoch = epoch
-        self.gain_db = cfg.augment_gain_db
-        self.freq_mask = cfg.augment_freq_mask
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, i: int) -> tuple[Any, Any]:
-        import torch
-
-        track, start = (int(v) for v in self.windows[i])
-        x, y = self.sampler.window(track, start)
-        if self.gain_db > 0 or self.freq_mask > 0:
-            rng = np.random.default_rng([self.seed, self.epoch, i, 0xA06])
-            x = augment_window(x, rng, self.gain_db, self.freq_mask)
-        return torch.from_numpy(x), torch.from_numpy(y)
-
-
 def _check_feature_configs(stores: list[Store]) -> dict[str, Any]:
     ref = stores[0].feature_config
     for s in stores[1:]:
@@ -242,7 +218,22 @@ def run_training(
     if not std > 0:
         raise DatasetLayoutError(f"{cfg.data}: training features have zero variance")
     class_weights = torch.tensor(stats["class_weights"], dtype=torch.float32, device=device)
-    sampler = WindowSampler(train_stores, cfg.window_frames, split="train")
+    n_windows = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else None
+    augment = None
+    if cfg.augment_gain_db > 0 or cfg.augment_freq_mask > 0:
+        augment = partial(augment_window, gain_db=cfg.augment_gain_db, freq_mask=cfg.augment_freq_mask)
+    train_set = WindowDataset(
+        train_stores,
+        "train",
+        cfg.window_frames,
+        mode="train",
+        weights=_store_weights(train_stores, cfg.dataset_weights),
+        seed=cfg.seed,
+        mean=mean,
+        std=std,
+        epoch_windows=n_windows,
+        augment=augment,
+    )
 
     _seed_everything(cfg.seed)
     net = build_model(cfg.arch, **cfg.arch_params).to(device)
@@ -294,18 +285,17 @@ def run_training(
             "class_weights": stats["class_weights"],
             "statistics": stats,
             "n_parameters": count_parameters(net),
-            "n_train_tracks": len(sampler.tracks),
+            "n_train_tracks": train_set.n_tracks,
             "drumscribe_version": __version__,
             "torch_version": torch.__version__,
             "device": str(device),
         },
     )
-    n_windows = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else None
     log.info(
         "training %s (%d parameters) on %d tracks, device %s",
         cfg.arch,
         count_parameters(net),
-        len(sampler.tracks),
+        train_set.n_tracks,
         device,
     )
 
@@ -313,9 +303,9 @@ def run_training(
     while state["epoch"] < cfg.epochs and not stopped_early:
         epoch = state["epoch"] + 1
         t0 = time.monotonic()
-        windows = sampler.epoch_windows(cfg.seed, epoch, n_windows, cfg.dataset_weights)
+        train_set.set_epoch(epoch)
         loader = DataLoader(
-            _EpochWindows(sampler, windows, cfg, epoch),
+            train_set,
             batch_size=cfg.batch_size,
             shuffle=False,
             num_workers=cfg.num_workers,
@@ -325,7 +315,7 @@ def run_training(
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False, disable=None)
         for x, y in bar:
-            x = ((x.to(device) - mean) / std).unsqueeze(1)
+            x = x.to(device)
             y = y.to(device)
             logits = net(x)
             loss = weighted_bce_loss(logits, y, class_weights)
@@ -466,6 +456,15 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     log.info("warm start from %s (epoch %s)", where, card.get("epoch"))
     state = {k: v.detach().clone() for k, v in loaded.net.state_dict().items()}
     return state, loaded.mean, loaded.std
+
+
+def _store_weights(stores: list[Store], dataset_weights: list[float] | None) -> list[float] | None:
+    """Per-store weights for :class:`WindowDataset` (which draws tracks by length x weight) such that
+    store ``i`` gives a ``dataset_weights[i] / sum`` share of the windows; None: proportional to size."""
+    if dataset_weights is None:
+        return None
+    frames = [sum(int(s.records[t].n_frames) for t in s.track_ids("train")) for s in stores]
+    return [float(w) / f if f else 0.0 for w, f in zip(dataset_weights, frames)]
 
 
 def _save_checkpoint(
