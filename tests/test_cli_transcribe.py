@@ -261,3 +261,20 @@ def test_command_modules_declare_their_commands() -> None:
         assert tuple(sub.choices) == commands, module
         only = build_parser(commands[0])._subparsers._group_actions[0].choices
         assert tuple(only) == commands
+
+
+def test_export_libraries_preload_in_the_background() -> None:
+    code = (
+        "import sys, os\n"
+        "from drumscribe.transcribe.cli import preload_exporters\n"
+        "assert preload_exporters(['midi', 'json']) is None\n"
+        "os.environ['DRUMSCRIBE_PRELOAD'] = '0'\n"
+        "assert preload_exporters(['musicxml']) is None\n"
+        "del os.environ['DRUMSCRIBE_PRELOAD']\n"
+        "t = preload_exporters(['musicxml', 'png'])\n"
+        "t.join(120)\n"
+        "assert 'music21' in sys.modules and 'matplotlib.figure' in sys.modules\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "assert preload_exporters(['musicxml', 'png']) is None  # already imported\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=180)

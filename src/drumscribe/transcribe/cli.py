@@ -12,8 +12,11 @@ problem) and skipped; the exit code is 1 when any input failed.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +32,9 @@ DEFAULT_OUT_DIR = "drumscribe-output"
 DEFAULT_FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png")
 #: Files longer than this [s] show their own progress bars (features and model).
 LONG_FILE_S = 600.0
+#: Heavy libraries of some formats, imported in a background thread while the first file is analysed
+#: (ONNX Runtime and numpy's FFT release the GIL). ``DRUMSCRIBE_PRELOAD=0`` turns this off.
+PRELOAD_MODULES = {"musicxml": ("music21",), "png": ("matplotlib.figure",)}
 
 
 def register(subparsers: Any) -> None:
@@ -224,6 +230,27 @@ def export(tr: Any, paths: dict[str, Path]) -> dict[str, float]:
     return times
 
 
+def preload_exporters(formats: Sequence[str]) -> threading.Thread | None:
+    """Start importing the export libraries of ``formats`` in a daemon thread (None: nothing to do).
+
+    Import errors are left for the export itself to report, with the file name.
+    """
+    modules = [m for f in formats for m in PRELOAD_MODULES.get(f, ()) if m not in sys.modules]
+    if not modules or os.environ.get("DRUMSCRIBE_PRELOAD", "1") == "0":
+        return None
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported by the export that needs it
+                log.debug("preloading %s failed", name, exc_info=True)
+
+    thread = threading.Thread(target=work, name="drumscribe-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -239,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = get_model(args.model, args.device, args.backend)
     model_load_s = time.perf_counter() - t0
+    preload_exporters(formats)  # after the model: the main thread's own imports are done by now
     threshold: Any = parse_threshold(args.threshold, model.classes)
     if isinstance(threshold, dict):
         per_class = [float(t) for t in model.thresholds]
