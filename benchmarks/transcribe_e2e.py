@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/transcribe_e2e.py [--model NAME|PATH] [--repeats 5] [--formats midi,musicxml,...]
     python benchmarks/transcribe_e2e.py --duration-s 3600 --repeats 1 --formats midi,json   # 60 minutes
+    python benchmarks/transcribe_e2e.py --preload-ab   # background import of music21/matplotlib on vs off
 
 The machine is shared: the load average is printed, and the best run is shown beside the median.
 
@@ -72,7 +73,9 @@ def make_song(path: Path, duration_s: float, sample_rate: int = 44100, block_s: 
     return path
 
 
-def run_once(song: Path, out: Path, model: str | None, formats: str, backend: str = "auto") -> dict:
+def run_once(
+    song: Path, out: Path, model: str | None, formats: str, backend: str = "auto", preload: bool = True
+) -> dict:
     """One fresh ``drumscribe transcribe`` process: wall time, peak RSS and the stage timings it reports."""
     cmd = [
         sys.executable,
@@ -90,7 +93,8 @@ def run_once(song: Path, out: Path, model: str | None, formats: str, backend: st
         cmd += ["--model", model]
     cmd += ["--backend", backend]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {**os.environ, "DRUMSCRIBE_PRELOAD": "1" if preload else "0"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     stdout, stderr = proc.stdout.read(), proc.stderr.read()
@@ -125,7 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="inference backend (default: auto)",
     )
+    parser.add_argument(
+        "--preload-ab",
+        action="store_true",
+        help="alternate runs with and without the background import of the export libraries",
+    )
     args = parser.parse_args(argv)
+    if args.preload_ab:
+        return preload_ab(args)
 
     with tempfile.TemporaryDirectory(prefix="drumscribe-e2e-") as tmp:
         tmp_path = Path(tmp)
@@ -168,6 +179,24 @@ def main(argv: list[str] | None = None) -> int:
             args.json,
             {"duration_s": duration, "formats": args.formats, "median": med, "rtf": rtf, "runs": runs},
         )
+    return 0
+
+
+def preload_ab(args: argparse.Namespace) -> int:
+    """Median wall time with and without export-library preloading, runs interleaved (same load)."""
+    walls: dict[bool, list[float]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory(prefix="drumscribe-e2e-") as tmp:
+        tmp_path = Path(tmp)
+        song = args.audio or make_song(tmp_path / "song.wav", args.duration_s)
+        for _ in range(args.repeats):
+            for preload in (True, False):
+                r = run_once(song, tmp_path / "out", args.model, args.formats, args.backend, preload)
+                walls[preload].append(r["wall_s"])
+    on, off = (statistics.median(walls[k]) for k in (True, False))
+    print(f"formats: {args.formats}; repeats: {args.repeats} each, interleaved")
+    print(f"preload on:  median {on:.2f} s  [{', '.join(f'{w:.2f}' for w in walls[True])}]")
+    print(f"preload off: median {off:.2f} s  [{', '.join(f'{w:.2f}' for w in walls[False])}]")
+    print(f"on / off: {on / off:.3f}")
     return 0
 
 
