@@ -81,6 +81,7 @@ def main(argv=None) -> int:
     card["thresholds"] = thresholds
     real_half = {r["condition"]: {k: r[k] for k in keys} for r in at_half}
     run_scores = card.get("scores")
+    raw_init = (card.get("train_config") or {}).get("init_from")
     card = _strip_paths(card)
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
@@ -95,6 +96,28 @@ def main(argv=None) -> int:
         "credits": CREDITS,
     }
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
+    # a warm-started run: record the stage it continued (its settings, epoch and data), stage by stage
+    stages, init = [], raw_init
+    init_dir = args.run / init if init and not Path(init).is_absolute() else Path(init) if init else None
+    while init_dir is not None and (init_dir / CARD_NAME).is_file():
+        prev = read_json(init_dir / CARD_NAME)
+        stages.insert(
+            0,
+            _strip_paths(
+                {
+                    "epoch": prev.get("epoch"),
+                    "train_config": prev.get("train_config"),
+                    "training_data": [
+                        d.get("name") for d in prev.get("training_data") or [] if isinstance(d, dict)
+                    ]
+                    or prev.get("training_data"),
+                }
+            ),
+        )
+        init = (prev.get("train_config") or {}).get("init_from")
+        init_dir = Path(init) if init and Path(init).is_absolute() else None
+    if stages:
+        card["earlier_training_stages"] = stages
     card["scores"] = {
         "synthetic_validation_kits": _strip_paths(
             results.get("validation") or results.get("best_validation") or run_scores
