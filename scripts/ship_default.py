@@ -23,6 +23,7 @@ from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model
 from drumscribe.onnxio import ONNX_NAME, export_onnx
 from drumscribe.train.evaluate import evaluate_model
+from drumscribe.train.loop import load_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from mdb_dev import DEFAULT_DATA, evaluate_models  # noqa: E402
@@ -45,6 +46,25 @@ def _strip_paths(obj):
     if isinstance(obj, str) and obj.startswith("/"):
         return Path(obj).name
     return obj
+
+
+def _earlier_stages(run: Path) -> list[dict]:
+    """The warm-start chain of a run (``--init-from``), oldest first: each earlier model's epoch,
+    training settings and data. The run's own config resolves its ``init_from`` (stored relative to it)."""
+    stages: list[dict] = []
+    init = load_run_config(run).init_from
+    while init and (Path(init) / CARD_NAME).is_file():
+        prev = read_json(Path(init) / CARD_NAME)
+        data = prev.get("training_data")
+        names = [d.get("name") for d in data if isinstance(d, dict)] if isinstance(data, list) else data
+        stages.insert(
+            0,
+            _strip_paths(
+                {"epoch": prev.get("epoch"), "train_config": prev.get("train_config"), "training_data": names}
+            ),
+        )
+        init = (prev.get("train_config") or {}).get("init_from")
+    return stages
 
 
 def main(argv=None) -> int:
@@ -81,7 +101,6 @@ def main(argv=None) -> int:
     card["thresholds"] = thresholds
     real_half = {r["condition"]: {k: r[k] for k in keys} for r in at_half}
     run_scores = card.get("scores")
-    raw_init = (card.get("train_config") or {}).get("init_from")
     card = _strip_paths(card)
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
@@ -96,26 +115,7 @@ def main(argv=None) -> int:
         "credits": CREDITS,
     }
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
-    # a warm-started run: record the stage it continued (its settings, epoch and data), stage by stage
-    stages, init = [], raw_init
-    init_dir = args.run / init if init and not Path(init).is_absolute() else Path(init) if init else None
-    while init_dir is not None and (init_dir / CARD_NAME).is_file():
-        prev = read_json(init_dir / CARD_NAME)
-        stages.insert(
-            0,
-            _strip_paths(
-                {
-                    "epoch": prev.get("epoch"),
-                    "train_config": prev.get("train_config"),
-                    "training_data": [
-                        d.get("name") for d in prev.get("training_data") or [] if isinstance(d, dict)
-                    ]
-                    or prev.get("training_data"),
-                }
-            ),
-        )
-        init = (prev.get("train_config") or {}).get("init_from")
-        init_dir = Path(init) if init and Path(init).is_absolute() else None
+    stages = _earlier_stages(args.run)
     if stages:
         card["earlier_training_stages"] = stages
     card["scores"] = {

@@ -20,7 +20,8 @@ class TrainConfig:
     :class:`~drumscribe.data.loader.WindowDataset`, inside one segment for segmented stores).
     ``dataset_weights`` gives each ``data`` store's share of the windows (default: its share of the
     frames). ``monitor`` "f1" follows validation micro F1 for the LR schedule and early stopping (SPEC
-    section 0.5); "loss" follows the unweighted validation loss as the thesis did. The best model is always selected on validation micro F1.
+    section 0.5); "loss" follows the unweighted validation loss as the thesis did. The best model is
+    always selected on validation micro F1.
 
     Augmentation (default off, training only): ``augment_gain_db`` draws one global gain in
     [-g, +g] dB per window and applies it to the linear filterbank magnitudes exactly

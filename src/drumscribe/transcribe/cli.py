@@ -33,7 +33,7 @@ DEFAULT_FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png")
 #: Files longer than this [s] show their own progress bars (features and model).
 LONG_FILE_S = 600.0
 #: Heavy libraries of some formats, imported in a background thread while the first file is analysed
-#: (ONNX Runtime and numpy's FFT release the GIL). ``DRUMSCRIBE_PRELOAD=0`` turns this off.
+#: (ONNX Runtime releases the GIL while the model runs). ``DRUMSCRIBE_PRELOAD=0`` turns this off.
 PRELOAD_MODULES = {"musicxml": ("music21",), "png": ("matplotlib.figure",)}
 
 
