@@ -23,7 +23,7 @@ from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model
 from drumscribe.onnxio import ONNX_NAME, export_onnx
 from drumscribe.train.evaluate import evaluate_model
-from drumscribe.train.loop import load_run_config
+from drumscribe.train.loop import CONFIG_NAME, load_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from mdb_dev import DEFAULT_DATA, evaluate_models  # noqa: E402
@@ -50,9 +50,13 @@ def _strip_paths(obj):
 
 def _earlier_stages(run: Path) -> list[dict]:
     """The warm-start chain of a run (``--init-from``), oldest first: each earlier model's epoch,
-    training settings and data. The run's own config resolves its ``init_from`` (stored relative to it)."""
+    training settings and data. The run's own config resolves its ``init_from`` (stored relative to it);
+    a bare ``best/`` folder's card gives it as the training was given it."""
     stages: list[dict] = []
-    init = load_run_config(run).init_from
+    if (run / CONFIG_NAME).is_file():
+        init = load_run_config(run).init_from
+    else:
+        init = (read_json(run / "best" / CARD_NAME).get("train_config") or {}).get("init_from")
     while init and (Path(init) / CARD_NAME).is_file():
         prev = read_json(Path(init) / CARD_NAME)
         data = prev.get("training_data")
