@@ -5,14 +5,16 @@ process and measures the wall time from process start to exit (all files written
 peak RSS (``wait4``). The per-stage times (load, features, model, peaks, tempo, export) come from the
 JSON the run writes; each stage's real-time factor is audio duration / stage time (higher is faster),
 and "startup" is the wall time not spent in any stage (interpreter, imports, model loading); the backend
-used (onnx or torch, from the JSON settings) and the CPU time (user + system) are printed too. Medians
-over the repeats are reported.
+used (onnx or torch, from the JSON settings) and the CPU time (user + system, export processes included)
+are printed too. The command starts export processes for MusicXML and PNG
+(:mod:`drumscribe.transcribe.workers`), so besides the main process's own peak RSS the peak of the whole
+process tree is reported, sampled from /proc every 10 ms. Medians over the repeats are reported.
 
 Usage::
 
     python benchmarks/transcribe_e2e.py [--model NAME|PATH] [--repeats 5] [--formats midi,musicxml,...]
     python benchmarks/transcribe_e2e.py --duration-s 3600 --repeats 1 --formats midi,json   # 60 minutes
-    python benchmarks/transcribe_e2e.py --preload-ab   # background import of music21/matplotlib on vs off
+    python benchmarks/transcribe_e2e.py --workers-ab   # MusicXML/PNG export processes on vs off
 
 The machine is shared: the load average is printed, and the best run is shown beside the median.
 
@@ -28,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,8 +76,39 @@ def make_song(path: Path, duration_s: float, sample_rate: int = 44100, block_s: 
     return path
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory [MB] of ``pid`` and all its descendants now (0 when it is gone)."""
+    total_kb, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+        todo += [int(c) for c in children]
+    return total_kb / 1024.0
+
+
+class TreeRssSampler(threading.Thread):
+    """Peak of :func:`_tree_rss_mb` while the process runs, sampled every ``interval_s``."""
+
+    def __init__(self, pid: int, interval_s: float = 0.01):
+        super().__init__(daemon=True)
+        self.pid, self.interval_s, self.peak_mb = pid, interval_s, 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak_mb = max(self.peak_mb, _tree_rss_mb(self.pid))
+            self.done.wait(self.interval_s)
+
+
 def run_once(
-    song: Path, out: Path, model: str | None, formats: str, backend: str = "auto", preload: bool = True
+    song: Path, out: Path, model: str | None, formats: str, backend: str = "auto", workers: bool = True
 ) -> dict:
     """One fresh ``drumscribe transcribe`` process: wall time, peak RSS and the stage timings it reports."""
     cmd = [
@@ -93,10 +127,14 @@ def run_once(
         cmd += ["--model", model]
     cmd += ["--backend", backend]
     start = time.perf_counter()
-    env = {**os.environ, "DRUMSCRIBE_PRELOAD": "1" if preload else "0"}
+    env = {**os.environ, "DRUMSCRIBE_EXPORT_WORKERS": "1" if workers else "0"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    sampler = TreeRssSampler(proc.pid)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    sampler.done.set()
+    sampler.join()
     stdout, stderr = proc.stdout.read(), proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
@@ -107,6 +145,7 @@ def run_once(
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024.0,
+        "peak_tree_rss_mb": max(sampler.peak_mb, usage.ru_maxrss / 1024.0),
         "stages_s": {k: float(timings.get(k, 0.0)) for k in (*STAGES, "model_load")},
         "duration_s": float(data["duration_s"]),
         "onsets": len(data["onsets"]),
@@ -130,13 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         help="inference backend (default: auto)",
     )
     parser.add_argument(
-        "--preload-ab",
+        "--workers-ab",
         action="store_true",
-        help="alternate runs with and without the background import of the export libraries",
+        help="alternate runs with and without the MusicXML/PNG export processes",
     )
     args = parser.parse_args(argv)
-    if args.preload_ab:
-        return preload_ab(args)
+    if args.workers_ab:
+        return workers_ab(args)
 
     with tempfile.TemporaryDirectory(prefix="drumscribe-e2e-") as tmp:
         tmp_path = Path(tmp)
@@ -150,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": statistics.median(r["wall_s"] for r in runs),
         "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+        "peak_tree_rss_mb": statistics.median(r["peak_tree_rss_mb"] for r in runs),
         "stages_s": {k: statistics.median(r["stages_s"][k] for r in runs) for k in runs[0]["stages_s"]},
     }
     staged = sum(med["stages_s"][k] for k in STAGES)
@@ -164,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     best = min(r["wall_s"] for r in runs)
     print(f"end-to-end wall time (median): {med['wall_s']:.2f} s, best {best:.2f} s   [all: {walls}]")
     print(f"CPU time (user + system, median): {med['cpu_s']:.2f} s")
-    print(f"peak RSS (median): {med['peak_rss_mb']:.0f} MB")
+    print(
+        f"peak RSS (median): {med['peak_tree_rss_mb']:.0f} MB all processes "
+        f"(main process alone {med['peak_rss_mb']:.0f} MB)"
+    )
     print(
         f"startup (interpreter, imports, model load): {med['startup_s']:.2f} s "
         f"(model load {med['stages_s']['model_load']:.2f} s)"
@@ -182,21 +225,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def preload_ab(args: argparse.Namespace) -> int:
-    """Median wall time with and without export-library preloading, runs interleaved (same load)."""
-    walls: dict[bool, list[float]] = {True: [], False: []}
+def workers_ab(args: argparse.Namespace) -> int:
+    """Median wall time and peak RSS with and without the export processes, runs interleaved (same load)."""
+    runs: dict[bool, list[dict]] = {True: [], False: []}
     with tempfile.TemporaryDirectory(prefix="drumscribe-e2e-") as tmp:
         tmp_path = Path(tmp)
         song = args.audio or make_song(tmp_path / "song.wav", args.duration_s)
         for _ in range(args.repeats):
-            for preload in (True, False):
-                r = run_once(song, tmp_path / "out", args.model, args.formats, args.backend, preload)
-                walls[preload].append(r["wall_s"])
-    on, off = (statistics.median(walls[k]) for k in (True, False))
+            for workers in (True, False):
+                runs[workers].append(
+                    run_once(song, tmp_path / "out", args.model, args.formats, args.backend, workers)
+                )
     print(f"formats: {args.formats}; repeats: {args.repeats} each, interleaved")
-    print(f"preload on:  median {on:.2f} s  [{', '.join(f'{w:.2f}' for w in walls[True])}]")
-    print(f"preload off: median {off:.2f} s  [{', '.join(f'{w:.2f}' for w in walls[False])}]")
-    print(f"on / off: {on / off:.3f}")
+    med = {}
+    for workers, label in ((True, "export processes on: "), (False, "export processes off:")):
+        walls = [r["wall_s"] for r in runs[workers]]
+        med[workers] = statistics.median(walls)
+        rss = statistics.median(r["peak_tree_rss_mb"] for r in runs[workers])
+        print(
+            f"{label} median {med[workers]:.2f} s, peak RSS {rss:.0f} MB  [{', '.join(f'{w:.2f}' for w in walls)}]"
+        )
+    print(f"on / off: {med[True] / med[False]:.3f}")
     return 0
 
 

@@ -263,18 +263,67 @@ def test_command_modules_declare_their_commands() -> None:
         assert tuple(only) == commands
 
 
-def test_export_libraries_preload_in_the_background() -> None:
-    code = (
-        "import sys, os\n"
-        "from drumscribe.transcribe.cli import preload_exporters\n"
-        "assert preload_exporters(['midi', 'json']) is None\n"
-        "os.environ['DRUMSCRIBE_PRELOAD'] = '0'\n"
-        "assert preload_exporters(['musicxml']) is None\n"
-        "del os.environ['DRUMSCRIBE_PRELOAD']\n"
-        "t = preload_exporters(['musicxml', 'png'])\n"
-        "t.join(120)\n"
-        "assert 'music21' in sys.modules and 'matplotlib.figure' in sys.modules\n"
-        "assert 'matplotlib.pyplot' not in sys.modules\n"
-        "assert preload_exporters(['musicxml', 'png']) is None  # already imported\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=180)
+def test_export_processes_write_what_the_main_process_writes(setup, tmp_path, monkeypatch) -> None:
+    """MusicXML and PNG from the export processes are the in-process writers' files (MusicXML's part ids
+    are random per export), and their times reach the JSON."""
+    import re
+
+    outs = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("DRUMSCRIBE_EXPORT_WORKERS", flag)
+        outs[flag] = tmp_path / f"out{flag}"
+        args = [
+            "transcribe",
+            str(setup["a"]),
+            str(setup["b"]),
+            "-o",
+            str(outs[flag]),
+            "-m",
+            str(setup["model"]),
+        ]
+        assert main(args) == 0
+    for name in ("a", "b"):
+        xml = [
+            re.sub(r'"P[0-9a-f]{32}', '"P', (outs[f] / f"{name}.musicxml").read_text()) for f in ("1", "0")
+        ]
+        assert xml[0] == xml[1]
+        assert (outs["1"] / f"{name}.png").read_bytes() == (outs["0"] / f"{name}.png").read_bytes()
+        timings = json.loads((outs["1"] / f"{name}.json").read_text())["timings_s"]
+        assert timings["export_png"] > 0 and timings["export_musicxml"] > 0
+        assert timings["export"] >= max(timings["export_png"], timings["export_musicxml"])
+
+
+def test_export_process_errors_name_the_file_and_the_batch_goes_on(setup, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    (out / "a.png").mkdir(parents=True)  # a folder where the picture goes: only the PNG writer fails
+    args = ["transcribe", str(setup["a"]), str(setup["b"]), "-o", str(out), "-m", str(setup["model"])]
+    assert main([*args, "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 2 file(s) failed" in err and "a.png" in err
+    assert (out / "a.musicxml").is_file() and (out / "a.mid").is_file()  # the other formats are written
+    assert (out / "b.png").is_file() and (out / "b.json").is_file()
+
+
+def test_dead_export_process_falls_back_to_the_main_process(setup, tmp_path, monkeypatch) -> None:
+    from drumscribe.transcribe.workers import ExportWorkers
+
+    tr = transcribe(setup["a"], model=setup["model"])
+    monkeypatch.setenv("DRUMSCRIBE_EXPORT_WORKERS", "0")
+    with ExportWorkers(["png", "musicxml"]) as off:
+        assert off.pools == {} and off.submit("png", tr, tmp_path / "x.png") is None
+    monkeypatch.setenv("DRUMSCRIBE_EXPORT_WORKERS", "1")
+    with ExportWorkers(["midi", "png"]) as workers:
+        assert list(workers.pools) == ["png"]
+        future = workers.submit("png", tr, tmp_path / "first.png")
+        assert workers.result("png", future, tr, tmp_path / "first.png") > 0
+        for proc in list(workers.pools["png"]._processes.values()):
+            proc.kill()
+            proc.join(30)
+        future = workers.submit("png", tr, tmp_path / "second.png")
+        if future is not None:  # the pool may notice the death at submit (None) or at result
+            workers.result("png", future, tr, tmp_path / "second.png")
+        else:
+            assert "png" not in workers.pools
+            tr.to_png(tmp_path / "second.png")
+        assert (tmp_path / "second.png").read_bytes() == (tmp_path / "first.png").read_bytes()
+        assert "png" not in workers.pools  # written here from now on

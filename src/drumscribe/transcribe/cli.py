@@ -12,11 +12,8 @@ problem) and skipped; the exit code is 1 when any input failed.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any
 from ..audioformats import AUDIO_EXTENSIONS
 from ..errors import ConfigError, DrumscribeError, OutputExistsError
 from ..vocab import DEFAULT_VOCAB
+from .workers import ExportWorkers
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +30,6 @@ DEFAULT_OUT_DIR = "drumscribe-output"
 DEFAULT_FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png")
 #: Files longer than this [s] show their own progress bars (features and model).
 LONG_FILE_S = 600.0
-#: Heavy libraries of some formats, imported in a background thread while the first file is analysed
-#: (ONNX Runtime releases the GIL while the model runs). ``DRUMSCRIBE_PRELOAD=0`` turns this off.
-PRELOAD_MODULES = {"musicxml": ("music21",), "png": ("matplotlib.figure",)}
 
 
 def register(subparsers: Any) -> None:
@@ -207,8 +202,13 @@ def output_paths(out_dir: Path, rel: Path, formats: Sequence[str]) -> dict[str, 
     return {fmt: out_dir / rel.parent / (rel.name + EXTENSIONS[fmt]) for fmt in formats}
 
 
-def export(tr: Any, paths: dict[str, Path]) -> dict[str, float]:
-    """Write every requested format; returns the wall time [s] of each."""
+def export(tr: Any, paths: dict[str, Path], workers: ExportWorkers | None = None) -> dict[str, float]:
+    """Write every requested format; returns the wall time [s] of each writer.
+
+    Formats with an export process in ``workers`` (MusicXML, PNG) are written there while this process
+    writes the others; JSON comes last, so it can report the others' times. ``tr.timings["export"]`` is
+    the wall time of the whole step, ``export_<format>`` each writer's own time.
+    """
     writers = {
         "midi": tr.to_midi,
         "musicxml": tr.to_musicxml,
@@ -217,56 +217,66 @@ def export(tr: Any, paths: dict[str, Path]) -> dict[str, float]:
         "json": tr.to_json,
         "png": tr.to_png,
     }
+    start = time.perf_counter()
+    futures = {}
+    if workers is not None:
+        for fmt in paths:
+            future = workers.submit(fmt, tr, paths[fmt])
+            if future is not None:
+                futures[fmt] = future
     times = {}
-    # JSON last, so it can report the time the other exports took
-    for fmt in sorted(paths, key=lambda f: f == "json"):
-        t0 = time.perf_counter()
-        if fmt == "json":
-            tr.timings["export"] = sum(times.values())
-        writers[fmt](paths[fmt])
-        times[fmt] = time.perf_counter() - t0
-        tr.timings[f"export_{fmt}"] = times[fmt]
-    tr.timings["export"] = sum(times.values())
-    return times
-
-
-def preload_exporters(formats: Sequence[str]) -> threading.Thread | None:
-    """Start importing the export libraries of ``formats`` in a daemon thread (None: nothing to do).
-
-    Import errors are left for the export itself to report, with the file name.
-    """
-    modules = [m for f in formats for m in PRELOAD_MODULES.get(f, ()) if m not in sys.modules]
-    if not modules or os.environ.get("DRUMSCRIBE_PRELOAD", "1") == "0":
-        return None
-
-    def work() -> None:
-        for name in modules:
+    errors: list[Exception] = []
+    try:
+        for fmt in paths:
+            if fmt not in futures and fmt != "json":
+                t0 = time.perf_counter()
+                writers[fmt](paths[fmt])
+                times[fmt] = time.perf_counter() - t0
+    finally:  # wait for the export processes even when a writer here failed: no file is left half done
+        for fmt, future in futures.items():
             try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported by the export that needs it
-                log.debug("preloading %s failed", name, exc_info=True)
-
-    thread = threading.Thread(target=work, name="drumscribe-preload", daemon=True)
-    thread.start()
-    return thread
+                times[fmt] = workers.result(fmt, future, tr, paths[fmt])  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - raised below (after a local writer's error, if any)
+                errors.append(exc)
+    if errors:
+        raise errors[0]
+    for fmt, seconds in times.items():
+        tr.timings[f"export_{fmt}"] = seconds
+    if "json" in paths:
+        tr.timings["export"] = time.perf_counter() - start
+        t0 = time.perf_counter()
+        writers["json"](paths["json"])
+        tr.timings["export_json"] = time.perf_counter() - t0
+    tr.timings["export"] = time.perf_counter() - start
+    return {fmt: tr.timings[f"export_{fmt}"] for fmt in paths}
 
 
 def run(args: argparse.Namespace) -> int:
+    formats = parse_formats(args.format)
+    inputs = collect_inputs(args.audio)
+    if not inputs:
+        raise ConfigError("no audio files to transcribe")
+    # the export processes start first: their imports overlap loading the model and the first analysis
+    workers = ExportWorkers(formats)
+    try:
+        return _run_files(args, formats, inputs, workers)
+    finally:
+        workers.close()
+
+
+def _run_files(
+    args: argparse.Namespace, formats: list[str], inputs: list[tuple[Path, Path]], workers: ExportWorkers
+) -> int:
     from tqdm import tqdm
 
     from .inference import get_model, transcribe
 
-    formats = parse_formats(args.format)
     out_dir = Path(args.out_dir)
     chunk_s = None if args.chunk_s is not None and args.chunk_s <= 0 else args.chunk_s
-    inputs = collect_inputs(args.audio)
-    if not inputs:
-        raise ConfigError("no audio files to transcribe")
     # load the model once up front: a bad --model fails the whole command, not each file
     t0 = time.perf_counter()
     model = get_model(args.model, args.device, args.backend)
     model_load_s = time.perf_counter() - t0
-    preload_exporters(formats)  # after the model: the main thread's own imports are done by now
     threshold: Any = parse_threshold(args.threshold, model.classes)
     if isinstance(threshold, dict):
         per_class = [float(t) for t in model.thresholds]
@@ -310,7 +320,7 @@ def run(args: argparse.Namespace) -> int:
             tr.midi_notes = list(midi_notes)
             tr.timings["model_load"] += model_load_s  # the model was loaded once, before the first file
             model_load_s = 0.0
-            export(tr, paths)
+            export(tr, paths, workers)
         except DrumscribeError as exc:
             failed.append((audio, str(exc)))
             tqdm.write(f"drumscribe transcribe: error: {exc}", file=sys.stderr)

@@ -51,7 +51,14 @@ def write_png(tr: Transcription, path: str | Path, width_in: float | None = None
     pool = max(1, int(np.ceil(n_frames / (2 * width * dpi))))
     has_spec = tr.spectrogram is not None and len(tr.spectrogram) > 0
     rows = 3 if has_spec else 2
-    fig = Figure(figsize=(width, 2.2 * rows + 0.6), dpi=dpi)
+    height = 2.2 * rows + 0.6
+    fig = Figure(figsize=(width, height), dpi=dpi)
+    # fixed margins [inches] for the labels and titles: matplotlib's tight_layout measures every tick
+    # label's box, ~40% of the drawing time of a long recording
+    margins = fig.subplotpars
+    margins.update(
+        left=0.9 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.3 / height, hspace=0.35
+    )
     axes = fig.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": [1.3, 1, 1][-rows:]})
     extent_t = n_frames / tr.fps
     i = 0
@@ -95,7 +102,6 @@ def write_png(tr: Transcription, path: str | Path, width_in: float | None = None
     roll.set_title(f"detected onsets ({tr.num_onsets}){tempo}", fontsize="medium")
     roll.set_xlabel("time [s]")
     roll.set_xlim(0, max(extent_t, 1e-3))
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         # zlib level 1: a fifth of the default level's encoding time for a slightly larger file
         fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})

@@ -1,0 +1,124 @@
+"""Export processes for the two slow formats of ``drumscribe transcribe``: MusicXML and PNG.
+
+Writing the score (music21) and the picture (matplotlib) costs ~0.5 s each on a 3-minute song, after ~0.4 s
+and ~0.3 s of importing those libraries; in one process all of it follows the analysis, one step after
+the other, on one core. With a spare core each of these formats gets its own process (``spawn``: no
+copy of the parent's model or thread pools), started before the model loads so the library import
+overlaps the analysis, and the two writers then run side by side while the main process writes MIDI,
+text, CSV and JSON. The result is byte-for-byte what the in-process writer produces (same code, same
+Transcription). A writer's error comes back as the same exception, named by file; if a process dies
+(killed, out of memory), the format is written in the main process instead.
+
+``DRUMSCRIBE_EXPORT_WORKERS=0`` (or a machine with one core) keeps everything in the main process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .result import Transcription
+
+log = logging.getLogger(__name__)
+
+#: formats written in their own process, and the modules that process imports as soon as it starts
+WORKER_MODULES = {
+    "musicxml": ("music21", "music21.musicxml.m21ToXml"),
+    "png": ("matplotlib.figure", "matplotlib.backends.backend_agg"),
+}
+
+#: niceness added to the export processes
+WORKER_NICE = 10
+
+
+def workers_enabled() -> bool:
+    """Export processes are used unless ``DRUMSCRIBE_EXPORT_WORKERS=0`` or the machine has one core."""
+    return os.environ.get("DRUMSCRIBE_EXPORT_WORKERS", "1") != "0" and (os.cpu_count() or 1) > 1
+
+
+def _init(fmt: str) -> None:
+    """Process start: Ctrl-C is the main process's to handle; import the format's libraries now, at a
+    lower priority than the analysis they overlap (on 2 cores the main process and two imports compete)."""
+    import importlib
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
+    for name in WORKER_MODULES[fmt]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the writer itself reports a missing library, with the file name
+            log.debug("importing %s failed", name, exc_info=True)
+
+
+def _write(fmt: str, tr: Transcription, path: Path) -> float:
+    """Run the format's writer on ``tr``; returns its wall time [s]."""
+    t0 = time.perf_counter()
+    getattr(tr, f"to_{fmt}")(path)
+    return time.perf_counter() - t0
+
+
+def _payload(fmt: str, tr: Transcription) -> Transcription:
+    """What the writer needs: the spectrogram (~6 MB for 3 minutes) only travels to the PNG process."""
+    return tr if fmt == "png" else dataclasses.replace(tr, spectrogram=None)
+
+
+class ExportWorkers:
+    """One export process per slow format among ``formats`` (none when :func:`workers_enabled` is false)."""
+
+    def __init__(self, formats: list[str] | tuple[str, ...]):
+        self.pools: dict[str, ProcessPoolExecutor] = {}
+        if not workers_enabled():
+            return
+        ctx = multiprocessing.get_context("spawn")
+        for fmt in formats:
+            if fmt in WORKER_MODULES:
+                pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init, initargs=(fmt,))
+                pool.submit(int)  # start the process (and its imports) now, not at the first export
+                self.pools[fmt] = pool
+
+    def submit(self, fmt: str, tr: Transcription, path: Path) -> Future | None:
+        """Start writing ``fmt`` in its process; None when that format is written in this one."""
+        pool = self.pools.get(fmt)
+        if pool is None:
+            return None
+        try:
+            return pool.submit(_write, fmt, _payload(fmt, tr), path)
+        except RuntimeError:  # the pool broke earlier (BrokenProcessPool is a RuntimeError)
+            self._drop(fmt)
+            return None
+
+    def result(self, fmt: str, future: Future, tr: Transcription, path: Path) -> float:
+        """The writer's time [s]; its exception is raised here. A dead process: write in this one."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return float(future.result())
+        except BrokenProcessPool:
+            log.warning("the %s export process stopped; writing %s in the main process", fmt, path)
+            self._drop(fmt)
+            return _write(fmt, tr, path)
+
+    def _drop(self, fmt: str) -> None:
+        pool = self.pools.pop(fmt, None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        for fmt in list(self.pools):
+            self.pools.pop(fmt).shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ExportWorkers:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
