@@ -10,7 +10,11 @@ from drumscribe.synth.accompaniment import (
     CH_BASS,
     DRUM_CHANNEL,
     PERCUSSIVE_PROGRAMS,
+    _backbeat_clicks,
+    _click_noise,
+    _comp_bar,
     _consonant_noise,
+    _guitar_bar,
     find_gm_soundfonts,
     high_shelf,
     plan_accompaniment,
@@ -183,6 +187,42 @@ def test_voice_leads_get_consonants_in_the_band_above_3_khz():
     spec = np.abs(np.fft.rfft(noise)) ** 2
     f = np.fft.rfftfreq(len(noise), 1 / SR)
     assert spec[(f > 3000) & (f < 11000)].sum() / spec.sum() > 0.9
+
+
+def test_backbeat_clicks_sit_on_beats_2_and_4_and_render_at_their_level():
+    rng = np.random.default_rng(3)
+    bars = np.arange(0.0, 8.0, 2.0)  # 4/4 at 120 BPM: beats every 0.5 s
+    clicks = _backbeat_clicks(rng, bars, bars + 2.0, 4, [0, 1, 2, 3])
+    assert 4 <= len(clicks) <= 8
+    phase = np.array([c[0] for c in clicks]) % 2.0
+    assert np.all(np.minimum(np.abs(phase - 0.5), np.abs(phase - 1.5)) < 0.03)  # beats 2 and 4 only
+    assert len({c[3] for c in clicks}) == 1  # one sound per track
+    perf = generate_performance(np.random.default_rng(2), 12.0, style="rock")
+    arr = plan_accompaniment(perf, np.random.default_rng(0))
+    arr.clicks = [(1.0, 0.03, -10.0, 2000.0)]
+    noise = _click_noise(arr, SR, 12 * SR, 0.1)
+    assert np.all(noise[: SR - 1] == 0) and np.all(noise[int(1.2 * SR) :] == 0)
+    head = noise[SR : SR + int(0.03 * SR)]
+    assert float(np.sqrt(np.mean(head**2))) == pytest.approx(0.1 * 10 ** (-10 / 20), rel=0.05)
+    spec = np.abs(np.fft.rfft(noise)) ** 2
+    f = np.fft.rfftfreq(len(noise), 1 / SR)
+    assert spec[(f > 700) & (f < 5000)].sum() / spec.sum() > 0.8
+    # the arrangement draws them for a share of tracks, only in bars where bass or guitar plays
+    with_clicks = 0
+    for seed in range(24):
+        arr = plan_accompaniment(perf, np.random.default_rng(seed))
+        with_clicks += bool(arr.clicks)
+        assert all(0.0 <= c[0] < perf.duration_s for c in arr.clicks)
+    assert 1 <= with_clicks <= 16
+
+
+def test_backbeat_comping_and_guitar_chops_play_on_2_and_4():
+    rng = np.random.default_rng(0)
+    keys = _comp_bar(rng, "backbeat", 1, [60, 64, 67], 0.0, 0.5, 4, 1.0)
+    assert sorted({round(n.start_s / 0.5) for n in keys}) == [1, 3]
+    chops = _guitar_bar(rng, "chop", [52, 59, 64], 0.0, 2.0, 0.5, 4, np.zeros(0), 1.0)
+    assert sorted({round(n.start_s / 0.5) for n in chops}) == [1, 3]
+    assert all(n.end_s - n.start_s <= 0.13 for n in chops)
 
 
 def test_no_genre_offers_a_percussive_program():
