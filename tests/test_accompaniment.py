@@ -223,6 +223,11 @@ def test_backbeat_comping_and_guitar_chops_play_on_2_and_4():
     chops = _guitar_bar(rng, "chop", [52, 59, 64], 0.0, 2.0, 0.5, 4, np.zeros(0), 1.0)
     assert sorted({round(n.start_s / 0.5) for n in chops}) == [1, 3]
     assert all(n.end_s - n.start_s <= 0.13 for n in chops)
+    chugs = _guitar_bar(rng, "chug16", [40, 47, 52], 0.0, 2.0, 0.5, 4, np.zeros(0), 1.0)
+    steps = {round(n.start_s / 0.125) for n in chugs}
+    assert {0, 4, 8, 12} <= steps <= set(range(16)) and len(steps) >= 8  # every beat, most sixteenths
+    gallop = _guitar_bar(rng, "gallop", [40, 47, 52], 0.0, 2.0, 0.5, 4, np.zeros(0), 1.0)
+    assert sorted({round(n.start_s / 0.125) for n in gallop}) == [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15]
 
 
 def test_no_genre_offers_a_percussive_program():

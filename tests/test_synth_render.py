@@ -214,6 +214,26 @@ def test_cli_renders_procedural_dataset(tmp_path):
     assert all(store.records[t].meta["kit"].startswith("procedural-") for t in store.track_ids())
     assert len(list((out / "audio").glob("*.flac"))) == 2
     assert main(["synth", str(tmp_path / "bad"), "--hours", "0"]) == 1  # ConfigError -> exit code 1
+    # --styles: only those styles are played; an unknown one is refused before anything is written
+    styled = tmp_path / "styled"
+    args = [
+        "-q",
+        "synth",
+        str(styled),
+        "--hours",
+        str(3 * 2.5 / 3600),
+        "--track-s",
+        "2.5",
+        "--kits",
+        "procedural",
+    ]
+    args += ["--no-accompaniment", "--cache-dir", str(tmp_path / "c")]
+    assert main([*args, "--styles", "metal", "punk"]) == 0
+    store = Store(styled)
+    styles = {store.records[t].meta["performance"]["style"] for t in store.track_ids()}
+    assert styles and styles <= {"metal", "punk"}
+    assert main([*args[:2], str(tmp_path / "nostyle"), *args[3:], "--styles", "polka"]) == 1
+    assert not (tmp_path / "nostyle").exists()
 
 
 @pytest.mark.slow

@@ -182,7 +182,7 @@ GENRES: dict[str, Genre] = {
         (0, 16, 17, 18, 4),
         ("whole", "quarters", "eighths", "backbeat"),
         (29, 30, 29, 27, 25),
-        ("power8", "strum", "power_kick", "chop"),
+        ("power8", "strum", "power_kick", "chop", "chug16"),
         _VOICES + (81, 30, 65),
         guitar_prob=0.95,
     ),
@@ -204,7 +204,7 @@ GENRES: dict[str, Genre] = {
         (48, 49, 19, 16),
         ("whole",),
         (30, 29, 30),
-        ("power_kick", "power8"),
+        ("power_kick", "power8", "chug16", "gallop"),
         _VOICES + (30, 81, 48),
         guitar_prob=1.0,
         keys_prob=0.3,
@@ -686,7 +686,7 @@ def plan_accompaniment(perf: Performance, rng: np.random.Generator) -> Arrangeme
             )
         if "guitar" in parts:
             gpat = guitar_pattern if not stops else "stab"
-            if quality == "pow" or gpat in ("power8", "power_kick"):
+            if quality == "pow" or gpat in ("power8", "power_kick", "chug16", "gallop"):
                 root_pitch = 40 + (chord.root - 40) % 12
                 v = [root_pitch, root_pitch + 7, root_pitch + 12]
             else:
@@ -1052,6 +1052,19 @@ def _guitar_bar(
         ]
     elif pattern == "stab":
         hits = [(b0, bbeat * 0.6, 1.0)]
+    elif pattern == "chug16":  # palm-muted sixteenths of metal: dense percussive attacks between the drums
+        step = bbeat / 4
+        hits = [
+            (b0 + i * step, min(0.07, 0.8 * step), 1.0 if i % 4 == 0 else 0.75)
+            for i in range(beats * 4)
+            if i % 4 == 0 or rng.random() < 0.75
+        ]
+    elif pattern == "gallop":  # eighth + two sixteenths per beat
+        hits = [
+            (b0 + (i + off) * bbeat, min(0.1, 0.2 * bbeat), a)
+            for i in range(beats)
+            for off, a in ((0.0, 1.0), (0.5, 0.8), (0.75, 0.8))
+        ]
     elif pattern == "chop":  # short accented chords on the backbeat (2 and 4), not tied to the snare
         hits = [(b0 + i * bbeat, min(0.12, bbeat * 0.2), 1.0) for i in range(1, beats, 2)]
     else:

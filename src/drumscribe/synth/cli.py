@@ -71,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=d["procedural_share"],
         help="share of tracks played on a procedural kit (default %(default)s)",
     )
+    p.add_argument(
+        "--styles",
+        nargs="+",
+        default=d["styles"],
+        help="play only these styles: the generator's (rock, metal, punk, funk, jazz, ...) and/or the GMD "
+        "folder's (rock, funk, latin, ...); default: all",
+    )
     p.add_argument("--no-accompaniment", action="store_true", help="render drums only")
     p.add_argument(
         "--degrade",
@@ -114,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         test_kits=args.test_kits,
         validation_kits=args.validation_kits,
         procedural_share=args.procedural_share,
+        styles=args.styles,
         accompaniment=not args.no_accompaniment,
         degrade=args.degrade,
         save_audio=args.save_audio,

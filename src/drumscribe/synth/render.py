@@ -95,6 +95,8 @@ class SynthConfig:
     test_share: float = 0.1
     procedural_share: float = 0.25
     gmd_share: float = 0.6
+    #: play only these styles (generator styles and/or GMD top-level styles; None: all)
+    styles: list[str] | None = None
     tempo_change: float = 0.15  # max relative time stretch of performances (0.15: x0.87..x1.15)
     swap_prob: float = 0.4
     variant_prob: float = 0.7
@@ -289,15 +291,24 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
         stretch = float(np.exp(rng.uniform(-np.log1p(cfg.tempo_change), np.log1p(cfg.tempo_change))))
     need = cfg.track_s / stretch + 0.5
     lib = ctx.grooves(split)
-    if lib is not None and rng.random() < cfg.gmd_share:
-        perf = lib.sample(rng, need)
+    style = (
+        str(rng.choice(cfg.styles)) if cfg.styles else None
+    )  # drawn only when restricted: old renders resume
+    use_gmd = lib is not None and rng.random() < cfg.gmd_share
+    if style is not None:
+        from .grooves import STYLES
+
+        # a style only GMD plays comes from GMD; one GMD lacks (in this split) from the generator
+        use_gmd = lib is not None and style in lib.styles and (use_gmd or style not in STYLES)
+    if use_gmd:
+        perf = lib.sample(rng, need, style=style)
     else:
         try:
-            from .grooves import generate_performance
+            from .grooves import STYLES, generate_performance
         except ImportError:
             perf = fallback_performance(rng, need)
         else:
-            perf = generate_performance(rng, need)
+            perf = generate_performance(rng, need, style=style if style in STYLES else None)
     if abs(stretch - 1.0) > 1e-6:
         perf = perf.time_stretch(stretch)
     if rng.random() < cfg.swap_prob:
@@ -695,6 +706,22 @@ def resolve_kits(
     return kit_infos, splits
 
 
+def check_styles(config: SynthConfig) -> None:
+    """Every style of ``config.styles`` must be one the generator or the GMD folder plays."""
+    if not config.styles:
+        return
+    from .grooves import STYLES
+
+    known = set(STYLES)
+    if config.gmd:
+        from .gmd import GrooveLibrary
+
+        known |= set(GrooveLibrary(config.gmd).styles)
+    unknown = [s for s in config.styles if s not in known]
+    if unknown:
+        raise ConfigError(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
 def render_dataset(
     out_dir: str | Path,
     config: SynthConfig,
@@ -718,6 +745,7 @@ def render_dataset(
                 f"{out}: holds a render with seed {old.get('seed')} / track_s {old.get('track_s')}; "
                 "use another folder or the same settings to resume"
             )
+    check_styles(config)
     out.mkdir(parents=True, exist_ok=True)
     write_json(settings_path, config.to_dict())
     # extract every kit once in this process (cached on disk), so workers only read the cache
