@@ -272,3 +272,28 @@ def test_failing_track_is_skipped_and_retried(tmp_path, monkeypatch, hydrogen_ki
     monkeypatch.setattr(render_mod, "render_track", real)
     manifest = render_dataset(tmp_path / "ds", cfg, hydrogen_kits, progress=False)
     assert len(manifest["tracks"]) == 3
+
+
+def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
+    from drumscribe.synth.accompaniment import GENRES, find_gm_soundfonts
+
+    fonts = find_gm_soundfonts()
+    if not fonts:
+        pytest.skip("no General MIDI soundfont installed")
+    cfg = SynthConfig(
+        **{**TINY, "accompaniment": True}, drums_only_share=0.0, seed=3, cache_dir=str(tmp_path)
+    )
+    _, kit_splits = resolve_kits(cfg, hydrogen_kits)
+    ctx = RenderContext(cfg, hydrogen_kits, kit_splits)
+    ctx._soundfonts = [min(fonts, key=lambda p: p.stat().st_size)]  # the quickest to load
+    played_any = False
+    for index in range(4):  # a 3-second track may fall in a silent intro or break
+        meta = render_track(
+            ctx, index, track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        ).meta
+        played = meta["accompaniment"]
+        assert not meta["drums_only"] and played["genre"] in GENRES
+        assert played["soundfont"] == ctx._soundfonts[0].name and "backbeat_clicks" in played
+        assert set(played["programs"]) == set(played["notes_per_channel"])
+        played_any |= sum(played["notes_per_channel"].values()) > 0
+    assert played_any

@@ -573,10 +573,11 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         if fonts:
             from .accompaniment import render_accompaniment
 
-            rest = np.asarray(render_accompaniment(perf, rng_acc, sr, fonts), dtype=np.float32)
+            played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
+            rest = np.asarray(render_accompaniment(perf, rng_acc, sr, fonts, info=played), dtype=np.float32)
             if rest.ndim == 2:
                 rest = rest.mean(axis=1)
-            acc_meta = {"soundfonts": [Path(f).name for f in fonts]}
+            acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
         else:
             drums_only = True
             acc_meta = {"skipped": "no accompaniment renderer or GM soundfont"}
