@@ -327,3 +327,17 @@ def test_dead_export_process_falls_back_to_the_main_process(setup, tmp_path, mon
             tr.to_png(tmp_path / "second.png")
         assert (tmp_path / "second.png").read_bytes() == (tmp_path / "first.png").read_bytes()
         assert "png" not in workers.pools  # written here from now on
+
+
+def test_png_process_gets_only_the_part_the_picture_shows(setup, tmp_path, monkeypatch) -> None:
+    from drumscribe.transcribe import plot
+    from drumscribe.transcribe.workers import _payload
+
+    monkeypatch.setattr(plot, "MAX_PLOT_S", 1.5)  # the 3-second song stands in for a recording > 10 min
+    tr = transcribe(setup["a"], model=setup["model"])
+    sent = _payload("png", tr)
+    assert len(sent.spectrogram) == len(sent.activations) == 151 < len(tr.activations)
+    tr.to_png(tmp_path / "full.png")
+    sent.to_png(tmp_path / "sent.png")
+    assert (tmp_path / "full.png").read_bytes() == (tmp_path / "sent.png").read_bytes()
+    assert _payload("musicxml", tr).spectrogram is None

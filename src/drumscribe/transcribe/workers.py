@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -68,8 +69,17 @@ def _write(fmt: str, tr: Transcription, path: Path) -> float:
 
 
 def _payload(fmt: str, tr: Transcription) -> Transcription:
-    """What the writer needs: the spectrogram (~6 MB for 3 minutes) only travels to the PNG process."""
-    return tr if fmt == "png" else dataclasses.replace(tr, spectrogram=None)
+    """What the writer needs: the spectrogram (~6 MB for 3 minutes) only travels to the PNG process, and
+    only the part the picture shows (the first :data:`~drumscribe.transcribe.plot.MAX_PLOT_S` seconds)."""
+    if fmt != "png":
+        return dataclasses.replace(tr, spectrogram=None)
+    from .plot import MAX_PLOT_S
+
+    shown = int(math.ceil(MAX_PLOT_S * tr.fps)) + 1
+    if len(tr.activations) <= shown:
+        return tr
+    spec = tr.spectrogram[:shown] if tr.spectrogram is not None else None
+    return dataclasses.replace(tr, spectrogram=spec, activations=tr.activations[:shown])
 
 
 class ExportWorkers:
