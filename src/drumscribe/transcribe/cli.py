@@ -6,7 +6,9 @@ files found inside a folder keep their path relative to that folder under ``OUT_
 ``OUT_DIR`` is ``drumscribe-output/`` in the current directory, so inputs' folders are never written to.
 Existing outputs are never replaced without ``--overwrite``; ``--skip-existing`` skips inputs whose
 outputs all exist, so an interrupted batch resumes where it stopped. A file that fails is reported (name and
-problem) and skipped; the exit code is 1 when any input failed.
+problem) and skipped; the exit code is 1 when any input failed. MusicXML and PNG are written by two
+export processes started with the command (:mod:`drumscribe.transcribe.workers`), side by side with the
+other formats.
 """
 
 from __future__ import annotations
