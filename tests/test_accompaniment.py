@@ -15,6 +15,7 @@ from drumscribe.synth.accompaniment import (
     _comp_bar,
     _consonant_noise,
     _guitar_bar,
+    _melody_bar,
     find_gm_soundfonts,
     high_shelf,
     plan_accompaniment,
@@ -228,6 +229,24 @@ def test_backbeat_comping_and_guitar_chops_play_on_2_and_4():
     assert {0, 4, 8, 12} <= steps <= set(range(16)) and len(steps) >= 8  # every beat, most sixteenths
     gallop = _guitar_bar(rng, "gallop", [40, 47, 52], 0.0, 2.0, 0.5, 4, np.zeros(0), 1.0)
     assert sorted({round(n.start_s / 0.125) for n in gallop}) == [0, 2, 3, 4, 6, 7, 8, 10, 11, 12, 14, 15]
+
+
+def test_guitar_leads_play_fast_licks_and_voices_do_not():
+    from drumscribe.synth.accompaniment import Chord
+
+    chord = Chord(0.0, 2.0, 0, "maj")
+
+    def notes_per_bar(program: int) -> list[int]:
+        rng, state = np.random.default_rng(4), {"pitch": 67}
+        return [len(_melody_bar(rng, chord, 0, "major", 0.0, 0.5, 4, 1.0, state, program)) for _ in range(40)]
+
+    guitar, voice = notes_per_bar(30), notes_per_bar(52)
+    assert max(voice) <= 5 and sum(n >= 8 for n in guitar) >= 15
+    rng = np.random.default_rng(0)
+    lick = max(
+        (_melody_bar(rng, chord, 0, "major", 0.0, 0.5, 4, 1.0, {"pitch": 67}, 29) for _ in range(20)), key=len
+    )
+    assert min(np.diff(sorted(n.start_s for n in lick))) <= 0.125 + 1e-9  # sixteenths at 120 BPM
 
 
 def test_no_genre_offers_a_percussive_program():

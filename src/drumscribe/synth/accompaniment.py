@@ -183,7 +183,7 @@ GENRES: dict[str, Genre] = {
         ("whole", "quarters", "eighths", "backbeat"),
         (29, 30, 29, 27, 25),
         ("power8", "strum", "power_kick", "chop", "chug16"),
-        _VOICES + (81, 30, 65),
+        _VOICES + (81, 30, 65, 29, 27, 30),
         guitar_prob=0.95,
     ),
     "pop": Genre(
@@ -205,7 +205,7 @@ GENRES: dict[str, Genre] = {
         ("whole",),
         (30, 29, 30),
         ("power_kick", "power8", "chug16", "gallop"),
-        _VOICES + (30, 81, 48),
+        _VOICES + (30, 81, 48, 30, 29),
         guitar_prob=1.0,
         keys_prob=0.3,
     ),
@@ -217,7 +217,7 @@ GENRES: dict[str, Genre] = {
         ("quarters",),
         (29, 30),
         ("power8",),
-        _VOICES + (81,),
+        _VOICES + (81, 29, 30),
         guitar_prob=1.0,
         keys_prob=0.2,
     ),
@@ -275,7 +275,7 @@ GENRES: dict[str, Genre] = {
         ("quarters", "comp", "backbeat"),
         (26, 27, 29),
         ("shuffle", "power8", "chop"),
-        (65, 66, 22, 29, 52, 53),
+        (65, 66, 22, 29, 52, 53, 26, 27, 29),
     ),
     "latin": Genre(
         ("latin", "jazz", "minor"),
@@ -352,7 +352,7 @@ GENRES: dict[str, Genre] = {
         ("quarters", "halves", "backbeat"),
         (25, 24, 27),
         ("strum", "skank", "chop"),
-        (22, 40, 105, 25, 52, 53),
+        (22, 40, 105, 25, 52, 53, 25, 27),
         guitar_prob=0.95,
     ),
 }
@@ -1118,6 +1118,20 @@ _RHYTHMS = (  # lead rhythms: (start beat, length in beats) per bar
 )
 
 
+#: guitar-lead licks: fast picked runs (eighths, sixteenths, triplets) with rests, (start beat, length)
+_LICKS = (
+    tuple((i / 2, 0.5) for i in range(8)),
+    tuple((i / 4, 0.25) for i in range(8)) + ((2.0, 1.0), (3.0, 0.5), (3.5, 0.5)),
+    tuple((i / 3, 1 / 3) for i in range(6)) + ((2.0, 0.5), (2.5, 0.5), (3.0, 1.0)),
+    ((0.5, 0.5), (1.0, 0.25), (1.25, 0.25), (1.5, 0.5), (2.5, 0.25), (2.75, 0.25), (3.0, 0.5), (3.5, 0.5)),
+    tuple((2 + i / 4, 0.25) for i in range(8)),
+)
+#: GM guitar programs (nylon .. distortion), whose leads play licks
+GUITAR_PROGRAMS = frozenset(range(24, 32))
+#: share of a guitar lead's bars played as licks
+LICK_PROB = 0.7
+
+
 def _melody_bar(
     rng: np.random.Generator,
     chord: Chord,
@@ -1130,13 +1144,17 @@ def _melody_bar(
     state: dict[str, int],
     program: int,
 ) -> list[Note]:
-    """A bar of lead melody: scale steps, chord tones on strong beats, rests between phrases."""
+    """A bar of lead melody: scale steps, chord tones on strong beats, rests between phrases; a guitar
+    lead mostly plays fast licks (:data:`_LICKS`), picked notes that a drum model must not take for drums."""
     if rng.random() < 0.2:  # breathe
         return []
     scale = [(key + s) % 12 for s in (MINOR if mode == "minor" else MAJOR)]
     chord_pcs = chord.pitch_classes
     vibrato = program in (52, 53, 54, 40, 41, 42, 64, 65, 66, 67, 68, 71, 73, 74, 75, 56, 57)
-    rhythm = _RHYTHMS[int(rng.integers(len(_RHYTHMS)))]
+    if program in GUITAR_PROGRAMS and rng.random() < LICK_PROB:
+        rhythm = _LICKS[int(rng.integers(len(_LICKS)))]
+    else:
+        rhythm = _RHYTHMS[int(rng.integers(len(_RHYTHMS)))]
     out = []
     pitch = state["pitch"]
     for pos, length in rhythm:
