@@ -19,8 +19,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from drumscribe import modelio
+from drumscribe.errors import ModelError
 from drumscribe.fileio import read_json, write_json
-from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model
+from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
 from drumscribe.onnxio import ONNX_NAME, export_onnx
 from drumscribe.train.evaluate import evaluate_model
 from drumscribe.train.loop import CONFIG_NAME, load_run_config
@@ -48,25 +50,39 @@ def _strip_paths(obj):
     return obj
 
 
+def _stage(card: dict) -> dict:
+    """One earlier model of the warm-start chain: its epoch, training settings and data (store names, or
+    a shipped card's render summary)."""
+    data = card.get("training_data")
+    if isinstance(data, list):
+        data = [d.get("name") for d in data if isinstance(d, dict)]
+    elif isinstance(data, dict):
+        renders = [f"seed {c.get('seed')}: {c.get('hours')} h" for c in data.get("synth_configs") or []]
+        data = {"hours": data.get("hours"), "renders": renders}
+    return _strip_paths(
+        {"epoch": card.get("epoch"), "train_config": card.get("train_config"), "training_data": data}
+    )
+
+
 def _earlier_stages(run: Path) -> list[dict]:
-    """The warm-start chain of a run (``--init-from``), oldest first: each earlier model's epoch,
-    training settings and data. The run's own config resolves its ``init_from`` (stored relative to it);
-    a bare ``best/`` folder's card gives it as the training was given it."""
+    """The warm-start chain of a run (``--init-from``), oldest first. The run's own config resolves its
+    ``init_from`` (stored relative to it); a bare ``best/`` folder's card gives it as the training was given
+    it. A shipped model (``--init-from default``) ends the walk: its card holds the stages before it."""
     stages: list[dict] = []
     if (run / CONFIG_NAME).is_file():
         init = load_run_config(run).init_from
     else:
         init = (read_json(run / "best" / CARD_NAME).get("train_config") or {}).get("init_from")
-    while init and (Path(init) / CARD_NAME).is_file():
-        prev = read_json(Path(init) / CARD_NAME)
-        data = prev.get("training_data")
-        names = [d.get("name") for d in data if isinstance(d, dict)] if isinstance(data, list) else data
-        stages.insert(
-            0,
-            _strip_paths(
-                {"epoch": prev.get("epoch"), "train_config": prev.get("train_config"), "training_data": names}
-            ),
-        )
+    while init:
+        try:
+            folder = resolve_model_path(init)
+        except ModelError:
+            break
+        prev = read_json(folder / CARD_NAME)
+        stages.insert(0, _stage(prev))
+        if folder.parent.resolve() == Path(modelio.PRETRAINED_DIR).resolve():
+            stages[:0] = prev.get("earlier_training_stages") or []
+            break
         init = (prev.get("train_config") or {}).get("init_from")
     return stages
 

@@ -170,6 +170,28 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert load_model(out, backend="onnx").backend == "onnx"
 
 
+def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
+    """earlier_training_stages: run -> bare best/ copy -> shipped model (whose card holds the older stages)."""
+    from drumscribe import modelio
+
+    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    monkeypatch.setattr(modelio, "PRETRAINED_DIR", tmp_path / "pretrained")
+
+    def model(folder, epoch, init=None, **extra):
+        make_tiny(folder, "crnn")
+        card = read_json(folder / CARD_NAME)
+        write_json(folder / CARD_NAME, {**card, "epoch": epoch, "train_config": {"init_from": init}, **extra})
+
+    model(tmp_path / "pretrained" / "base", 5, earlier_training_stages=[{"epoch": 1}, {"epoch": 3}])
+    model(tmp_path / "mid", 7, init="base")
+    model(tmp_path / "run" / "best", 9, init=str(tmp_path / "mid"))
+    stages = ship._earlier_stages(tmp_path / "run")
+    assert [s["epoch"] for s in stages] == [1, 3, 5, 7]
+    assert stages[-1]["train_config"]["init_from"] == "base"
+
+
 # --- backend choice and errors -------------------------------------------------------------------------
 
 
