@@ -254,7 +254,11 @@ def test_cli_backend_option(tmp_path, capsys):
         assert main(["-q", "transcribe", str(wav), "-o", str(out), "-f", "json", "--backend", backend]) == 0
         results[backend] = json.loads((out / "a.json").read_text())
         assert results[backend]["settings"]["backend"] == backend
-    assert results["onnx"]["onsets"] == results["torch"]["onsets"]
+    # the two runtimes agree to float precision: the same onsets, confidences to their 4th rounded decimal
+    onnx_on, torch_on = results["onnx"]["onsets"], results["torch"]["onsets"]
+    assert [(o["time_s"], o["class"]) for o in onnx_on] == [(o["time_s"], o["class"]) for o in torch_on]
+    for a, b in zip(onnx_on, torch_on):
+        assert abs(a["confidence"] - b["confidence"]) <= 2e-4 and abs(a["velocity"] - b["velocity"]) <= 1
     tiny = make_tiny(tmp_path / "tiny", "cnn")  # no export: --backend onnx fails with the reason
     code = main(["transcribe", str(wav), "-o", str(tmp_path / "x"), "-m", str(tiny), "--backend", "onnx"])
     assert code == 1
