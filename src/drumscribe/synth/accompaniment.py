@@ -686,7 +686,7 @@ def plan_accompaniment(perf: Performance, rng: np.random.Generator) -> Arrangeme
             )
         if "guitar" in parts:
             gpat = guitar_pattern if not stops else "stab"
-            if quality == "pow" or gpat in ("power8", "power_kick", "chug16", "gallop"):
+            if quality == "pow" or gpat in POWER_CHORD_PATTERNS:
                 root_pitch = 40 + (chord.root - 40) % 12
                 v = [root_pitch, root_pitch + 7, root_pitch + 12]
             else:
@@ -1072,6 +1072,10 @@ def _guitar_bar(
     return _strum(rng, hits, voicing, vs)
 
 
+#: guitar patterns played as power chords (root, fifth, octave) whatever the chord
+POWER_CHORD_PATTERNS = frozenset({"power8", "power_kick", "chug16", "gallop"})
+
+
 def _strum(
     rng: np.random.Generator,
     hits: list[tuple[float, float, float]],
@@ -1341,9 +1345,35 @@ def high_shelf(x: np.ndarray, sample_rate_hz: float, corner_hz: float, gain_db: 
     return lfilter(np.asarray(b) / a[0], np.asarray(a) / a[0], x)
 
 
+def _add_noise_burst(
+    out: np.ndarray,
+    rng: np.random.Generator,
+    sos: np.ndarray,
+    start: int,
+    env: np.ndarray,
+    level_rms: float,
+    pad: int,
+    level_len: int | None = None,
+) -> None:
+    """Add band-passed noise (``sos``, after ``pad`` samples of filter settling) shaped by ``env`` to ``out``
+    from sample ``start``, scaled so that its RMS over the first ``level_len`` samples (all: None) is
+    ``level_rms``. Bursts starting past the end draw no noise."""
+    from scipy.signal import sosfilt
+
+    n = len(env)
+    start = max(0, start)
+    stop = min(len(out), start + n)
+    if stop <= start:
+        return
+    burst = sosfilt(sos, rng.standard_normal(n + pad))[pad:] * env
+    head = burst[:level_len] if level_len else burst
+    burst *= level_rms / max(1e-9, float(np.sqrt(np.mean(head**2))))
+    out[start:stop] += burst[: stop - start]
+
+
 def _consonant_noise(arr: Arrangement, sample_rate_hz: int, n_total: int, ref_rms: float) -> np.ndarray:
     """Band-passed (3-11 kHz) noise bursts at ``arr.consonants``: sibilants fade in, plosives start at once."""
-    from scipy.signal import butter, sosfilt
+    from scipy.signal import butter
 
     rng = np.random.default_rng(arr.noise_seed)
     out = np.zeros(n_total)
@@ -1352,41 +1382,31 @@ def _consonant_noise(arr: Arrangement, sample_rate_hz: int, n_total: int, ref_rm
     )
     for t, length, level_db in arr.consonants:
         n = max(8, int(length * sample_rate_hz))
-        a = max(0, int(t * sample_rate_hz))
-        b = min(n_total, a + n)
-        if b <= a:
-            continue
-        burst = sosfilt(sos, rng.standard_normal(n + 256))[256:]
         attack = max(1, int((0.4 if length > 0.05 else 0.05) * n))
         env = np.ones(n)
         env[:attack] = np.linspace(0.0, 1.0, attack)
         env[attack:] = np.linspace(1.0, 0.0, n - attack) ** 1.5
-        burst *= env
-        burst *= ref_rms * 10 ** (level_db / 20.0) / max(1e-9, float(np.sqrt(np.mean(burst**2))))
-        out[a:b] += burst[: b - a]
+        _add_noise_burst(out, rng, sos, int(t * sample_rate_hz), env, ref_rms * 10 ** (level_db / 20.0), 256)
     return out
 
 
 def _click_noise(arr: Arrangement, sample_rate_hz: int, n_total: int, ref_rms: float) -> np.ndarray:
     """Snare-like clicks at ``arr.clicks``: noise band-passed an octave around the centre, instant attack,
-    exponential decay; the level is the click's peak-window RMS re. ``ref_rms``."""
-    from scipy.signal import butter, sosfilt
+    exponential decay; the level is the click's RMS over its first decay time re. ``ref_rms``."""
+    from scipy.signal import butter
 
     rng = np.random.default_rng(arr.noise_seed + 1)
     out = np.zeros(n_total)
+    filters: dict[float, np.ndarray] = {}  # one band per track: design it once
     for t, decay_s, level_db, centre_hz in arr.clicks:
+        if centre_hz not in filters:
+            band = [centre_hz / 2.0, min(2.0 * centre_hz, 0.45 * sample_rate_hz)]
+            filters[centre_hz] = butter(2, band, btype="bandpass", fs=sample_rate_hz, output="sos")
         n = max(16, int(5 * decay_s * sample_rate_hz))
-        a = max(0, int(t * sample_rate_hz))
-        b = min(n_total, a + n)
-        if b <= a:
-            continue
-        lo, hi = centre_hz / 2.0, min(2.0 * centre_hz, 0.45 * sample_rate_hz)
-        sos = butter(2, [lo, hi], btype="bandpass", fs=sample_rate_hz, output="sos")
-        burst = sosfilt(sos, rng.standard_normal(n + 128))[128:]
-        burst *= np.exp(-np.arange(n) / (decay_s * sample_rate_hz))
-        head = burst[: max(8, int(decay_s * sample_rate_hz))]
-        burst *= ref_rms * 10 ** (level_db / 20.0) / max(1e-9, float(np.sqrt(np.mean(head**2))))
-        out[a:b] += burst[: b - a]
+        env = np.exp(-np.arange(n) / (decay_s * sample_rate_hz))
+        level_len = max(8, int(decay_s * sample_rate_hz))
+        level = ref_rms * 10 ** (level_db / 20.0)
+        _add_noise_burst(out, rng, filters[centre_hz], int(t * sample_rate_hz), env, level, 128, level_len)
     return out
 
 

@@ -291,24 +291,25 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
         stretch = float(np.exp(rng.uniform(-np.log1p(cfg.tempo_change), np.log1p(cfg.tempo_change))))
     need = cfg.track_s / stretch + 0.5
     lib = ctx.grooves(split)
-    style = (
-        str(rng.choice(cfg.styles)) if cfg.styles else None
-    )  # drawn only when restricted: old renders resume
+    # the style is drawn only when restricted, so renders without --styles keep their random draws
+    style = str(rng.choice(cfg.styles)) if cfg.styles else None
+    generator_style = None
     use_gmd = lib is not None and rng.random() < cfg.gmd_share
     if style is not None:
         from .grooves import STYLES
 
         # a style only GMD plays comes from GMD; one GMD lacks (in this split) from the generator
         use_gmd = lib is not None and style in lib.styles and (use_gmd or style not in STYLES)
+        generator_style = style if style in STYLES else None
     if use_gmd:
         perf = lib.sample(rng, need, style=style)
     else:
         try:
-            from .grooves import STYLES, generate_performance
+            from .grooves import generate_performance
         except ImportError:
             perf = fallback_performance(rng, need)
         else:
-            perf = generate_performance(rng, need, style=style if style in STYLES else None)
+            perf = generate_performance(rng, need, style=generator_style)
     if abs(stretch - 1.0) > 1e-6:
         perf = perf.time_stretch(stretch)
     if rng.random() < cfg.swap_prob:

@@ -61,8 +61,9 @@ def _init(fmt: str) -> None:
             log.debug("importing %s failed", name, exc_info=True)
 
 
-def _write(fmt: str, tr: Transcription, path: Path) -> float:
-    """Run the format's writer on ``tr``; returns its wall time [s]."""
+def write_format(fmt: str, tr: Transcription, path: Path) -> float:
+    """Run the format's writer (``tr.to_<fmt>``) on ``tr``; returns its wall time [s]. The export processes
+    and the main process both write through this."""
     t0 = time.perf_counter()
     getattr(tr, f"to_{fmt}")(path)
     return time.perf_counter() - t0
@@ -102,7 +103,7 @@ class ExportWorkers:
         if pool is None:
             return None
         try:
-            return pool.submit(_write, fmt, _payload(fmt, tr), path)
+            return pool.submit(write_format, fmt, _payload(fmt, tr), path)
         except RuntimeError:  # the pool broke earlier (BrokenProcessPool is a RuntimeError)
             self._drop(fmt)
             return None
@@ -116,7 +117,7 @@ class ExportWorkers:
         except BrokenProcessPool:
             log.warning("the %s export process stopped; writing %s in the main process", fmt, path)
             self._drop(fmt)
-            return _write(fmt, tr, path)
+            return write_format(fmt, tr, path)
 
     def _drop(self, fmt: str) -> None:
         pool = self.pools.pop(fmt, None)
