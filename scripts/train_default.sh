@@ -48,15 +48,15 @@ $DS train --arch crnn --data "$WORK/synth" "$WORK/synth2" "$WORK/synth3" --val-d
 $DS synth "$WORK/synth4" --hours 8 --seed 4 --workers 2 --gmd "$GMD"
 $DS synth "$WORK/synth5" --hours 4 --seed 5 --workers 2 --gmd "$GMD" --styles rock metal punk shuffle
 $DS synth "$WORK/synth6" --hours 3 --seed 6 --workers 2 --gmd "$GMD" --styles rock punk shuffle country metal
-COMMON3="--param num_layers=2 --param hidden_size=128 --param cell=gru --param conv_channels=16 --batch-size 24
+COMMON3=(--param num_layers=2 --param hidden_size=128 --param cell=gru --param conv_channels=16 --batch-size 24
   --steps-per-epoch 100 --lr 0.0007 --threads 2 --augment-gain-db 6 --augment-freq-mask 6 --early-stop-patience 10
-  --plateau-patience 3 --ema-decay 0.998 --val-data $WORK/synth2 $WORK/synth4 $WORK/synth5
-  --test-data $WORK/mdbdev-mix $WORK/mdbdev-drums"
+  --plateau-patience 3 --ema-decay 0.998 --val-data "$WORK/synth2" "$WORK/synth4" "$WORK/synth5"
+  --test-data "$WORK/mdbdev-mix" "$WORK/mdbdev-drums")
 $DS train --arch crnn --data "$WORK/synth" "$WORK/synth2" "$WORK/synth3" "$WORK/synth4" "$WORK/synth5" \
   --dataset-weights 0.1 0.15 0.15 0.3 0.3 --out "$WORK/run3a" --init-from "$WORK/run2/best" --seed 10 \
-  --epochs ${EPOCHS3A:-7} $COMMON3 || [ -f "$WORK/run3a/best/model.json" ]
+  --epochs ${EPOCHS3A:-7} "${COMMON3[@]}" || [ -f "$WORK/run3a/best/model.json" ]
 $DS train --arch crnn --data "$WORK/synth" "$WORK/synth2" "$WORK/synth3" "$WORK/synth4" "$WORK/synth5" "$WORK/synth6" \
   --dataset-weights 0.05 0.1 0.1 0.25 0.25 0.25 --out "$WORK/run3b" --init-from "$WORK/run3a/best" --seed 11 \
-  --epochs ${EPOCHS3B:-1} $COMMON3 || [ -f "$WORK/run3b/best/model.json" ]
+  --epochs ${EPOCHS3B:-1} "${COMMON3[@]}" || [ -f "$WORK/run3b/best/model.json" ]
 # per-class thresholds: each class's best on the mdb-dev mixes (validation); the card also keeps the 0.5 scores
 $PY scripts/ship_default.py "$WORK/run3b" --thresholds auto --mdb "$MDB"
