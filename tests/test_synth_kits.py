@@ -464,3 +464,20 @@ def test_process_rest_saturates_and_reverberates():
     assert spec[330] > 0.05 * spec[110]  # odd harmonics appear (1 Hz bins: 330 Hz)
     wet = mixing.process_rest(rest, mixing.MixSettings(rest_reverb_wet=0.5, rest_rt60_s=1.0), rng)
     assert mixing.rms(wet[(t > 0.55) & (t < 0.8)]) > 1e-3 > mixing.rms(rest[(t > 0.55) & (t < 0.8)])
+
+
+def test_process_rest_lowpasses_after_the_drive():
+    rng = np.random.default_rng(5)
+    t = np.arange(SR) / SR
+    rest = (0.2 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    spec = {}
+    for lp in (None, 6000.0):
+        y = mixing.process_rest(rest, mixing.MixSettings(rest_drive_db=24.0, rest_drive_lowpass_hz=lp), rng)
+        spec[lp] = np.abs(np.fft.rfft(y))  # 1 Hz bins
+    # 1 kHz square-ish wave: odd harmonics; the 11th (11 kHz) is cut by the low-pass, the 3rd is kept
+    assert spec[6000.0][11000] < 0.05 * spec[None][11000]
+    assert spec[6000.0][3000] > 0.7 * spec[None][3000]
+    s = mixing.draw_mix_settings(np.random.default_rng(0))
+    drawn = [mixing.draw_mix_settings(np.random.default_rng(i)) for i in range(40)]
+    assert all((d.rest_drive_db is None) == (d.rest_drive_lowpass_hz is None) for d in drawn + [s])
+    assert any(d.rest_drive_lowpass_hz is not None for d in drawn)

@@ -24,7 +24,7 @@ from drumscribe.modelio import load_model
 from drumscribe.train import TrainConfig, evaluate_model, run_training, tune_thresholds
 from drumscribe.train.evaluate import score_activations
 from drumscribe.train.loss import infrequency_weights, unweighted_bce_loss, weighted_bce_loss
-from drumscribe.train.windows import augment_window
+from drumscribe.train.windows import augment_window, random_eq_db
 
 FEATURES = {"sample_rate_hz": 44100, "fps": 100, "num_bands": 12, "frame_size": 2048}
 
@@ -130,6 +130,25 @@ def test_gain_augmentation_is_exact_in_the_linear_domain() -> None:
     masked = augment_window(x, np.random.default_rng(0), gain_db=0.0, freq_mask=10)
     zero_cols = np.flatnonzero((masked == 0).all(axis=0))
     assert len(zero_cols) <= 10 and (len(zero_cols) == 0 or np.all(np.diff(zero_cols) == 1))
+
+
+def test_eq_augmentation_is_a_smooth_bounded_per_band_gain() -> None:
+    rng = np.random.default_rng(3)
+    linear = rng.random((20, 84)) * 5
+    x = np.log10(1 + linear).astype(np.float32)
+    out = augment_window(x, np.random.default_rng(7), gain_db=0.0, freq_mask=0, eq_db=6.0)
+    curve = random_eq_db(np.random.default_rng(7), 84, 6.0)
+    np.testing.assert_allclose(out, np.log10(1 + 10 ** (curve / 20) * linear), rtol=1e-4, atol=1e-5)
+    for seed in range(50):
+        c = random_eq_db(np.random.default_rng(seed), 84, 6.0)
+        assert np.abs(c).max() <= 9.0 + 1e-9  # tilt reaches +-3 dB at the ends, the bell +-6 dB
+        assert np.abs(np.diff(c)).max() < 1.5  # smooth: no step between neighbouring bands
+    assert np.ptp([random_eq_db(np.random.default_rng(s), 84, 6.0)[0] for s in range(50)]) > 3.0
+    # the same gain in every frame of the window: the curve does not move within it
+    ratio = np.expm1(out * np.log(10)) / linear
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[0], ratio.shape), rtol=1e-3)
+    with pytest.raises(ConfigError):
+        TrainConfig(arch="cnn", data=["x"], augment_eq_db=-1.0)
 
 
 def test_config_round_trip_and_errors() -> None:

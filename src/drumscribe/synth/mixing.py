@@ -229,6 +229,7 @@ class MixSettings:
     overhead_cymbal_share: float = 0.3
     drums_to_rest_db: float = -3.0
     rest_drive_db: float | None = None  # saturation of the accompaniment (distorted-guitar-like density)
+    rest_drive_lowpass_hz: float | None = None  # low-pass after the saturation (amp cabinets, tape)
     rest_reverb_wet: float = 0.0
     rest_rt60_s: float = 1.0
     noise_snr_db: float | None = None
@@ -265,6 +266,9 @@ def draw_mix_settings(rng: np.random.Generator, intensity: float = 1.0) -> MixSe
     s.drums_to_rest_db = float(rng.uniform(*DRUMS_TO_REST_DB))
     if rng.random() < 0.35:
         s.rest_drive_db = float(rng.uniform(6.0, 24.0))
+        # saturation adds harmonics up to the Nyquist frequency, which real amps and cabinets do not pass:
+        # left in, they would teach the model that dense high-frequency energy in a mix is not cymbals
+        s.rest_drive_lowpass_hz = float(np.exp(rng.uniform(np.log(5000.0), np.log(12000.0))))
     if rng.random() < 0.5:
         s.rest_reverb_wet = float(rng.uniform(0.1, 0.6))
         s.rest_rt60_s = float(np.exp(rng.uniform(np.log(0.4), np.log(3.0))))
@@ -308,13 +312,16 @@ def mix_drums(buses: dict[str, np.ndarray], settings: MixSettings, rng: np.rando
 
 def process_rest(rest: np.ndarray, settings: MixSettings, rng: np.random.Generator) -> np.ndarray:
     """Accompaniment treatment before the level balance: optional saturation (drive [dB] into tanh,
-    the dense broadband sound of overdriven guitars and loud masters) and its own room reverb."""
+    the dense broadband sound of overdriven guitars and loud masters) with an optional low-pass after it,
+    and its own room reverb."""
     y = rest.astype(np.float32)
     r = rms(y)
     if r <= 0:
         return y
     if settings.rest_drive_db is not None:
         y = np.tanh(y * (db_to_gain(settings.rest_drive_db) * 0.3 / r)).astype(np.float32)
+        if settings.rest_drive_lowpass_hz is not None:
+            y = lowpass(y, settings.rest_drive_lowpass_hz)
     if settings.rest_reverb_wet > 0:
         wet = convolve(y, room_ir(rng, settings.rest_rt60_s, predelay_s=float(rng.uniform(0.005, 0.04))))
         rw = rms(wet)

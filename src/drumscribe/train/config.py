@@ -26,7 +26,9 @@ class TrainConfig:
     Augmentation (default off, training only): ``augment_gain_db`` draws one global gain in
     [-g, +g] dB per window and applies it to the linear filterbank magnitudes exactly
     (x' = log10(1 + a (10^x - 1)), a = 10^(gain/20)); ``augment_freq_mask`` masks up to that many
-    consecutive bands (set to 0 = silence) once per window.
+    consecutive bands (set to 0 = silence) once per window; ``augment_eq_db`` applies a random smooth EQ
+    curve (a tilt and one bell of up to +-e dB each, :func:`drumscribe.train.windows.random_eq_db`) to
+    the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes.
 
     ``init_from`` (a model folder or shipped model name) warm-starts the run from that model's weights
     and keeps its normalisation statistics (fine-tuning, or continuing a model on new data); its
@@ -60,6 +62,7 @@ class TrainConfig:
     eval_window_s: float = 0.05
     augment_gain_db: float = 0.0
     augment_freq_mask: int = 0
+    augment_eq_db: float = 0.0
     init_from: str | None = None
     ema_decay: float = 0.0
 
@@ -76,6 +79,11 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0 and weight_decay >= 0 (got {self.lr}, {self.weight_decay})")
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if min(self.augment_gain_db, self.augment_freq_mask, self.augment_eq_db) < 0:
+            raise ConfigError(
+                "augment_gain_db, augment_freq_mask and augment_eq_db must be >= 0, got "
+                f"{self.augment_gain_db}, {self.augment_freq_mask}, {self.augment_eq_db}"
+            )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         if self.dataset_weights is not None:

@@ -220,8 +220,13 @@ def run_training(
     class_weights = torch.tensor(stats["class_weights"], dtype=torch.float32, device=device)
     n_windows = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else None
     augment = None
-    if cfg.augment_gain_db > 0 or cfg.augment_freq_mask > 0:
-        augment = partial(augment_window, gain_db=cfg.augment_gain_db, freq_mask=cfg.augment_freq_mask)
+    if cfg.augment_gain_db > 0 or cfg.augment_freq_mask > 0 or cfg.augment_eq_db > 0:
+        augment = partial(
+            augment_window,
+            gain_db=cfg.augment_gain_db,
+            freq_mask=cfg.augment_freq_mask,
+            eq_db=cfg.augment_eq_db,
+        )
     train_set = WindowDataset(
         train_stores,
         "train",

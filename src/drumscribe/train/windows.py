@@ -6,11 +6,31 @@ from __future__ import annotations
 import numpy as np
 
 
-def augment_window(x: np.ndarray, rng: np.random.Generator, gain_db: float, freq_mask: int) -> np.ndarray:
-    """Apply the training augmentations of :class:`~drumscribe.train.config.TrainConfig` to one window."""
+def random_eq_db(rng: np.random.Generator, n_bands: int, eq_db: float) -> np.ndarray:
+    """A smooth random EQ curve [dB] over ``n_bands`` bands: a tilt of up to +-``eq_db`` from the lowest to
+    the highest band plus one bell of up to +-``eq_db`` (centre anywhere, width 3-12 bands, Gaussian)."""
+    bands = np.arange(n_bands, dtype=np.float64)
+    tilt = rng.uniform(-eq_db, eq_db) * (bands / max(n_bands - 1, 1) - 0.5)
+    centre, width = rng.uniform(0, n_bands - 1), rng.uniform(3.0, 12.0)
+    bell = rng.uniform(-eq_db, eq_db) * np.exp(-0.5 * ((bands - centre) / width) ** 2)
+    return tilt + bell
+
+
+def augment_window(
+    x: np.ndarray, rng: np.random.Generator, gain_db: float, freq_mask: int, eq_db: float = 0.0
+) -> np.ndarray:
+    """Apply the training augmentations of :class:`~drumscribe.train.config.TrainConfig` to one window.
+
+    Gains act on the magnitudes under the log (x = log10(1 + |X|)), as a gain before the spectrogram would.
+    """
+    gain = np.zeros(x.shape[1])
     if gain_db > 0:
-        gain = 10.0 ** (rng.uniform(-gain_db, gain_db) / 20.0)
-        x = np.log10(1.0 + gain * np.expm1(x * np.log(10.0))).astype(np.float32)
+        gain += rng.uniform(-gain_db, gain_db)
+    if eq_db > 0:
+        gain = gain + random_eq_db(rng, x.shape[1], eq_db)
+    if gain_db > 0 or eq_db > 0:
+        a = (10.0 ** (gain / 20.0)).astype(np.float32)
+        x = np.log10(1.0 + a * np.expm1(x * np.log(10.0))).astype(np.float32)
     if freq_mask > 0:
         width = int(rng.integers(0, freq_mask + 1))
         if width:
