@@ -35,7 +35,12 @@ _TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ("--threads", "num_threads", int, "torch CPU threads (default: torch's choice)"),
     ("--augment-gain-db", "augment_gain_db", float, "random global gain of +-G dB per window (0 = off)"),
     ("--augment-freq-mask", "augment_freq_mask", int, "mask up to N consecutive bands per window (0 = off)"),
-    ("--augment-eq-db", "augment_eq_db", float, "random EQ tilt and bell of up to +-E dB per window (0 = off)"),
+    (
+        "--augment-eq-db",
+        "augment_eq_db",
+        float,
+        "random EQ tilt and bell of up to +-E dB per window (0 = off)",
+    ),
     (
         "--init-from",
         "init_from",
