@@ -201,7 +201,7 @@ def test_backbeat_clicks_sit_on_beats_2_and_4_and_render_at_their_level():
     perf = generate_performance(np.random.default_rng(2), 12.0, style="rock")
     arr = plan_accompaniment(perf, np.random.default_rng(0))
     arr.clicks = [(1.0, 0.03, -10.0, 2000.0)]
-    noise = _click_noise(arr, SR, 12 * SR, 0.1)
+    noise = _click_noise(arr.clicks, arr.noise_seed + 1, SR, 12 * SR, 0.1)
     assert np.all(noise[: SR - 1] == 0) and np.all(noise[int(1.2 * SR) :] == 0)
     head = noise[SR : SR + int(0.03 * SR)]
     assert float(np.sqrt(np.mean(head**2))) == pytest.approx(0.1 * 10 ** (-10 / 20), rel=0.05)
@@ -349,3 +349,29 @@ def test_distorted_guitar_brightens_the_render():
         return float(spec[f > 2000].sum() / spec.sum())
 
     assert share_above_2k(24.0) > 1.4 * share_above_2k(0.0)
+
+
+def test_pick_attacks_sit_on_guitar_note_onsets_once_per_strum():
+    from drumscribe.synth.accompaniment import CH_BASS, CH_GUITAR, PICK_ATTACK_DB, Note, _pick_attacks
+
+    notes = [
+        Note(t + 0.01 * k, t + 0.2, CH_GUITAR, 52 + 5 * k, 100) for t in (0.5, 1.0, 1.5) for k in range(3)
+    ]
+    notes += [
+        Note(0.75, 0.9, CH_BASS, 40, 100),
+        Note(2.5, 2.6, CH_GUITAR, 60, 100),
+    ]  # the last: after the end
+    picks = []
+    for seed in range(20):
+        picks = _pick_attacks(np.random.default_rng(seed), notes, 2.0)
+        times = [p[0] for p in picks]
+        assert {0.5, 1.0, 1.5} <= set(times) <= {0.5, 0.75, 1.0, 1.5}  # one per strum, bass in some tracks
+        guitar = [p for p in picks if p[0] != 0.75]
+        assert len({p[3] for p in guitar}) == 1  # one guitar sound per track
+        assert all(PICK_ATTACK_DB[0] - 10 < p[2] < PICK_ATTACK_DB[1] + 10 for p in picks)
+    # rendered as band-passed bursts, and drawn for a share of tracks only
+    perf = generate_performance(np.random.default_rng(2), 12.0, style="rock")
+    with_picks = sum(bool(plan_accompaniment(perf, np.random.default_rng(s)).picks) for s in range(24))
+    assert 2 <= with_picks <= 20
+    noise = _click_noise(picks, 7, SR, 3 * SR, 0.1)
+    assert np.all(noise[: SR // 2 - 1] == 0) and np.any(noise[SR // 2 : SR // 2 + 50] != 0)
