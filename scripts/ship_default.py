@@ -1,6 +1,6 @@
 """Copy a trained run's best model into ``src/drumscribe/pretrained/default`` with a complete model card.
 
-Usage: python scripts/ship_default.py RUN_DIR [--thresholds auto|T1,...,T5] [--mdb DIR] [--name default]
+Usage: python scripts/ship_default.py RUN_DIR [--epoch N] [--thresholds auto|T1,...,T5] [--mdb DIR] [--name default]
 
 The card gets: training data with credits, how to regenerate the model, the synthetic validation/test
 scores of the run, the per-class peak thresholds and the real-music scores on mdb-dev (computed here with
@@ -25,7 +25,7 @@ from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
 from drumscribe.onnxio import ONNX_NAME, export_onnx
 from drumscribe.train.evaluate import evaluate_model
-from drumscribe.train.loop import CONFIG_NAME, load_run_config
+from drumscribe.train.loop import CONFIG_NAME, EPOCHS_DIR, load_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from mdb_dev import DEFAULT_DATA, evaluate_models  # noqa: E402
@@ -97,11 +97,21 @@ def main(argv=None) -> int:
         help="'auto' (best per class on the mdb-dev mixes) or 5 comma-separated",
     )
     ap.add_argument("--name", default="default")
+    ap.add_argument(
+        "--epoch",
+        type=int,
+        default=None,
+        help="ship RUN/epochs/epNNN (a run trained with --keep-epochs) instead of RUN/best",
+    )
     args = ap.parse_args(argv)
 
-    best = args.run / "best"
+    best = args.run / "best" if args.epoch is None else args.run / EPOCHS_DIR / f"ep{args.epoch:03d}"
+    if not (best / CARD_NAME).is_file():
+        ap.error(f"{best}: no model card (train with --keep-epochs to keep every epoch)")
     card = read_json(best / CARD_NAME)
-    results = read_json(args.run / "results.json") if (args.run / "results.json").is_file() else {}
+    results = {}  # the run's best-epoch scores: only when shipping that epoch
+    if args.epoch is None and (args.run / "results.json").is_file():
+        results = read_json(args.run / "results.json")
     data = card.get("training_data") or []
     train_stores = [d["path"] for d in data if isinstance(d, dict) and Path(d.get("path", "")).is_dir()]
     # the render settings of every synthetic training store (one render per seed)

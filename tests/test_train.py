@@ -288,6 +288,30 @@ def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
         tiny_config(store, ema_decay=1.0)
 
 
+def test_keep_epochs_saves_every_epoch_and_may_change_on_resume(store: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from drumscribe.modelio import load_model
+
+    run = tmp_path / "run"
+    run_training(tiny_config(store, epochs=1), run)
+    assert not (run / "epochs").exists()
+    results = run_training(tiny_config(store, epochs=3, keep_epoch_models=True), run, resume=True)
+    assert sorted(p.name for p in (run / "epochs").iterdir()) == ["ep002", "ep003"]
+    metrics = list(csv.DictReader((run / "metrics.csv").open()))
+    for ep in (2, 3):
+        folder = run / "epochs" / f"ep{ep:03d}"
+        card = json.loads((folder / "model.json").read_text())
+        assert card["epoch"] == ep and load_model(folder).name == f"run-ep{ep:03d}"
+        row = metrics[ep - 1]
+        assert card["scores"]["validation"]["micro_f1"] == pytest.approx(float(row["val_micro_f1"]))
+    best = run / "epochs" / f"ep{results['best_epoch']:03d}"
+    if results["best_epoch"] > 1:  # the best epoch's folder holds best/'s weights
+        a = load_file(str(best / "weights.safetensors"))
+        b = load_file(str(run / "best" / "weights.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_dataset_weights_are_window_shares(tmp_path: Path) -> None:
     from drumscribe.data.loader import WindowDataset
     from drumscribe.train.loop import _store_weights

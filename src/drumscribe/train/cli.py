@@ -105,6 +105,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint"
     )
+    p.add_argument(
+        "--keep-epochs",
+        dest="keep_epoch_models",
+        action="store_const",
+        const=True,
+        default=None,
+        help="also save every epoch's model in RUN_DIR/epochs/epNNN/",
+    )
     for flag, key, typ, text in _TRAIN_OPTIONS:
         default = _DEFAULTS.get(key)
         p.add_argument(flag, dest=key, type=typ, default=None, help=f"{text} (default {default})")
@@ -152,7 +160,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides: dict[str, Any] = {
         key: getattr(args, key) for _, key, _, _ in _TRAIN_OPTIONS if getattr(args, key) is not None
     }
-    for key in ("arch", "data", "val_data", "test_data", "monitor", "dataset_weights"):
+    for key in ("arch", "data", "val_data", "test_data", "monitor", "dataset_weights", "keep_epoch_models"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.arch and base.get("arch") not in (None, args.arch) and not args.param:

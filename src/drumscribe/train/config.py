@@ -30,6 +30,10 @@ class TrainConfig:
     curve (a tilt and one bell of up to +-e dB each, :func:`drumscribe.train.windows.random_eq_db`) to
     the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes.
 
+    ``keep_epoch_models`` also saves every epoch's model (with its card and validation scores) in
+    ``epochs/epNNN/`` of the run, for choosing an epoch on another criterion than the synthetic
+    validation F1 (e.g. real recordings held out for validation); it does not change the training.
+
     ``init_from`` (a model folder or shipped model name) warm-starts the run from that model's weights
     and keeps its normalisation statistics (fine-tuning, or continuing a model on new data); its
     architecture and parameters must equal this run's. ``ema_decay`` > 0 keeps an exponential moving
@@ -65,6 +69,7 @@ class TrainConfig:
     augment_eq_db: float = 0.0
     init_from: str | None = None
     ema_decay: float = 0.0
+    keep_epoch_models: bool = False
 
     def __post_init__(self) -> None:
         self.validate()

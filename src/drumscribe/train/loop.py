@@ -7,6 +7,7 @@ A run folder holds::
     checkpoint.pt     model/optimiser/scheduler (and weight-average) state, epoch, RNG state, best metric
                       (atomic, every epoch)
     best/             the model folder (weights + card) of the best validation micro F1 so far
+    epochs/epNNN/     with ``keep_epoch_models``: every epoch's model folder
     results.json      best validation scores and test scores, written at the end
 
 Everything in ``checkpoint.pt`` is tensors or plain Python values, so it loads with
@@ -44,8 +45,9 @@ METRICS_NAME = "metrics.csv"
 CHECKPOINT_NAME = "checkpoint.pt"
 RESULTS_NAME = "results.json"
 BEST_DIR = "best"
+EPOCHS_DIR = "epochs"
 #: Config keys that may change when a run is resumed (they do not change the result on CPU).
-RESUME_MUTABLE = ("device", "num_workers", "num_threads", "epochs")
+RESUME_MUTABLE = ("device", "num_workers", "num_threads", "epochs", "keep_epoch_models")
 
 METRIC_COLUMNS = [
     "epoch",
@@ -372,23 +374,33 @@ def run_training(
             "epoch_time_s": time.monotonic() - t0,
         }
         rows.append(row)
-        if improved_f1:
-            card = make_card(
+
+        def card_of(val_scores: dict[str, Any], name: str, epoch: int = epoch) -> dict[str, Any]:
+            return make_card(
                 cfg.arch,
                 arch_params,
                 feature_config,
                 mean,
                 std,
                 thresholds=[cfg.threshold] * len(CLASS_NAMES),
-                name=out.resolve().name,
+                name=name,
                 training_data=[{"name": s.name, "path": str(s.root)} for s in train_stores],
-                scores={"validation": state["best_val"]},
+                scores={"validation": val_scores},
                 seed=cfg.seed,
                 epoch=epoch,
                 train_config=cfg.to_dict(),
                 n_parameters=count_parameters(net),
             )
-            save_model(eval_net, card, out / BEST_DIR)
+
+        if improved_f1:
+            save_model(eval_net, card_of(state["best_val"], out.resolve().name), out / BEST_DIR)
+        if cfg.keep_epoch_models:
+            this_val = {"loss": float(val["loss"]), **pooled, "datasets": val["datasets"]}
+            save_model(
+                eval_net,
+                card_of(this_val, f"{out.resolve().name}-ep{epoch:03d}"),
+                out / EPOCHS_DIR / f"ep{epoch:03d}",
+            )
         _write_metrics(out / METRICS_NAME, rows)
         _save_checkpoint(ckpt_path, net, optimizer, scheduler, state, ema)
         log.info(
