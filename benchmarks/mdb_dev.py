@@ -143,6 +143,10 @@ def evaluate_models(
                     for t, a in zip(tracks, activations)
                 )
                 res["sweep_micro_f1"] = glob
+                res["sweep_counts"] = {  # threshold -> per-class [tp, fp, fn] (to pool conditions)
+                    th: [[int(a), int(b), int(c)] for a, b, c in zip(tot.tp, tot.fp, tot.fn)]
+                    for th, tot in counts.items()
+                }
                 res["best_thresholds_per_class"] = per_class_best
                 res["micro_f1_at_best_per_class"] = round(tuned.micro_f1, 4)
             results.append(res)

@@ -58,5 +58,26 @@ $DS train --arch crnn --data "$WORK/synth" "$WORK/synth2" "$WORK/synth3" "$WORK/
 $DS train --arch crnn --data "$WORK/synth" "$WORK/synth2" "$WORK/synth3" "$WORK/synth4" "$WORK/synth5" "$WORK/synth6" \
   --dataset-weights 0.05 0.1 0.1 0.25 0.25 0.25 --out "$WORK/run3b" --init-from "$WORK/run3a/best" --seed 11 \
   --epochs ${EPOCHS3B:-1} "${COMMON3[@]}" || [ -f "$WORK/run3b/best/model.json" ]
+# stage 3c-3e: three more renders with the engine's later additions, weighted toward the newest, with random EQ
+# augmentation; every epoch kept (--keep-epochs) and the epoch passed on chosen on the mdb-dev mixes
+# (validation only):
+#   synth7 (8 h): saturated accompaniment low-passed after the drive (bd65715);
+#   synth8, synth9 (6 h each): pick attacks of guitar and bass notes (78a38ea).
+$DS synth "$WORK/synth7" --hours 8 --seed 7 --workers 2 --gmd "$GMD"
+$DS synth "$WORK/synth8" --hours 6 --seed 8 --workers 2 --gmd "$GMD"
+$DS synth "$WORK/synth9" --hours 6 --seed 9 --workers 2 --gmd "$GMD"
+COMMON3C=("${COMMON3[@]}" --augment-eq-db 6 --keep-epochs)
+S1_7=("$WORK/synth" "$WORK/synth2" "$WORK/synth3" "$WORK/synth4" "$WORK/synth5" "$WORK/synth6" "$WORK/synth7")
+$DS train --arch crnn --data "${S1_7[@]}" --dataset-weights 0.05 0.1 0.1 0.2 0.15 0.15 0.25 \
+  --out "$WORK/run3c" --init-from "$WORK/run3b/best" --seed 12 --epochs 3 "${COMMON3C[@]}" --lr 0.0003 \
+  || [ -f "$WORK/run3c/epochs/ep003/model.json" ]
+$DS train --arch crnn --data "${S1_7[@]}" "$WORK/synth8" --dataset-weights 0.05 0.05 0.05 0.1 0.1 0.1 0.2 0.35 \
+  --out "$WORK/run3d" --init-from "$WORK/run3c/epochs/ep003" --seed 13 --epochs 4 "${COMMON3C[@]}" --lr 0.0005 \
+  || [ -f "$WORK/run3d/epochs/ep004/model.json" ]
+E3E=${EPOCHS3E:-EPOCHS3E_DEFAULT}
+$DS train --arch crnn --data "${S1_7[@]}" "$WORK/synth8" "$WORK/synth9" \
+  --dataset-weights 0.04 0.04 0.04 0.08 0.08 0.08 0.14 0.25 0.25 --out "$WORK/run3e" \
+  --init-from "$WORK/run3d/epochs/ep004" --seed 14 --epochs "$E3E" "${COMMON3C[@]}" --lr 0.0005 \
+  || [ -f "$WORK/run3e/epochs/ep$(printf %03d "$E3E")/model.json" ]
 # per-class thresholds: each class's best on the mdb-dev mixes (validation); the card also keeps the 0.5 scores
-$PY scripts/ship_default.py "$WORK/run3b" --thresholds auto --mdb "$MDB"
+$PY scripts/ship_default.py "$WORK/run3e" --epoch "$E3E" --thresholds auto --mdb "$MDB"

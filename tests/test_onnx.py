@@ -170,6 +170,18 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert load_model(out, backend="onnx").backend == "onnx"
 
 
+def test_ship_default_pools_conditions_for_auto_all_thresholds():
+    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    # class 0: the mix prefers 0.8 (fewer false hits), the drum track 0.2 (more recall); pooled, 0.2 wins
+    # by recall on the drums; class 1 is the same in both conditions
+    mix = {"sweep_counts": {0.2: [[8, 6, 2], [5, 0, 0]], 0.8: [[7, 1, 3], [4, 0, 1]]}}
+    drums = {"sweep_counts": {0.2: [[20, 0, 0], [5, 0, 0]], 0.8: [[12, 0, 8], [4, 0, 1]]}}
+    assert ship.pooled_best_thresholds([mix]) == [0.8, 0.2]
+    assert ship.pooled_best_thresholds([mix, drums]) == [0.2, 0.2]
+
+
 def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
     """earlier_training_stages: run -> bare best/ copy -> shipped model (whose card holds the older stages)."""
     from drumscribe import modelio
