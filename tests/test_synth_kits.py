@@ -481,3 +481,25 @@ def test_process_rest_lowpasses_after_the_drive():
     drawn = [mixing.draw_mix_settings(np.random.default_rng(i)) for i in range(40)]
     assert all((d.rest_drive_db is None) == (d.rest_drive_lowpass_hz is None) for d in drawn + [s])
     assert any(d.rest_drive_lowpass_hz is not None for d in drawn)
+
+
+@pytest.mark.skipif(not Path(kits_mod.HYDROGEN_DIRS[0]).is_dir(), reason="hydrogen-drumkits not installed")
+def test_installed_hydrogen_cymbals_sound_like_cymbals():
+    """Every sample a hand table maps to a cymbal-class piece has its energy up high (crashes, rides and
+    chinas: spectral centroids of 1.2-18 kHz in the installed kits; cowbells 0.5-2 kHz): a thump labelled
+    "cymbal" teaches the model to miss real cymbals."""
+    cymbal_pieces = {p for p, c in PIECE_CLASS.items() if c == 4}
+    checked = 0
+    for info in discover_hydrogen_kits():
+        kit = extract_hydrogen_kit(info)
+        for piece, shots in kit.pieces.items():
+            if piece not in cymbal_pieces:
+                continue
+            x = shots[-1].audio[: 44100 // 2].astype(np.float64)
+            power = np.abs(np.fft.rfft(x)) ** 2
+            f = np.fft.rfftfreq(len(x), 1 / 44100)
+            centroid = float((power * f).sum() / max(power.sum(), 1e-12))
+            floor = 300.0 if piece == "cowbell" else 1000.0
+            assert centroid > floor, f"{info.name}: {piece} ({shots[-1].source}) centroid {centroid:.0f} Hz"
+            checked += 1
+    assert checked >= 10
