@@ -75,12 +75,22 @@ def _earlier_stages(run: Path) -> list[dict]:
         init = load_run_config(run).init_from
     else:
         init = (read_json(run / "best" / CARD_NAME).get("train_config") or {}).get("init_from")
+    seen: set[str] = set()
     while init:
         try:
             folder = resolve_model_path(init)
         except ModelError:
             break
         prev = read_json(folder / CARD_NAME)
+        sha = prev.get("weights_sha256")
+        if sha in seen:
+            # a shipped name now names a later model of this chain (the walk came round): its card still
+            # lists the stages before the ones walked here
+            older = prev.get("earlier_training_stages") or []
+            if stages and stages[0] in older:
+                stages[:0] = older[: older.index(stages[0])]
+            break
+        seen.add(sha)
         stages.insert(0, _stage(prev))
         if folder.parent.resolve() == Path(modelio.PRETRAINED_DIR).resolve():
             stages[:0] = prev.get("earlier_training_stages") or []

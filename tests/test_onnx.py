@@ -196,12 +196,25 @@ def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
         card = read_json(folder / CARD_NAME)
         write_json(folder / CARD_NAME, {**card, "epoch": epoch, "train_config": {"init_from": init}, **extra})
 
-    model(tmp_path / "pretrained" / "base", 5, earlier_training_stages=[{"epoch": 1}, {"epoch": 3}])
-    model(tmp_path / "mid", 7, init="base")
-    model(tmp_path / "run" / "best", 9, init=str(tmp_path / "mid"))
+    model(
+        tmp_path / "pretrained" / "base",
+        5,
+        earlier_training_stages=[{"epoch": 1}, {"epoch": 3}],
+        weights_sha256="b",
+    )
+    model(tmp_path / "mid", 7, init="base", weights_sha256="m")
+    model(tmp_path / "run" / "best", 9, init=str(tmp_path / "mid"), weights_sha256="r")
     stages = ship._earlier_stages(tmp_path / "run")
     assert [s["epoch"] for s in stages] == [1, 3, 5, 7]
     assert stages[-1]["train_config"]["init_from"] == "base"
+    # the shipped name now names a later model of this very chain (shipped from "mid"): the walk stops
+    # there, taking only the stages before the walked ones from that model's card
+    model(tmp_path / "older", 5, init="base", weights_sha256="o")
+    model(tmp_path / "mid", 7, init=str(tmp_path / "older"), weights_sha256="m")
+    listed = [{"epoch": 2}, ship._stage(read_json(tmp_path / "older" / CARD_NAME))]
+    model(tmp_path / "pretrained" / "base", 7, earlier_training_stages=listed, weights_sha256="m")
+    stages = ship._earlier_stages(tmp_path / "run")
+    assert [s["epoch"] for s in stages] == [2, 5, 7]
 
 
 # --- backend choice and errors -------------------------------------------------------------------------
