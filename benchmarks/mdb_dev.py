@@ -122,7 +122,7 @@ def evaluate_models(
             }
             if sweep:
                 fps = float(fc.fps)
-                glob, per_class_best = {}, []
+                glob = {}
                 n = len(model.classes)
                 counts = {}  # threshold -> summed (tp, fp, fn) per class
                 for th in SWEEP:
@@ -133,9 +133,11 @@ def evaluate_models(
                     tot = OnsetScores.sum(ss)
                     glob[float(th)] = round(tot.micro_f1, 4)
                     counts[float(th)] = tot
-                for c in range(n):
-                    best = max(SWEEP, key=lambda th, c=c: counts[float(th)].class_f1[c])
-                    per_class_best.append(float(best))
+                sweep_counts = {  # threshold -> per-class [tp, fp, fn] (to pool conditions)
+                    th: [[int(a), int(b), int(c)] for a, b, c in zip(tot.tp, tot.fp, tot.fn)]
+                    for th, tot in counts.items()
+                }
+                per_class_best = best_thresholds_per_class([sweep_counts])
                 tuned = OnsetScores.sum(
                     evaluate_onsets(
                         refs[t], pick_onsets(a, np.asarray(per_class_best), fps)[0], window_s=window_s
@@ -143,14 +145,21 @@ def evaluate_models(
                     for t, a in zip(tracks, activations)
                 )
                 res["sweep_micro_f1"] = glob
-                res["sweep_counts"] = {  # threshold -> per-class [tp, fp, fn] (to pool conditions)
-                    th: [[int(a), int(b), int(c)] for a, b, c in zip(tot.tp, tot.fp, tot.fn)]
-                    for th, tot in counts.items()
-                }
+                res["sweep_counts"] = sweep_counts
                 res["best_thresholds_per_class"] = per_class_best
                 res["micro_f1_at_best_per_class"] = round(tuned.micro_f1, 4)
             results.append(res)
     return results
+
+
+def best_thresholds_per_class(sweeps: list[dict[float, list[list[int]]]]) -> list[float]:
+    """Per class, the swept threshold with the best F1 on the counts of all ``sweeps`` pooled (each a
+    result's ``sweep_counts``: threshold -> per-class [tp, fp, fn]); the first of equals wins."""
+    from drumscribe.scoring import OnsetScores
+
+    pooled = {th: OnsetScores.sum(OnsetScores(*zip(*s[th])) for s in sweeps) for th in sweeps[0]}
+    n = next(iter(pooled.values())).n_classes
+    return [float(max(pooled, key=lambda th, c=c: pooled[th].class_f1[c])) for c in range(n)]
 
 
 def format_table(results: list[dict[str, Any]]) -> str:

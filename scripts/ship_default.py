@@ -30,7 +30,7 @@ from drumscribe.train.evaluate import evaluate_model
 from drumscribe.train.loop import CONFIG_NAME, EPOCHS_DIR, load_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from mdb_dev import DEFAULT_DATA, evaluate_models  # noqa: E402
+from mdb_dev import DEFAULT_DATA, best_thresholds_per_class, evaluate_models  # noqa: E402
 
 CREDITS = {
     "grooves": "Groove MIDI Dataset (Gillick et al., ICML 2019), CC BY 4.0, plus drumscribe's own groove generator",
@@ -82,18 +82,17 @@ def _earlier_stages(run: Path) -> list[dict]:
         except ModelError:
             break
         prev = read_json(folder / CARD_NAME)
-        sha = prev.get("weights_sha256")
-        if sha in seen:
-            # a shipped name now names a later model of this chain (the walk came round): its card still
-            # lists the stages before the ones walked here
+        # a shipped name may now name a later model of this chain: the walk has come round
+        came_round = prev.get("weights_sha256") in seen
+        seen.add(prev.get("weights_sha256"))
+        if not came_round:
+            stages.insert(0, _stage(prev))
+        if came_round or folder.parent.resolve() == Path(modelio.PRETRAINED_DIR).resolve():
+            # a shipped card lists the stages before it; come round, only those before the ones walked here
             older = prev.get("earlier_training_stages") or []
-            if stages and stages[0] in older:
-                stages[:0] = older[: older.index(stages[0])]
-            break
-        seen.add(sha)
-        stages.insert(0, _stage(prev))
-        if folder.parent.resolve() == Path(modelio.PRETRAINED_DIR).resolve():
-            stages[:0] = prev.get("earlier_training_stages") or []
+            if came_round:
+                older = older[: older.index(stages[0])] if stages and stages[0] in older else []
+            stages[:0] = older
             break
         init = (prev.get("train_config") or {}).get("init_from")
     return stages
@@ -101,17 +100,7 @@ def _earlier_stages(run: Path) -> list[dict]:
 
 def pooled_best_thresholds(results: list[dict]) -> list[float]:
     """Per class, the swept threshold with the best F1 over the pooled counts of all results (conditions)."""
-    sweeps = [r["sweep_counts"] for r in results]
-    n = len(next(iter(sweeps[0].values())))
-    best = []
-    for c in range(n):
-
-        def f1(th: float, c: int = c) -> float:
-            tp, fp, fn = (sum(s[th][c][k] for s in sweeps) for k in range(3))
-            return 2 * tp / max(1, 2 * tp + fp + fn)
-
-        best.append(float(max(sweeps[0], key=f1)))
-    return best
+    return best_thresholds_per_class([r["sweep_counts"] for r in results])
 
 
 def main(argv=None) -> int:

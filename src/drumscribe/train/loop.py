@@ -306,6 +306,26 @@ def run_training(
         device,
     )
 
+    run_name = out.resolve().name
+    training_data = [{"name": s.name, "path": str(s.root)} for s in train_stores]
+
+    def card_of(val_scores: dict[str, Any], name: str, epoch: int) -> dict[str, Any]:
+        return make_card(
+            cfg.arch,
+            arch_params,
+            feature_config,
+            mean,
+            std,
+            thresholds=[cfg.threshold] * len(CLASS_NAMES),
+            name=name,
+            training_data=training_data,
+            scores={"validation": val_scores},
+            seed=cfg.seed,
+            epoch=epoch,
+            train_config=cfg.to_dict(),
+            n_parameters=count_parameters(net),
+        )
+
     stopped_early = state["epochs_since_improvement"] >= cfg.early_stop_patience
     while state["epoch"] < cfg.epochs and not stopped_early:
         epoch = state["epoch"] + 1
@@ -343,6 +363,7 @@ def run_training(
             outputs, val_stores, cfg.threshold, "standard", cfg.eval_window_s, with_loss=True
         )
         pooled = val["pooled"]
+        epoch_val = {"loss": float(val["loss"]), **pooled, "datasets": val["datasets"]}
         val_f1 = float(pooled["micro_f1"])
         monitor_value = val_f1 if cfg.monitor == "f1" else float(val["loss"])
         scheduler.step(monitor_value)
@@ -358,7 +379,7 @@ def run_training(
         if improved_f1:
             state["best_val_micro_f1"] = val_f1
             state["best_epoch"] = epoch
-            state["best_val"] = {"loss": float(val["loss"]), **pooled, "datasets": val["datasets"]}
+            state["best_val"] = epoch_val
         state["epoch"] = epoch
         row: dict[str, Any] = {
             "epoch": epoch,
@@ -375,30 +396,12 @@ def run_training(
         }
         rows.append(row)
 
-        def card_of(val_scores: dict[str, Any], name: str, epoch: int = epoch) -> dict[str, Any]:
-            return make_card(
-                cfg.arch,
-                arch_params,
-                feature_config,
-                mean,
-                std,
-                thresholds=[cfg.threshold] * len(CLASS_NAMES),
-                name=name,
-                training_data=[{"name": s.name, "path": str(s.root)} for s in train_stores],
-                scores={"validation": val_scores},
-                seed=cfg.seed,
-                epoch=epoch,
-                train_config=cfg.to_dict(),
-                n_parameters=count_parameters(net),
-            )
-
         if improved_f1:
-            save_model(eval_net, card_of(state["best_val"], out.resolve().name), out / BEST_DIR)
+            save_model(eval_net, card_of(state["best_val"], run_name, epoch), out / BEST_DIR)
         if cfg.keep_epoch_models:
-            this_val = {"loss": float(val["loss"]), **pooled, "datasets": val["datasets"]}
             save_model(
                 eval_net,
-                card_of(this_val, f"{out.resolve().name}-ep{epoch:03d}"),
+                card_of(epoch_val, f"{run_name}-ep{epoch:03d}", epoch),
                 out / EPOCHS_DIR / f"ep{epoch:03d}",
             )
         _write_metrics(out / METRICS_NAME, rows)

@@ -23,13 +23,11 @@ def augment_window(
 
     Gains act on the magnitudes under the log (x = log10(1 + |X|)), as a gain before the spectrogram would.
     """
-    gain = np.zeros(x.shape[1])
-    if gain_db > 0:
-        gain += rng.uniform(-gain_db, gain_db)
-    if eq_db > 0:
-        gain = gain + random_eq_db(rng, x.shape[1], eq_db)
     if gain_db > 0 or eq_db > 0:
-        a = (10.0 ** (gain / 20.0)).astype(np.float32)
+        gain = rng.uniform(-gain_db, gain_db) if gain_db > 0 else 0.0  # [dB]: global, then per band
+        if eq_db > 0:
+            gain = gain + random_eq_db(rng, x.shape[1], eq_db)
+        a = np.asarray(10.0 ** (np.asarray(gain) / 20.0), dtype=np.float32)
         x = np.log10(1.0 + a * np.expm1(x * np.log(10.0))).astype(np.float32)
     if freq_mask > 0:
         width = int(rng.integers(0, freq_mask + 1))
