@@ -503,3 +503,60 @@ def test_installed_hydrogen_cymbals_sound_like_cymbals():
             assert centroid > floor, f"{info.name}: {piece} ({shots[-1].source}) centroid {centroid:.0f} Hz"
             checked += 1
     assert checked >= 10
+
+
+def test_punch_compressor_ducks_the_wash_after_each_hit_and_recovers():
+    rng = np.random.default_rng(2)
+    n = SR
+    wash = 0.05 * rng.standard_normal(n)  # a steady cymbal wash
+    hits = np.zeros(n)
+    starts = [int(0.2 * SR), int(0.6 * SR)]
+    for s in starts:  # 5 ms loud clicks, as kick or snare transients
+        hits[s : s + 220] = rng.standard_normal(220)
+    x = (wash + hits).astype(np.float32)
+    y = mixing.punch_compress(x, threshold_db=3.0, ratio=10.0, attack_ms=0.2, release_ms=100.0)
+    assert mixing.rms(y) == pytest.approx(mixing.rms(x), rel=1e-3)
+    g = np.abs(y) / np.maximum(np.abs(x), 1e-9)  # the gain the compressor applied, sample by sample
+
+    def gain_db(t0, t1):
+        return 20 * np.log10(np.median(g[int(t0 * SR) : int(t1 * SR)]))
+
+    base = gain_db(0.05, 0.18)  # wash alone, before the first hit (makeup gain only)
+    just_after = gain_db(0.21, 0.22)
+    assert just_after < base - 6  # the wash is ducked right after the hit
+    # linear-in-dB release: 10 dB per 100 ms, so 200 ms later the gain is back to where it was
+    assert gain_db(0.45, 0.55) == pytest.approx(base, abs=0.5)
+    assert gain_db(0.21, 0.22) < gain_db(0.25, 0.26) < gain_db(0.29, 0.30)
+
+
+def test_punch_compressor_hold_and_release_equal_a_per_sample_loop():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(4000) * np.repeat(rng.uniform(0.01, 1.0, 40), 100)).astype(np.float32)
+    y = mixing.punch_compress(x, threshold_db=0.0, ratio=4.0, attack_ms=0.01, release_ms=5.0, makeup=False)
+    # reference: the textbook recursion, a gain reduction that jumps up at once and falls 10 dB per release
+    # time, then the one-pole attack smoother
+    a = np.exp(-1.0 / (1e-3 * SR))
+    power, p = np.empty(len(x)), 0.0
+    for i, v in enumerate(x.astype(np.float64)):
+        p = a * p + (1 - a) * v * v
+        power[i] = p
+    want = np.maximum(10 * np.log10(power + 1e-12) - 20 * np.log10(mixing.rms(x)), 0) * 0.75
+    b = np.exp(-1.0 / (0.01e-3 * SR))  # the attack smoother
+    reduction, h, r = np.empty(len(x)), 0.0, 0.0
+    for i, w in enumerate(want):
+        h = max(w, h - 10.0 / (5e-3 * SR))
+        r = b * r + (1 - b) * h
+        reduction[i] = r
+    np.testing.assert_allclose(y, x * 10 ** (-reduction / 20), rtol=1e-4, atol=1e-6)
+
+
+def test_punch_draws_leave_a_seeds_other_mix_choices_unchanged():
+    rng = np.random.default_rng(4)
+    settings = [mixing.draw_mix_settings(np.random.default_rng(s)) for s in range(40)]
+    punched = [mixing.draw_punch(rng, mixing.draw_mix_settings(np.random.default_rng(s))) for s in range(40)]
+    for a, b in zip(settings, punched):
+        d = b.to_dict()
+        d.pop("drum_punch"), d.pop("master_punch")
+        assert {k: v for k, v in a.to_dict().items() if k not in ("drum_punch", "master_punch")} == d
+    assert 5 < sum(p.drum_punch is not None for p in punched) < 35
+    assert 2 < sum(p.master_punch is not None for p in punched) < 30

@@ -126,6 +126,43 @@ def compress(
     return y
 
 
+def punch_compress(
+    x: np.ndarray,
+    threshold_db: float,
+    ratio: float,
+    attack_ms: float,
+    release_ms: float,
+    makeup: bool = True,
+    sr: int = SR,
+) -> np.ndarray:
+    """Fast-attack peak compressor of loud rock and pop production: every kick and snare hit pulls the
+    whole signal down, cymbal wash included, which then recovers ("pumping").
+
+    ``threshold_db`` is relative to the signal's own RMS level, so it bites the same at any input level.
+    A 1 ms power detector gives the wanted gain reduction; it is held and released linearly in dB
+    (``release_ms`` is the time to recover 10 dB), a running maximum that needs no per-sample loop, and
+    a one-pole smoother of ``attack_ms`` rounds its onset. With ``makeup`` the RMS level is restored.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    r = rms(x)
+    if len(x) == 0 or ratio <= 1.0 or r <= 0:
+        return x
+    a = float(np.exp(-1.0 / (1e-3 * sr)))
+    level_db = 10 * np.log10(lfilter([1 - a], [1, -a], np.square(x, dtype=np.float64)) + 1e-12)
+    want = np.maximum(level_db - (20 * np.log10(r) + threshold_db), 0.0) * (1 - 1 / ratio)
+    slope = 10.0 / (release_ms * 1e-3 * sr)  # dB per sample
+    ramp = slope * np.arange(len(x), dtype=np.float64)
+    held = np.maximum.accumulate(want + ramp) - ramp
+    b = float(np.exp(-1.0 / (max(attack_ms, 0.01) * 1e-3 * sr)))
+    reduction = lfilter([1 - b], [1, -b], held)
+    y = (x * 10 ** (-reduction / 20)).astype(np.float32)
+    if makeup:
+        r1 = rms(y)
+        if r1 > 0:
+            y *= r / r1
+    return y
+
+
 def peak_limit(x: np.ndarray, ceiling: float = 0.98) -> np.ndarray:
     """Soft limiter: tanh above 70 % of the ceiling, so peaks never exceed ``ceiling``."""
     knee = 0.7 * ceiling
@@ -239,6 +276,10 @@ class MixSettings:
     master_eq: dict[str, float] = field(default_factory=dict)
     master_comp_ratio: float = 1.0  # 1 = no mix-bus compression
     master_comp_threshold_db: float = -16.0
+    #: fast-attack "pumping" compression (:func:`punch_compress` arguments) of the drum bus after its
+    #: room, and of the whole mix after the glue compressor; None = off
+    drum_punch: dict[str, float] | None = None
+    master_punch: dict[str, float] | None = None
     loudness_dbfs: float = -16.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -287,8 +328,36 @@ def draw_mix_settings(rng: np.random.Generator, intensity: float = 1.0) -> MixSe
     return s
 
 
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def draw_punch(rng: np.random.Generator, settings: MixSettings) -> MixSettings:
+    """Add fast-attack pumping compression to ``settings``: on the drum bus in 45 % of tracks, on the
+    whole mix in 30 %. Real rock and pop drums are often squashed so hard that each kick and snare hit
+    ducks the cymbal wash by several dB for tens of milliseconds; a ridden crash then shows no rise of
+    high-frequency energy at its onset. The renderer draws this from a stream of its own, so a seed's
+    other choices are unchanged."""
+    if rng.random() < 0.45:
+        settings.drum_punch = {
+            "threshold_db": float(rng.uniform(0.0, 9.0)),
+            "ratio": _log_uniform(rng, 3.0, 20.0),
+            "attack_ms": _log_uniform(rng, 0.1, 5.0),
+            "release_ms": _log_uniform(rng, 30.0, 300.0),
+        }
+    if rng.random() < 0.3:
+        settings.master_punch = {
+            "threshold_db": float(rng.uniform(2.0, 10.0)),
+            "ratio": _log_uniform(rng, 2.0, 10.0),
+            "attack_ms": _log_uniform(rng, 0.3, 10.0),
+            "release_ms": _log_uniform(rng, 40.0, 300.0),
+        }
+    return settings
+
+
 def mix_drums(buses: dict[str, np.ndarray], settings: MixSettings, rng: np.random.Generator) -> np.ndarray:
-    """Per-bus gain and EQ, drum-bus compression, room reverb (plus extra cymbals in the room mic)."""
+    """Per-bus gain and EQ, drum-bus compression, room reverb (plus extra cymbals in the room mic), and
+    optional pumping compression of the whole drum bus."""
     n = max(len(b) for b in buses.values())
     dry = np.zeros(n, dtype=np.float32)
     cymbals = np.zeros(n, dtype=np.float32)
@@ -307,6 +376,8 @@ def mix_drums(buses: dict[str, np.ndarray], settings: MixSettings, rng: np.rando
         r_dry, r_wet = rms(drums), rms(wet)
         if r_wet > 0:
             drums = drums + wet * (settings.room_wet * r_dry / r_wet)
+    if settings.drum_punch:
+        drums = punch_compress(drums, **settings.drum_punch)
     return drums.astype(np.float32)
 
 
@@ -349,6 +420,8 @@ def master(
         # the threshold is relative to the mix's own RMS level, so it bites the same at any input level
         rel = settings.master_comp_threshold_db + 20 * np.log10(rms(x) + 1e-12) + 12.0
         x = compress(x, rel, settings.master_comp_ratio, time_ms=80.0)
+    if settings.master_punch:
+        x = punch_compress(x, **settings.master_punch)
     if settings.noise_snr_db is not None:
         x = add_noise(x, rng, settings.noise_snr_db, settings.noise_colour)
     if settings.lowpass_hz is not None:

@@ -555,8 +555,8 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
 
     cfg = ctx.config
     sr = SAMPLE_RATE_HZ
-    streams = [np.random.default_rng([cfg.seed, index, s]) for s in range(6)]
-    rng_perf, rng_kit, rng_hits, rng_mix, rng_acc, rng_choice = streams
+    streams = [np.random.default_rng([cfg.seed, index, s]) for s in range(7)]
+    rng_perf, rng_kit, rng_hits, rng_mix, rng_acc, rng_choice, rng_punch = streams
     perf = make_performance(ctx, split, rng_perf)
     n = int(round(cfg.track_s * sr))
     main_name = choose_main_kit(ctx, split, rng_kit)
@@ -564,7 +564,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     needed = sorted(set(perf.pieces), key=PIECES.index)
     kit = realise_kit(ctx, split, main, needed, rng_kit)
     buses, onsets, vels = place_hits(perf, kit, rng_hits, n, sr)
-    settings = mixing.draw_mix_settings(rng_mix, cfg.degrade)
+    settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
     drums_only = bool(rng_choice.random() < cfg.drums_only_share) or not cfg.accompaniment
     rest = None
