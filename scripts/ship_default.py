@@ -1,6 +1,7 @@
 """Copy a trained run's best model into ``src/drumscribe/pretrained/default`` with a complete model card.
 
 Usage: python scripts/ship_default.py RUN_DIR [--epoch N] [--thresholds auto|auto-all|T1,...,T5] [--mdb DIR] [--name default]
+       python scripts/ship_default.py --retune [--thresholds ...] [--name default]   (thresholds and scores only)
 
 The card gets: training data with credits, how to regenerate the model, the synthetic validation/test
 scores of the run, the per-class peak thresholds and the real-music scores on mdb-dev (computed here with
@@ -8,7 +9,10 @@ scores of the run, the per-class peak thresholds and the real-music scores on md
 each class's best threshold on the mdb-dev mixes (sweep 0.1-0.9 on the stored activations): mdb-dev is the
 validation set, so those scores are optimistic; the 0.5 scores are reported beside them. ``auto-all`` takes
 each class's best on the mixes and drum-only tracks pooled (ten recordings instead of five: a balance between
-full mixes and isolated drums). Absolute paths of
+full mixes and isolated drums). With ``auto``/``auto-all`` the card also gets ``thresholds_drums_only``, each
+class's best on the drum-only tracks, which transcription uses for recordings that sound like isolated drums
+(:mod:`drumscribe.transcribe.inputkind`); the real-music scores are measured with that choice made per
+track, as a user gets it. Absolute paths of
 the training machine are removed. The weights are copied unchanged (the card keeps their SHA-256), then
 exported to ``model.onnx`` (checked against torch, recorded in the card) for torch-free CPU inference; this
 needs the ``onnx`` package (the ``train`` extra).
@@ -98,14 +102,83 @@ def _earlier_stages(run: Path) -> list[dict]:
     return stages
 
 
-def pooled_best_thresholds(results: list[dict]) -> list[float]:
-    """Per class, the swept threshold with the best F1 over the pooled counts of all results (conditions)."""
-    return best_thresholds_per_class([r["sweep_counts"] for r in results])
+THRESHOLD_MODES = {
+    "auto": "per class on the mdb-dev mixes",
+    "auto-all": "per class on the mdb-dev mixes and drum-only tracks pooled",
+}
+SCORE_KEYS = ("micro_f1", "macro_f1", "class_f1", "precision", "recall", "tp", "fp", "fn")
+
+
+def choose_thresholds(at_half: list[dict], mode: str, n: int) -> tuple[list[float], list[float] | None]:
+    """(mix thresholds, drum-only thresholds or None) from the mdb-dev sweeps ``at_half`` (one result per
+    condition, made with ``sweep=True``). ``mode``: ``auto`` / ``auto-all`` (see :data:`THRESHOLD_MODES`) or
+    ``n`` comma-separated values; the drum-only set is each class's best on the drum-only tracks (None when
+    the thresholds are given)."""
+    by_cond = {r["condition"]: r for r in at_half}
+    if mode == "auto":
+        thresholds = by_cond["mix"]["best_thresholds_per_class"]
+    elif mode == "auto-all":
+        thresholds = best_thresholds_per_class([r["sweep_counts"] for r in at_half])
+    else:
+        try:
+            thresholds = [float(t) for t in mode.split(",")]
+        except ValueError:
+            raise ValueError(f"--thresholds: {mode!r} is not auto, auto-all or {n} numbers") from None
+    if len(thresholds) != n or not all(0 < t < 1 for t in thresholds):
+        raise ValueError(f"--thresholds: need {n} values in (0, 1), got {thresholds}")
+    drums = by_cond["drums"]["best_thresholds_per_class"] if mode in THRESHOLD_MODES else None
+    return thresholds, drums
+
+
+def real_scores(model_dir: Path, mdb: Path, input_kind: str = "auto") -> dict[str, dict]:
+    """mdb-dev scores of a model folder at its card's thresholds, per condition (mix, drums)."""
+    results = evaluate_models([str(model_dir)], mdb, ("mix", "drums"), device="cpu", input_kind=input_kind)
+    return {r["condition"]: {k: r[k] for k in SCORE_KEYS} | {"input_kind": r["input_kind"]} for r in results}
+
+
+def set_thresholds(card: dict, at_half: list[dict], mode: str) -> None:
+    """Write the chosen thresholds and how they were chosen into ``card`` (scores follow separately)."""
+    thresholds, drums = choose_thresholds(at_half, mode, len(card["classes"]))
+    card["thresholds"] = thresholds
+    if drums is None:
+        card.pop("thresholds_drums_only", None)
+    else:
+        card["thresholds_drums_only"] = drums
+    real = card.setdefault("scores", {}).setdefault("mdb_dev_real", {})
+    real["thresholds"] = thresholds
+    real["thresholds_chosen"] = THRESHOLD_MODES.get(mode, "given")
+    if drums is not None:
+        real["thresholds_drums_only"] = drums
+        real["thresholds_drums_only_chosen"] = (
+            "per class on the mdb-dev drum-only tracks; used for recordings that sound like isolated drums "
+            "(drumscribe.transcribe.inputkind)"
+        )
+    real["at_threshold_0.5"] = {r["condition"]: {k: r[k] for k in SCORE_KEYS} for r in at_half}
+
+
+def retune(name: str, mdb: Path, mode: str) -> int:
+    """Re-choose the thresholds of the shipped model ``name`` and re-score it on mdb-dev, in place (the
+    weights and their ONNX export are unchanged)."""
+    out = PRETRAINED_DIR / name
+    card = read_json(out / CARD_NAME)
+    at_half = evaluate_models([str(out)], mdb, ("mix", "drums"), threshold=0.5, sweep=True)
+    set_thresholds(card, at_half, mode)
+    write_json(out / CARD_NAME, card)
+    real = real_scores(out, mdb)
+    card["scores"]["mdb_dev_real"].update(real)
+    write_json(out / CARD_NAME, card)
+    _print_real(real, card["scores"]["mdb_dev_real"]["at_threshold_0.5"])
+    return 0
+
+
+def _print_real(real: dict, at_half: dict) -> None:
+    for cond, r in real.items():
+        print(f"  mdb-dev {cond}: micro F1 {r['micro_f1']:.4f} (at 0.5: {at_half[cond]['micro_f1']:.4f})")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path)
+    ap.add_argument("run", type=Path, nargs="?", help="run folder (not with --retune)")
     ap.add_argument("--mdb", type=Path, default=DEFAULT_DATA, help="mdb-dev folder (validation only)")
     ap.add_argument(
         "--thresholds",
@@ -120,7 +193,18 @@ def main(argv=None) -> int:
         default=None,
         help="ship RUN/epochs/epNNN (a run trained with --keep-epochs) instead of RUN/best",
     )
+    ap.add_argument(
+        "--retune",
+        action="store_true",
+        help="re-choose the thresholds of the shipped model --name and re-score it on mdb-dev, in place",
+    )
     args = ap.parse_args(argv)
+    if args.retune:
+        if args.run is not None:
+            ap.error("--retune works on the shipped model --name; give no run folder")
+        return retune(args.name, args.mdb, args.thresholds)
+    if args.run is None:
+        ap.error("a run folder is required (or --retune)")
 
     best = args.run / "best" if args.epoch is None else args.run / EPOCHS_DIR / f"ep{args.epoch:03d}"
     if not (best / CARD_NAME).is_file():
@@ -137,19 +221,14 @@ def main(argv=None) -> int:
         for p in train_stores
         if (Path(p) / "synth_config.json").is_file()
     ]
-    keys = ("micro_f1", "macro_f1", "class_f1", "precision", "recall", "tp", "fp", "fn")
     at_half = evaluate_models([str(best)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
-    if args.thresholds == "auto":
-        thresholds = next(r for r in at_half if r["condition"] == "mix")["best_thresholds_per_class"]
-    elif args.thresholds == "auto-all":
-        thresholds = pooled_best_thresholds(at_half)
-    else:
-        thresholds = [float(t) for t in args.thresholds.split(",")]
-    if len(thresholds) != len(card["classes"]) or not all(0 < t < 1 for t in thresholds):
-        ap.error(f"--thresholds: need {len(card['classes'])} values in (0, 1), got {thresholds}")
-    card["thresholds"] = thresholds
-    real_half = {r["condition"]: {k: r[k] for k in keys} for r in at_half}
     run_scores = card.get("scores")
+    card["scores"] = {}
+    try:
+        set_thresholds(card, at_half, args.thresholds)
+    except ValueError as exc:
+        ap.error(str(exc))
+    mdb_real = card["scores"]["mdb_dev_real"]
     card = _strip_paths(card)
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
@@ -174,12 +253,7 @@ def main(argv=None) -> int:
         "mdb_dev_real": {
             "protocol": "whole track, 50 ms, one-to-one per class (mir_eval), micro F1 over classes and tracks",
             "tracks": "5 MDB Drums tracks in ../shared/data/mdb-dev (validation only, never trained on)",
-            "thresholds": thresholds,
-            "thresholds_chosen": {
-                "auto": "per class on the mdb-dev mixes",
-                "auto-all": "per class on the mdb-dev mixes and drum-only tracks pooled",
-            }.get(args.thresholds, "given"),
-            "at_threshold_0.5": real_half,
+            **mdb_real,
         },
         "reference_public_model": {"ADTOF (Zehren et al.) on mdb-dev": {"mix": 0.935, "drums": 0.956}},
     }
@@ -189,10 +263,7 @@ def main(argv=None) -> int:
     write_json(out / CARD_NAME, card)
     (out / ONNX_NAME).unlink(missing_ok=True)  # never leave the previous model's export beside new weights
     model = load_model(out)  # verifies checksum and architecture
-    real = {
-        r["condition"]: {k: r[k] for k in keys}
-        for r in evaluate_models([str(out)], args.mdb, ("mix", "drums"), device="cpu")
-    }
+    real = real_scores(out, args.mdb)
     card["scores"]["mdb_dev_real"].update(real)
     if train_stores:  # the synthetic test split: kits held out of training and validation
         test = evaluate_model(out, train_stores, "test", progress=False)
@@ -201,8 +272,7 @@ def main(argv=None) -> int:
     onnx_path = export_onnx(out)  # checks ONNX Runtime against torch; records the file in the card
     print(f"shipped {model.name} ({card['arch']}, {card.get('n_parameters')} parameters) to {out}")
     print(f"  ONNX export: {onnx_path.name}")
-    for cond, r in real.items():
-        print(f"  mdb-dev {cond}: micro F1 {r['micro_f1']:.4f} (at 0.5: {real_half[cond]['micro_f1']:.4f})")
+    _print_real(real, mdb_real["at_threshold_0.5"])
     if "synthetic_test_kits" in card["scores"]:
         print(
             f"  synthetic test kits: micro F1 {card['scores']['synthetic_test_kits']['pooled']['micro_f1']:.4f}"

@@ -156,7 +156,7 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     spec.loader.exec_module(ship)
     monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
     row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
-    row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5)
+    row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5, input_kind={})
     rows = [{"condition": c, **row} for c in ("mix", "drums")]
     monkeypatch.setattr(ship, "evaluate_models", lambda *args, **kwargs: rows)
     run = tmp_path / "run"
@@ -167,19 +167,38 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert ship.main([str(run), "--mdb", str(tmp_path), "--name", "shipped"]) == 0
     card = read_json(out / CARD_NAME)
     assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
+    assert card["thresholds_drums_only"] == [0.5] * 5
     assert load_model(out, backend="onnx").backend == "onnx"
+    # --retune: new thresholds and scores in place; weights and export untouched
+    rows[1]["best_thresholds_per_class"] = [0.3] * 5
+    onnx_bytes = (out / ONNX_NAME).read_bytes()
+    assert ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped"]) == 0
+    card = read_json(out / CARD_NAME)
+    assert card["thresholds_drums_only"] == [0.3] * 5 and card["thresholds"] == [0.5] * 5
+    assert card["scores"]["mdb_dev_real"]["thresholds_drums_only"] == [0.3] * 5
+    assert (out / ONNX_NAME).read_bytes() == onnx_bytes
+    assert load_model(out, backend="onnx").thresholds_drums_only.tolist() == [0.3] * 5
 
 
-def test_ship_default_pools_conditions_for_auto_all_thresholds():
+def test_ship_default_threshold_modes():
     spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
     ship = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ship)
     # class 0: the mix prefers 0.8 (fewer false hits), the drum track 0.2 (more recall); pooled, 0.2 wins
     # by recall on the drums; class 1 is the same in both conditions
-    mix = {"sweep_counts": {0.2: [[8, 6, 2], [5, 0, 0]], 0.8: [[7, 1, 3], [4, 0, 1]]}}
-    drums = {"sweep_counts": {0.2: [[20, 0, 0], [5, 0, 0]], 0.8: [[12, 0, 8], [4, 0, 1]]}}
-    assert ship.pooled_best_thresholds([mix]) == [0.8, 0.2]
-    assert ship.pooled_best_thresholds([mix, drums]) == [0.2, 0.2]
+    mix = {"condition": "mix", "sweep_counts": {0.2: [[8, 6, 2], [5, 0, 0]], 0.8: [[7, 1, 3], [4, 0, 1]]}}
+    drums = {
+        "condition": "drums",
+        "sweep_counts": {0.2: [[20, 0, 0], [5, 0, 0]], 0.8: [[12, 0, 8], [4, 0, 1]]},
+    }
+    for r in (mix, drums):
+        r["best_thresholds_per_class"] = ship.best_thresholds_per_class([r["sweep_counts"]])
+    # auto: mixes for the card's thresholds, the drum-only tracks for its drum-only set
+    assert ship.choose_thresholds([mix, drums], "auto", 2) == ([0.8, 0.2], [0.2, 0.2])
+    assert ship.choose_thresholds([mix, drums], "auto-all", 2) == ([0.2, 0.2], [0.2, 0.2])
+    assert ship.choose_thresholds([mix, drums], "0.4,0.6", 2) == ([0.4, 0.6], None)
+    with pytest.raises(ValueError, match="2 values"):
+        ship.choose_thresholds([mix, drums], "0.4", 2)
 
 
 def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):

@@ -134,6 +134,11 @@ def filter_bins(config: FeatureConfig) -> np.ndarray:
     return np.unique(idx - lower_closer.astype(np.int64))
 
 
+def band_frequencies(config: FeatureConfig) -> np.ndarray:
+    """Centre frequency [Hz] of each band of the spectrogram (the peak bin of its triangular filter)."""
+    return fft_bin_frequencies(config)[filter_bins(config)[1:-1]]
+
+
 @functools.lru_cache(maxsize=16)
 def _filterbank_cached(config: FeatureConfig) -> np.ndarray:
     bins = filter_bins(config)

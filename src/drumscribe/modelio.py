@@ -61,6 +61,13 @@ class LoadedModel:
         return list(self.card.get("midi_notes", DEFAULT_VOCAB.midi_notes))
 
     @property
+    def thresholds_drums_only(self) -> np.ndarray | None:
+        """The card's per-class thresholds for isolated drum recordings, if it has them (see
+        :mod:`drumscribe.transcribe.inputkind`)."""
+        values = self.card.get("thresholds_drums_only")
+        return None if values is None else np.asarray(values, dtype=np.float64)
+
+    @property
     def mean(self) -> float:
         return float(self.card["normalization"]["mean"])
 
@@ -162,6 +169,15 @@ def read_card(folder: Path) -> dict[str, Any]:
     for key in ("arch", "arch_params", "normalization"):
         if key not in card:
             raise ModelError(f"{folder / CARD_NAME}: model card lacks {key!r}")
+    n = len(card.get("classes", DEFAULT_VOCAB.names))
+    for key in ("thresholds", "thresholds_drums_only"):
+        values = card.get(key)
+        if values is None:
+            continue
+        ok = isinstance(values, list) and len(values) == n
+        ok = ok and all(isinstance(v, (int, float)) and 0 < v <= 1 for v in values)
+        if not ok:
+            raise ModelError(f"{folder / CARD_NAME}: {key!r} must be {n} numbers in (0, 1], got {values!r}")
     return card
 
 

@@ -1,4 +1,5 @@
-"""Mixing and audio augmentation: EQ, drum-bus compression, room reverb, level balance and degradations.
+"""Mixing and audio augmentation: EQ, drum-bus compression (smooth, and fast-attack pumping), room reverb,
+level balance and degradations.
 
 All functions work on mono float32 arrays at 44.1 kHz, are vectorised (scipy filters and FFT
 convolution; no per-sample Python loops) and take their randomness from an explicit

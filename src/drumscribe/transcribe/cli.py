@@ -37,6 +37,7 @@ LONG_FILE_S = 600.0
 def register(subparsers: Any) -> None:
     from .exports import EXTENSIONS
     from .inference import InferenceConfig
+    from .inputkind import INPUT_KINDS
 
     defaults = InferenceConfig()
     p = subparsers.add_parser(
@@ -66,6 +67,13 @@ def register(subparsers: Any) -> None:
         "--threshold",
         default=None,
         help="peak threshold: one value (0.4) or per class (kick=0.4,snare=0.5); default: the model card's",
+    )
+    p.add_argument(
+        "--input-kind",
+        choices=INPUT_KINDS,
+        default="auto",
+        help="mix (a song with a band), drums (isolated drums: a stem or a drum recording) or auto: told "
+        "from how harmonic the recording is; picks the model card's thresholds for that kind (default: auto)",
     )
     p.add_argument(
         "--midi-notes",
@@ -267,12 +275,8 @@ def _run_files(
     t0 = time.perf_counter()
     model = get_model(args.model, args.device, args.backend)
     model_load_s = time.perf_counter() - t0
+    # a dict {class index: value} replaces those classes' thresholds of the input kind's defaults
     threshold: Any = parse_threshold(args.threshold, model.classes)
-    if isinstance(threshold, dict):
-        per_class = [float(t) for t in model.thresholds]
-        for idx, value in threshold.items():
-            per_class[idx] = value
-        threshold = per_class
     midi_notes = parse_midi_notes(args.midi_notes, model.midi_notes, model.classes)
     seen: dict[Path, Path] = {}
     failed: list[tuple[Path, str]] = []
@@ -303,6 +307,7 @@ def _run_files(
                 threshold=threshold,
                 device=args.device,
                 backend=args.backend,
+                input_kind=args.input_kind,
                 chunk_s=chunk_s,
                 progress=long_file,
                 keep_spectrogram="png" in formats,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AudioError, ConfigError, ModelError
+from .inputkind import check_input_kind
 from .result import Transcription, normalise_thresholds, pick_onsets
 
 if TYPE_CHECKING:
@@ -380,14 +381,17 @@ def transcribe(
     tempo: bool = True,
     inference_config: InferenceConfig | None = None,
     backend: str = "auto",
+    input_kind: str = "auto",
 ) -> Transcription:
     """Transcribe the drums of an audio file (any format libsndfile reads) or an array of samples.
 
     ``sample_rate`` [Hz] is required for arrays ((samples,) or (samples, channels), float in [-1, 1]).
     ``model``: a shipped model name, a model folder, or a :class:`~drumscribe.modelio.LoadedModel`
     (default: the shipped default model). ``threshold``: one value or one per class (default: the model
-    card's). ``chunk_s`` [s]: model window length (None: no chunking); ``context_s`` [s] is dropped at each
-    side of a window. ``backend``: ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid
+    card's, chosen for the ``input_kind``; a mapping {class: value} replaces some of them). ``input_kind``:
+    ``"mix"`` (a full mix), ``"drums"`` (isolated drums: the card's ``thresholds_drums_only``, when it has
+    them) or ``"auto"`` (measured: :mod:`drumscribe.transcribe.inputkind`). ``chunk_s`` [s]: model window
+    length (None: no chunking); ``context_s`` [s] is dropped at each side of a window. ``backend``: ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid
     ``model.onnx``; then torch is never imported), ``"onnx"`` or ``"torch"``.
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
@@ -396,7 +400,8 @@ def transcribe(
     t0 = time.perf_counter()
     loaded = get_model(model, device, backend)
     model_load_s = time.perf_counter() - t0
-    normalise_thresholds(threshold, loaded.thresholds)  # fail on a bad threshold before decoding
+    normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail on bad settings before decoding
+    check_input_kind(input_kind)
     inference_config.window_frames(float(loaded.feature_config.fps))
     spec, duration_s, timings = compute_features(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
@@ -416,6 +421,7 @@ def transcribe(
         source=source,
         timings=timings,
         backend=loaded.backend,
+        input_kind=input_kind,
     )
 
 
@@ -432,13 +438,22 @@ def transcribe_spectrogram(
     source: str | None = None,
     timings: dict[str, float] | None = None,
     backend: str = "auto",
+    input_kind: str = "auto",
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
     the model's feature config (e.g. to run several models on features computed once)."""
+    from .inputkind import kind_thresholds
+
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
     loaded = get_model(model, device, backend)
-    thresholds = normalise_thresholds(threshold, loaded.thresholds)
+    normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail early on a bad threshold
+    t0 = time.perf_counter()
+    default_thresholds, kind_info = kind_thresholds(
+        spec, loaded.feature_config, loaded.thresholds, loaded.thresholds_drums_only, input_kind
+    )
+    timings["input_kind"] = time.perf_counter() - t0
+    thresholds = normalise_thresholds(threshold, default_thresholds, loaded.classes)
     dev = device_name(device)
     fps = float(loaded.feature_config.fps)
 
@@ -478,6 +493,8 @@ def transcribe_spectrogram(
         timings=timings,
         settings={
             "thresholds": thresholds.tolist(),
+            "default_thresholds": [round(float(t), 4) for t in default_thresholds],
+            "input_kind": kind_info,
             "device": dev,
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,22 +13,38 @@ from ..vocab import DEFAULT_VOCAB
 from .velocity import VELOCITY_RULE, velocity_from_height
 
 
-def normalise_thresholds(threshold: float | Sequence[float] | None, default: Sequence[float]) -> np.ndarray:
-    """Per-class thresholds (float64, one per class): None -> ``default``, a scalar -> every class."""
+def normalise_thresholds(
+    threshold: float | Sequence[float] | Mapping[str | int, float] | None,
+    default: Sequence[float],
+    classes: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Per-class thresholds (float64, one per class): None -> ``default``, a scalar -> every class, a
+    sequence -> one per class, a mapping {class name or index: value} -> ``default`` with those replaced."""
+    from ..errors import ConfigError
+
     n = len(default)
     if threshold is None:
         out = np.asarray(default, dtype=np.float64)
+    elif isinstance(threshold, Mapping):
+        out = np.array(default, dtype=np.float64)
+        names = list(classes) if classes is not None else list(DEFAULT_VOCAB.names)[:n]
+        for key, value in threshold.items():
+            if isinstance(key, str):
+                if key not in names:
+                    raise ConfigError(f"threshold: unknown class {key!r}; classes: {', '.join(names)}")
+                idx = names.index(key)
+            elif isinstance(key, (int, np.integer)) and 0 <= int(key) < n:
+                idx = int(key)
+            else:
+                raise ConfigError(f"threshold: class index {key!r} out of range 0..{n - 1}")
+            out[idx] = float(value)
     elif np.isscalar(threshold):
         out = np.full(n, float(threshold))  # type: ignore[arg-type]
     else:
         out = np.asarray(threshold, dtype=np.float64)
         if out.shape != (n,):
-            from ..errors import ConfigError
-
             raise ConfigError(f"threshold: need one value or {n} (one per class), got {len(out)}")
     if np.any(~np.isfinite(out)) or np.any(out <= 0) or np.any(out > 1):
-        from ..errors import ConfigError
-
         raise ConfigError(f"threshold: every value must be in (0, 1], got {out.tolist()}")
     return out
 
@@ -83,10 +99,13 @@ class Transcription:
     def repick(self, threshold: float | Sequence[float] | None = None) -> Transcription:
         """A new Transcription with onsets re-picked from the stored activations (no model call).
 
-        ``threshold``: one value for every class, one per class, or None for the model card's thresholds.
+        ``threshold``: one value for every class, one per class, a mapping {class: value} that replaces
+        some, or None for the defaults this recording got (the model card's, chosen for its input kind).
         """
-        default = self.model_card.get("thresholds", self.thresholds)
-        th = normalise_thresholds(threshold, default)
+        default = self.settings.get("default_thresholds") or self.model_card.get(
+            "thresholds", self.thresholds
+        )
+        th = normalise_thresholds(threshold, default, self.classes)
         onsets, velocities, confidences = pick_onsets(self.activations, th, self.fps)
         return Transcription(
             onsets=onsets,
