@@ -2,7 +2,7 @@
 
 Each repeat runs ``python -m drumscribe.cli transcribe FILE -o TMP --overwrite --format ...`` in a fresh
 process and measures the wall time from process start to exit (all files written) and the process's
-peak RSS (``wait4``). The per-stage times (load, features, model, peaks, tempo, export) come from the
+peak RSS (``wait4``). The per-stage times (load, features, model, input_kind, peaks, tempo, export) come from the
 JSON the run writes; each stage's real-time factor is audio duration / stage time (higher is faster),
 and "startup" is the wall time not spent in any stage (interpreter, imports, model loading); the backend
 used (onnx or torch, from the JSON settings) and the CPU time (user + system, export processes included)
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-STAGES = ("load", "features", "model", "peaks", "tempo", "export")
+STAGES = ("load", "features", "model", "input_kind", "peaks", "tempo", "export")
 ALL_FORMATS = "midi,musicxml,txt,csv,json,png"
 
 
