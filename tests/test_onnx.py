@@ -330,3 +330,27 @@ def test_transcription_never_imports_torch(tmp_path):
     imported, _ = proc.stdout.splitlines()[-1].split()  # the CLI's report comes before
     assert imported == "False", "torch was imported on the onnx transcription path"
     assert json.loads((out / "song.json").read_text())["settings"]["backend"] == "onnx"
+
+
+def test_average_models_interpolates_weights_of_one_lineage(tmp_path):
+    """scripts/average_models.py: the weighted mean of each tensor, sources in the card, lineage checked."""
+    from safetensors.numpy import load_file
+
+    spec = importlib.util.spec_from_file_location("average_models", ROOT / "scripts" / "average_models.py")
+    avg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(avg)
+    a, b = make_tiny(tmp_path / "a", "crnn", seed=0), make_tiny(tmp_path / "b", "crnn", seed=1)
+    assert avg.main([str(a), str(b), "--weights", "3", "1", "--out", str(tmp_path / "soup")]) == 0
+    wa, wb = load_file(str(a / "weights.safetensors")), load_file(str(b / "weights.safetensors"))
+    ws = load_file(str(tmp_path / "soup" / "weights.safetensors"))
+    for key, value in ws.items():
+        if np.issubdtype(value.dtype, np.floating):
+            np.testing.assert_allclose(value, 0.75 * wa[key] + 0.25 * wb[key], rtol=1e-5, atol=1e-6)
+    card = read_json(tmp_path / "soup" / CARD_NAME)
+    assert [s["weight"] for s in card["averaged_from"]] == [0.75, 0.25]
+    assert load_model(tmp_path / "soup").arch == "crnn" and load_model(tmp_path / "soup" / "best")
+    # another architecture or normalisation is not one lineage
+    other = make_tiny(tmp_path / "c", "cnn")
+    assert avg.main([str(a), str(other), "--out", str(tmp_path / "bad")]) == 1
+    with pytest.raises(ModelError, match="at least two"):
+        avg.average_models([str(a)], None, tmp_path / "one")
