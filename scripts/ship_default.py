@@ -157,7 +157,9 @@ def set_thresholds(card: dict, at_half: list[dict], mode: str) -> None:
     # thresholds tuned and scored on the same five tracks are optimistic: the micro F1 with each track's
     # thresholds chosen on the other four says by how much
     real["micro_f1_held_out_thresholds"] = {
-        r["condition"]: r["micro_f1_held_out_thresholds"] for r in at_half if "micro_f1_held_out_thresholds" in r
+        r["condition"]: r["micro_f1_held_out_thresholds"]
+        for r in at_half
+        if "micro_f1_held_out_thresholds" in r
     }
 
 

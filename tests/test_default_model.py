@@ -81,3 +81,24 @@ def test_demo_script_runs_and_scores_the_example(tmp_path):
     assert float(m.group(1)) >= 0.5, proc.stdout
     for ext in ("mid", "musicxml", "txt", "csv", "json", "png"):
         assert (tmp_path / "out" / f"example.{ext}").is_file()
+
+
+@pytest.mark.skipif(
+    not (ROOT.parent / "shared" / "data" / "mdb-dev" / "annotations").is_dir(),
+    reason="needs ../shared/data/mdb-dev",
+)
+def test_card_real_music_scores_are_what_the_benchmark_measures():
+    """The mdb-dev scores in the card (and README) are re-measured, not copied: the benchmark's evaluation
+    of the shipped model, with the input kind told per track, gives the card's counts."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from mdb_dev import evaluate_models
+
+    card = load_model("default").card
+    assert card.get("thresholds_drums_only") is not None
+    real = card["scores"]["mdb_dev_real"]
+    for r in evaluate_models(["default"], ROOT.parent / "shared" / "data" / "mdb-dev"):
+        cond = r["condition"]
+        assert (r["tp"], r["fp"], r["fn"]) == (real[cond]["tp"], real[cond]["fp"], real[cond]["fn"]), cond
+        assert r["micro_f1"] == pytest.approx(real[cond]["micro_f1"], abs=1e-4)
+        # each mdb-dev recording is told as what it is: stems as drums, mixes as mixes
+        assert set(r["input_kind"].values()) == {1.0 if cond == "drums" else 0.0}

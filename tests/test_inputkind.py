@@ -155,3 +155,14 @@ def test_real_drum_tracks_and_mixes_fall_on_their_sides_of_the_limits():
             shares[cond] = harmonic_share(log_spectrogram(x, sr, fc), fc)
         assert shares["drums"] < DRUMS_BELOW, (track, shares)
         assert shares["mix"] > MIX_ABOVE, (track, shares)
+
+
+@pytest.mark.parametrize("size,axis", [(31, 0), (9, 1), (3, 0)])
+def test_median_along_equals_scipy_median_filter(size, axis):
+    from scipy.ndimage import median_filter
+
+    from drumscribe.transcribe.inputkind import median_along
+
+    x = np.random.default_rng(size).gamma(1.0, size=(60, 20)).astype(np.float32)
+    shape = (size, 1) if axis == 0 else (1, size)
+    np.testing.assert_array_equal(median_along(x, size, axis), median_filter(x, size=shape, mode="nearest"))
