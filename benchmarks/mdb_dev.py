@@ -129,21 +129,16 @@ def evaluate_models(
                 fps = float(fc.fps)
                 glob = {}
                 n = len(model.classes)
-                counts = {}  # threshold -> summed (tp, fp, fn) per class
-                per_track_counts = []  # threshold -> scores, per track (for held-out threshold choice)
+                per_threshold = []  # per swept threshold, each track's scores (for the held-out choice)
                 for th in SWEEP:
                     ss = [
                         evaluate_onsets(refs[t], pick_onsets(a, np.full(n, th), fps)[0], window_s=window_s)
                         for t, a in zip(tracks, activations)
                     ]
-                    per_track_counts.append(ss)
-                    tot = OnsetScores.sum(ss)
-                    glob[float(th)] = round(tot.micro_f1, 4)
-                    counts[float(th)] = tot
-                sweep_counts = {  # threshold -> per-class [tp, fp, fn] (to pool conditions)
-                    th: [[int(a), int(b), int(c)] for a, b, c in zip(tot.tp, tot.fp, tot.fn)]
-                    for th, tot in counts.items()
-                }
+                    per_threshold.append(ss)
+                    glob[float(th)] = round(OnsetScores.sum(ss).micro_f1, 4)
+                # threshold -> per-class [tp, fp, fn] (to pool conditions)
+                sweep_counts = {float(th): class_counts(ss) for th, ss in zip(SWEEP, per_threshold)}
                 per_class_best = best_thresholds_per_class([sweep_counts])
                 tuned = OnsetScores.sum(
                     evaluate_onsets(
@@ -156,7 +151,7 @@ def evaluate_models(
                 res["best_thresholds_per_class"] = per_class_best
                 res["micro_f1_at_best_per_class"] = round(tuned.micro_f1, 4)
                 res["micro_f1_held_out_thresholds"] = round(
-                    held_out_threshold_f1(tracks, activations, refs, per_track_counts, fps, window_s), 4
+                    held_out_threshold_f1(tracks, activations, refs, per_threshold, fps, window_s), 4
                 )
             results.append(res)
     return results
@@ -166,34 +161,34 @@ def held_out_threshold_f1(
     tracks: list[str],
     activations: list[np.ndarray],
     refs: dict[str, Any],
-    per_track_counts: list[list[Any]],
+    per_threshold: list[list[Any]],
     fps: float,
     window_s: float,
 ) -> float:
     """Micro F1 with thresholds chosen without the track they are scored on: for each track, each class's
-    best swept threshold on the other tracks (leave one track out). Tuning thresholds and scoring on the
-    same five tracks is optimistic; this says by how much."""
+    best swept threshold on the other tracks (leave one track out; ``per_threshold`` holds, per threshold
+    of :data:`SWEEP`, each track's scores). Tuning thresholds and scoring on the same five tracks is
+    optimistic; this says by how much."""
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.result import pick_onsets
 
     held = []
     for i, (track, act) in enumerate(zip(tracks, activations)):
-        others = {
-            float(th): [[int(v) for v in c] for c in zip(*_counts(ss[:i] + ss[i + 1 :]))]
-            for th, ss in zip(SWEEP, per_track_counts)
-        }
-        th = (
-            np.asarray(best_thresholds_per_class([others])) if len(tracks) > 1 else np.full(act.shape[1], 0.5)
-        )
+        if len(tracks) > 1:
+            others = {float(th): class_counts(ss[:i] + ss[i + 1 :]) for th, ss in zip(SWEEP, per_threshold)}
+            th = np.asarray(best_thresholds_per_class([others]))
+        else:
+            th = np.full(act.shape[1], 0.5)
         held.append(evaluate_onsets(refs[track], pick_onsets(act, th, fps)[0], window_s=window_s))
     return OnsetScores.sum(held).micro_f1
 
 
-def _counts(scores: list[Any]) -> tuple[Any, Any, Any]:
+def class_counts(scores: list[Any]) -> list[list[int]]:
+    """Per class, [tp, fp, fn] summed over ``scores`` (the form of a result's ``sweep_counts`` entries)."""
     from drumscribe.scoring import OnsetScores
 
     tot = OnsetScores.sum(scores)
-    return tot.tp, tot.fp, tot.fn
+    return [[int(a), int(b), int(c)] for a, b, c in zip(tot.tp, tot.fp, tot.fn)]
 
 
 def best_thresholds_per_class(sweeps: list[dict[float, list[list[int]]]]) -> list[float]:
@@ -241,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threshold", type=float, default=None, help="one threshold for all classes (default: card)"
     )
+    from drumscribe.transcribe.inputkind import INPUT_KINDS
+
     parser.add_argument(
         "--input-kind",
-        choices=("auto", "mix", "drums"),
+        choices=INPUT_KINDS,
         default="auto",
         help="thresholds for which kind of recording (default: auto, told per track as transcribe does)",
     )

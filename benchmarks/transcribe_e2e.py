@@ -2,8 +2,8 @@
 
 Each repeat runs ``python -m drumscribe.cli transcribe FILE -o TMP --overwrite --format ...`` in a fresh
 process and measures the wall time from process start to exit (all files written) and the process's
-peak RSS (``wait4``). The per-stage times (load, features, model, input_kind, peaks, tempo, export) come from the
-JSON the run writes; each stage's real-time factor is audio duration / stage time (higher is faster),
+peak RSS (``wait4``). The per-stage times (load, features, model, input_kind, peaks, tempo, export) come
+from the JSON the run writes; each stage's real-time factor is audio duration / stage time (higher is faster),
 and "startup" is the wall time not spent in any stage (interpreter, imports, model loading); the backend
 used (onnx or torch, from the JSON settings) and the CPU time (user + system, export processes included)
 are printed too. The command starts export processes for MusicXML and PNG

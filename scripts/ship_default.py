@@ -136,16 +136,16 @@ def real_scores(model_dir: Path, mdb: Path, input_kind: str = "auto") -> dict[st
     return {r["condition"]: {k: r[k] for k in SCORE_KEYS} | {"input_kind": r["input_kind"]} for r in results}
 
 
-def set_thresholds(card: dict, at_half: list[dict], mode: str) -> None:
-    """Write the chosen thresholds and how they were chosen into ``card`` (scores follow separately)."""
+def set_thresholds(card: dict, at_half: list[dict], mode: str) -> dict:
+    """Write the chosen thresholds into ``card``; returns the card's mdb-dev record of them (how they were
+    chosen, the 0.5 and held-out scores; the scores at the thresholds follow from :func:`real_scores`)."""
     thresholds, drums = choose_thresholds(at_half, mode, len(card["classes"]))
     card["thresholds"] = thresholds
     if drums is None:
         card.pop("thresholds_drums_only", None)
     else:
         card["thresholds_drums_only"] = drums
-    real = card.setdefault("scores", {}).setdefault("mdb_dev_real", {})
-    real["thresholds"] = thresholds
+    real: dict = {"thresholds": thresholds}
     real["thresholds_chosen"] = THRESHOLD_MODES.get(mode, "given")
     if drums is not None:
         real["thresholds_drums_only"] = drums
@@ -161,6 +161,7 @@ def set_thresholds(card: dict, at_half: list[dict], mode: str) -> None:
         for r in at_half
         if "micro_f1_held_out_thresholds" in r
     }
+    return real
 
 
 def retune(name: str, mdb: Path, mode: str) -> int:
@@ -169,8 +170,8 @@ def retune(name: str, mdb: Path, mode: str) -> int:
     out = PRETRAINED_DIR / name
     card = read_json(out / CARD_NAME)
     at_half = evaluate_models([str(out)], mdb, ("mix", "drums"), threshold=0.5, sweep=True)
-    set_thresholds(card, at_half, mode)
-    write_json(out / CARD_NAME, card)
+    card.setdefault("scores", {}).setdefault("mdb_dev_real", {}).update(set_thresholds(card, at_half, mode))
+    write_json(out / CARD_NAME, card)  # real_scores loads the model from its folder
     real = real_scores(out, mdb)
     card["scores"]["mdb_dev_real"].update(real)
     write_json(out / CARD_NAME, card)
@@ -230,12 +231,10 @@ def main(argv=None) -> int:
     ]
     at_half = evaluate_models([str(best)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
     run_scores = card.get("scores")
-    card["scores"] = {}
     try:
-        set_thresholds(card, at_half, args.thresholds)
+        mdb_real = set_thresholds(card, at_half, args.thresholds)
     except ValueError as exc:
         ap.error(str(exc))
-    mdb_real = card["scores"]["mdb_dev_real"]
     card = _strip_paths(card)
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name

@@ -391,8 +391,9 @@ def transcribe(
     card's, chosen for the ``input_kind``; a mapping {class: value} replaces some of them). ``input_kind``:
     ``"mix"`` (a full mix), ``"drums"`` (isolated drums: the card's ``thresholds_drums_only``, when it has
     them) or ``"auto"`` (measured: :mod:`drumscribe.transcribe.inputkind`). ``chunk_s`` [s]: model window
-    length (None: no chunking); ``context_s`` [s] is dropped at each side of a window. ``backend``: ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid
-    ``model.onnx``; then torch is never imported), ``"onnx"`` or ``"torch"``.
+    length (None: no chunking); ``context_s`` [s] is dropped at each side of a window. ``backend``:
+    ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid ``model.onnx``; then torch is
+    never imported), ``"onnx"`` or ``"torch"``.
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
@@ -447,7 +448,6 @@ def transcribe_spectrogram(
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
     loaded = get_model(model, device, backend)
-    normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail early on a bad threshold
     t0 = time.perf_counter()
     default_thresholds, kind_info = kind_thresholds(
         spec, loaded.feature_config, loaded.thresholds, loaded.thresholds_drums_only, input_kind

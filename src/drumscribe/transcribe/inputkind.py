@@ -74,10 +74,10 @@ def harmonic_share(spec: np.ndarray, config: FeatureConfig) -> float | None:
     harmonic = total = 0.0
     for s, e in _blocks(len(spec)):
         mag = np.maximum(10.0 ** spec[s:e, lo:hi].astype(np.float32) - np.float32(config.log_add), 0.0)
-        h = median_along(mag, TIME_MEDIAN_FRAMES, axis=0)
-        p = median_along(mag, FREQ_MEDIAN_BANDS, axis=1)
+        h2 = median_along(mag, TIME_MEDIAN_FRAMES, axis=0).astype(np.float64) ** 2
+        p2 = median_along(mag, FREQ_MEDIAN_BANDS, axis=1).astype(np.float64) ** 2
         energy = mag.astype(np.float64) ** 2
-        mask = h.astype(np.float64) ** 2 / (h.astype(np.float64) ** 2 + p.astype(np.float64) ** 2 + 1e-20)
+        mask = h2 / (h2 + p2 + 1e-20)
         harmonic += float((mask * energy).sum())
         total += float(energy.sum())
     return harmonic / total if total > 1e-12 else None
