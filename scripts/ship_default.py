@@ -1,7 +1,8 @@
 """Copy a trained run's best model into ``src/drumscribe/pretrained/default`` with a complete model card.
 
 Usage: python scripts/ship_default.py RUN_DIR [--epoch N] [--thresholds auto|auto-all|T1,...,T5] [--mdb DIR] [--name default]
-       python scripts/ship_default.py --retune [--thresholds ...] [--name default]   (thresholds and scores only)
+       python scripts/ship_default.py --retune [--thresholds ...] [--name default] [--test-data STORE ...]
+           (thresholds and scores only; --test-data re-measures the synthetic test-kit scores on those renders)
 
 The card gets: training data with credits, how to regenerate the model, the synthetic validation/test
 scores of the run, the per-class peak thresholds and the real-music scores on mdb-dev (computed here with
@@ -164,9 +165,31 @@ def set_thresholds(card: dict, at_half: list[dict], mode: str) -> dict:
     return real
 
 
-def retune(name: str, mdb: Path, mode: str) -> int:
+def synthetic_test_scores(model_dir: Path, stores: list[Path]) -> dict:
+    """Scores of a model folder, at its card's thresholds, on the test split of synthetic ``stores``: kits
+    held out of training and validation (the kit split does not depend on the render seed). The record
+    names each store's render settings and its test kits, so it can be re-measured."""
+    test = evaluate_model(model_dir, [str(s) for s in stores], "test", progress=False)
+    record = {k: v for k, v in test.items() if k != "model"}
+    renders = []
+    for store in stores:
+        manifest = read_json(store / "manifest.json")
+        synth = manifest.get("synth") or {}
+        renders.append(
+            {
+                "store": store.name,
+                "config": synth.get("config") or {},
+                "test_kits": (synth.get("kit_splits") or {}).get("test"),
+            }
+        )
+    record["renders"] = renders
+    return _strip_paths(record)
+
+
+def retune(name: str, mdb: Path, mode: str, test_stores: list[Path] | None = None) -> int:
     """Re-choose the thresholds of the shipped model ``name`` and re-score it on mdb-dev, in place (the
-    weights and their ONNX export are unchanged)."""
+    weights and their ONNX export are unchanged). With ``test_stores`` the synthetic test-kit scores are
+    re-measured at the new thresholds on those renders' test splits."""
     out = PRETRAINED_DIR / name
     card = read_json(out / CARD_NAME)
     at_half = evaluate_models([str(out)], mdb, ("mix", "drums"), threshold=0.5, sweep=True)
@@ -174,9 +197,18 @@ def retune(name: str, mdb: Path, mode: str) -> int:
     write_json(out / CARD_NAME, card)  # real_scores loads the model from its folder
     real = real_scores(out, mdb)
     card["scores"]["mdb_dev_real"].update(real)
+    if test_stores:
+        card["scores"]["synthetic_test_kits"] = synthetic_test_scores(out, test_stores)
     write_json(out / CARD_NAME, card)
     _print_real(real, card["scores"]["mdb_dev_real"]["at_threshold_0.5"])
+    _print_synthetic(card)
     return 0
+
+
+def _print_synthetic(card: dict) -> None:
+    if "synthetic_test_kits" in card.get("scores", {}):
+        pooled = card["scores"]["synthetic_test_kits"]["pooled"]
+        print(f"  synthetic test kits: micro F1 {pooled['micro_f1']:.4f}")
 
 
 def _print_real(real: dict, at_half: dict) -> None:
@@ -206,11 +238,24 @@ def main(argv=None) -> int:
         action="store_true",
         help="re-choose the thresholds of the shipped model --name and re-score it on mdb-dev, in place",
     )
+    ap.add_argument(
+        "--test-data",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="STORE",
+        help="with --retune: re-measure the synthetic test-kit scores on the test split of these renders",
+    )
     args = ap.parse_args(argv)
     if args.retune:
         if args.run is not None:
             ap.error("--retune works on the shipped model --name; give no run folder")
-        return retune(args.name, args.mdb, args.thresholds)
+        for store in args.test_data or ():
+            if not (store / "manifest.json").is_file():
+                ap.error(f"--test-data {store}: not a dataset store (no manifest.json)")
+        return retune(args.name, args.mdb, args.thresholds, args.test_data)
+    if args.test_data:
+        ap.error("--test-data goes with --retune (a run is scored on the test split of its training stores)")
     if args.run is None:
         ap.error("a run folder is required (or --retune)")
 
@@ -272,17 +317,13 @@ def main(argv=None) -> int:
     real = real_scores(out, args.mdb)
     card["scores"]["mdb_dev_real"].update(real)
     if train_stores:  # the synthetic test split: kits held out of training and validation
-        test = evaluate_model(out, train_stores, "test", progress=False)
-        card["scores"]["synthetic_test_kits"] = _strip_paths({k: v for k, v in test.items() if k != "model"})
+        card["scores"]["synthetic_test_kits"] = synthetic_test_scores(out, [Path(p) for p in train_stores])
     write_json(out / CARD_NAME, card)
     onnx_path = export_onnx(out)  # checks ONNX Runtime against torch; records the file in the card
     print(f"shipped {model.name} ({card['arch']}, {card.get('n_parameters')} parameters) to {out}")
     print(f"  ONNX export: {onnx_path.name}")
     _print_real(real, mdb_real["at_threshold_0.5"])
-    if "synthetic_test_kits" in card["scores"]:
-        print(
-            f"  synthetic test kits: micro F1 {card['scores']['synthetic_test_kits']['pooled']['micro_f1']:.4f}"
-        )
+    _print_synthetic(card)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -64,6 +65,20 @@ def test_default_model_hears_a_kick_pattern():
     tr = drumscribe.transcribe(x * 0.8, sample_rate=sr, model="default")
     scores = drumscribe.evaluate_onsets([times, [], [], [], []], tr.onsets)
     assert scores.tp[0] >= len(times) - 1, tr.onsets[0]
+
+
+def test_default_model_on_silence_and_noise_finds_no_tempo(tmp_path, capsys):
+    """The shipped model's murmur on silence is no rhythm: no onsets, no tempo, and the CLI says so."""
+    import soundfile as sf
+
+    from drumscribe.cli import main
+
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(44100 * 5, np.float32), 44100)
+    assert main(["transcribe", str(path), "-o", str(tmp_path / "out"), "--format", "midi,json"]) == 0
+    assert "silence.wav: 0 onsets (the recording is silent)" in capsys.readouterr().out
+    result = json.loads((tmp_path / "out" / "silence.json").read_text())
+    assert result["tempo_bpm"] is None and result["beats_s"] == [] and result["settings"]["silent"]
 
 
 def test_demo_script_runs_and_scores_the_example(tmp_path):

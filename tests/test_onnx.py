@@ -178,6 +178,24 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert card["scores"]["mdb_dev_real"]["thresholds_drums_only"] == [0.3] * 5
     assert (out / ONNX_NAME).read_bytes() == onnx_bytes
     assert load_model(out, backend="onnx").thresholds_drums_only.tolist() == [0.3] * 5
+    # --retune --test-data: the synthetic test-kit scores re-measured at the card's thresholds on the test
+    # split of the given renders, with each render named
+    from test_train import make_store
+
+    store = make_store(tmp_path / "render", n_tracks=(1, 1, 2))
+    assert (
+        ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--test-data", str(store)]) == 0
+    )
+    synthetic = read_json(out / CARD_NAME)["scores"]["synthetic_test_kits"]
+    assert synthetic["datasets"]["toy"]["n_tracks"] == 2
+    assert 0.0 <= synthetic["pooled"]["micro_f1"] <= 1.0
+    assert synthetic["renders"] == [{"store": "render", "config": {}, "test_kits": None}]
+    assert synthetic["thresholds"] == [0.5] * 5
+    assert (out / ONNX_NAME).read_bytes() == onnx_bytes
+    with pytest.raises(SystemExit):  # not a store
+        ship.main(["--retune", "--name", "shipped", "--test-data", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit):  # --test-data without --retune
+        ship.main([str(run), "--name", "shipped", "--test-data", str(store)])
 
 
 def test_ship_default_threshold_modes():

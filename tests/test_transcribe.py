@@ -242,7 +242,7 @@ def test_silence_and_tiny_clip_are_valid(models, tmp_path) -> None:
     silence = write_audio(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32))
     tr = transcribe(silence, model=models["flux"])
     assert tr.num_onsets == 0 and tr.tempo_bpm is None and len(tr.beats_s) == 0
-    assert tr.activations.shape == (300, 5)
+    assert tr.activations.shape == (300, 5) and tr.settings["silent"]
     clip = write_audio(tmp_path / "clip.wav", events_audio([0.02], 0.1, "noise", SR, 0.5))
     tr = transcribe(clip, model=models["flux"])
     assert tr.activations.shape == (10, 5) and tr.duration_s == pytest.approx(0.1)
@@ -347,6 +347,21 @@ def test_tempo_and_beats_of_click_tracks(bpm) -> None:
     assert np.all(err <= 0.015)
     assert len(beat_times) >= len(beats) - 1
     assert estimate_tempo(onset_envelope(np.zeros((n, 5)))) is None
+
+
+def test_no_tempo_without_clear_onsets() -> None:
+    """Silence and noise (a trained model's activations barely move there) have no tempo and no beats;
+    a tempo needs a few clear onsets."""
+    fps, n = 100.0, 3000
+    rng = np.random.default_rng(3)
+    murmur = 0.03 * rng.random((n, 5))  # what a trained model outputs on silence
+    assert estimate_beats(murmur, fps) == (None, pytest.approx(np.zeros(0)))
+    three = murmur.copy()
+    three[[500, 550, 600], 0] = 0.9
+    assert estimate_beats(three, fps)[0] is None
+    ten = murmur.copy()
+    ten[500:1000:50, 0] = 0.9  # ten hits, 0.5 s apart
+    assert estimate_beats(ten, fps)[0] == pytest.approx(120.0, rel=0.01)
 
 
 def test_streaming_memory_is_bounded_by_the_block(tmp_path) -> None:

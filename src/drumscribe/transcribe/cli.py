@@ -326,6 +326,8 @@ def _run_files(
             tqdm.write(f"drumscribe transcribe: error: {audio}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
         tempo = f", {tr.tempo_bpm:.1f} BPM" if tr.tempo_bpm else ""
+        if tr.settings.get("silent"):
+            tempo += " (the recording is silent)"
         written = ", ".join(str(p) for p in paths.values())
         tqdm.write(f"{audio}: {tr.num_onsets} onsets{tempo} -> {written}", file=sys.stdout)
     bar.close()

@@ -495,6 +495,7 @@ def transcribe_spectrogram(
             "thresholds": thresholds.tolist(),
             "default_thresholds": [round(float(t), 4) for t in default_thresholds],
             "input_kind": kind_info,
+            "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
             "device": dev,
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),

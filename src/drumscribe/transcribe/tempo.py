@@ -32,6 +32,11 @@ class TempoConfig:
     prior_width_octaves: float = 1.0
     tightness: float = 100.0
     classes: tuple[int, ...] = (KICK, SNARE, HIHAT)
+    #: a tempo needs at least ``min_onsets`` clear onsets: envelope peaks of at least ``min_rise`` (a jump
+    #: of the summed activations within one frame); silence or noise, whose activations barely move,
+    #: has no tempo
+    min_onsets: int = 4
+    min_rise: float = 0.2
 
 
 def onset_envelope(activations: np.ndarray, classes: Sequence[int] = (KICK, SNARE, HIHAT)) -> np.ndarray:
@@ -134,12 +139,27 @@ def track_beats(
     return frames[keep] / fps
 
 
+def count_clear_onsets(envelope: np.ndarray, min_rise: float) -> int:
+    """Number of local maxima of ``envelope`` that reach ``min_rise``."""
+    env = np.asarray(envelope, dtype=np.float64)
+    if len(env) < 3:
+        return int(np.count_nonzero(env >= min_rise))
+    inner = (env[1:-1] >= min_rise) & (env[1:-1] >= env[:-2]) & (env[1:-1] > env[2:])
+    return (
+        int(np.count_nonzero(inner))
+        + int(env[0] >= min_rise and env[0] > env[1])
+        + int(env[-1] >= min_rise and env[-1] >= env[-2])
+    )
+
+
 def estimate_beats(
     activations: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None
 ) -> tuple[float | None, np.ndarray]:
     """(tempo [BPM] or None, beat times [s]) from activations (T, classes) at ``fps`` [Hz]."""
     config = config or TempoConfig()
     env = onset_envelope(activations, config.classes)
+    if count_clear_onsets(env, config.min_rise) < config.min_onsets:
+        return None, np.zeros(0)
     tempo = estimate_tempo(env, fps, config)
     if tempo is None:
         return None, np.zeros(0)
