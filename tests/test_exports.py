@@ -141,6 +141,22 @@ def test_txt_csv_json_round_trip(tr, tmp_path) -> None:
     assert not list(tmp_path.glob(".*.part"))  # atomic writes leave no temporary files
 
 
+def test_outputs_get_the_permissions_of_a_plain_open(tr, tmp_path) -> None:
+    """Atomic writes publish files readable like any other (0666 less the umask), not owner-only like the
+    temporary file they start as; a replaced file keeps its mode."""
+    from drumscribe import fileio
+
+    for path in (
+        tr.to_json(tmp_path / "a.json"),
+        tr.to_csv(tmp_path / "a.csv"),
+        tr.to_midi(tmp_path / "a.mid"),
+    ):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~fileio._UMASK, path
+    os.chmod(tmp_path / "a.json", 0o640)
+    tr.to_json(tmp_path / "a.json")
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+
+
 def test_musicxml_round_trip(tr, tmp_path) -> None:
     import music21
 

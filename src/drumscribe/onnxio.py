@@ -86,7 +86,6 @@ def export_onnx(name_or_path: str | Path | None, opset: int = ONNX_OPSET, seed: 
                 raise ModelError(
                     f"{target}: torch.onnx.export failed for arch {loaded.arch!r}: {first}"
                 ) from None
-        os.chmod(tmp, 0o644)  # a package data file, not a private temporary
         session = OnnxNet(tmp, threads=1)  # one thread: no thread pools spinning against torch's
         rng = np.random.default_rng(seed)
         for batch, frames in ((1, 137), (2, 1009)):
