@@ -174,6 +174,45 @@ def test_augment_sees_raw_features_with_the_window_generator(tmp_path):
     assert len(seen) == n  # evaluation windows are never augmented
 
 
+def test_mixed_windows_sum_two_draws_and_unite_their_targets(tmp_path):
+    store = build(tmp_path / "s", [900, 700, 800])
+    pairs = []
+
+    def mix(a, b, rng):
+        pairs.append((a.copy(), b.copy()))
+        return a + b + rng.uniform(0, 1)
+
+    ds = WindowDataset(store, "train", window_frames=100, seed=4, epoch_windows=40, mix=mix, mix_prob=0.5)
+    plain = WindowDataset(store, "train", window_frames=100, seed=4, epoch_windows=40)
+    n_mixed = 0
+    for i in range(len(ds)):
+        x, y = ds[i]
+        rng = plain.window_rng(i)
+        t, start = plain.draw(i, rng)
+        if rng.random() >= 0.5:  # not mixed: the plain window
+            assert torch.equal(y, plain[i][1]) and torch.equal(x, plain[i][0])
+            continue
+        n_mixed += 1
+        t2, start2 = plain.draw(i, rng)
+        shift = rng.uniform(0, 1)
+        raw = [
+            np.asarray(store.features(plain.track_id(k))[s : s + 100], dtype=np.float32)
+            for k, s in ((t, start), (t2, start2))
+        ]
+        np.testing.assert_array_equal(pairs[-1][0], raw[0])
+        np.testing.assert_array_equal(pairs[-1][1], raw[1])
+        np.testing.assert_allclose(
+            x[0].numpy(), (raw[0] + raw[1] + shift - ds.mean) / ds.std, rtol=1e-5, atol=1e-5
+        )
+        targets = [store.targets(plain.track_id(k))[s : s + 100] for k, s in ((t, start), (t2, start2))]
+        np.testing.assert_array_equal(y.numpy(), np.maximum(*targets))
+    assert 10 <= n_mixed <= 30
+    again = WindowDataset(store, "train", window_frames=100, seed=4, epoch_windows=40, mix=mix, mix_prob=0.5)
+    assert all(torch.equal(again[i][0], ds[i][0]) for i in range(len(ds)))  # reproducible
+    with pytest.raises(ConfigError, match="mix_prob"):
+        WindowDataset(store, "train", window_frames=100, mix=mix, mix_prob=1.5)
+
+
 def test_dataloader_with_two_workers(tmp_path):
     store = build(tmp_path / "s", [800, 1300, 600])
     ds = WindowDataset(store, "train", window_frames=200, seed=1)

@@ -24,7 +24,7 @@ from drumscribe.modelio import load_model
 from drumscribe.train import TrainConfig, evaluate_model, run_training, tune_thresholds
 from drumscribe.train.evaluate import score_activations
 from drumscribe.train.loss import infrequency_weights, unweighted_bce_loss, weighted_bce_loss
-from drumscribe.train.windows import augment_window, random_eq_db
+from drumscribe.train.windows import augment_window, mix_windows, random_eq_db
 
 FEATURES = {"sample_rate_hz": 44100, "fps": 100, "num_bands": 12, "frame_size": 2048}
 
@@ -149,6 +149,22 @@ def test_eq_augmentation_is_a_smooth_bounded_per_band_gain() -> None:
     np.testing.assert_allclose(ratio, np.broadcast_to(ratio[0], ratio.shape), rtol=1e-3)
     with pytest.raises(ConfigError):
         TrainConfig(arch="cnn", data=["x"], augment_eq_db=-1.0)
+
+
+def test_mixing_sums_the_linear_magnitudes() -> None:
+    rng = np.random.default_rng(3)
+    la, lb = rng.random((20, 84)) * 5, rng.random((20, 84)) * 2
+    a, b = (np.log10(1 + v).astype(np.float32) for v in (la, lb))
+    gain = 10 ** (np.random.default_rng(9).uniform(-6, 6) / 20)
+    out = mix_windows(a, b, np.random.default_rng(9), gain_db=6.0)
+    np.testing.assert_allclose(out, np.log10(1 + la + gain * lb), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(mix_windows(a, np.zeros_like(b), rng, gain_db=6.0), a, atol=1e-6)  # + silence
+    np.testing.assert_allclose(
+        mix_windows(a, b, rng, gain_db=0.0), np.log10(1 + la + lb), rtol=1e-4, atol=1e-5
+    )
+    for bad in ({"augment_mix": 1.5}, {"augment_mix": -0.1}, {"augment_mix_db": -1.0}):
+        with pytest.raises(ConfigError, match="augment_mix"):
+            TrainConfig(arch="cnn", data=["x"], **bad)
 
 
 def test_config_round_trip_and_errors() -> None:
@@ -382,10 +398,12 @@ def test_cli_train_evaluate_and_tune_thresholds(store: Path, tmp_path: Path, cap
     args = ["-q", "train", "--arch", "cnn", "--data", str(store), "--out", str(run), "--epochs", "2"]
     args += ["--param", "num_blocks=1", "--param", "num_layers=1", "--param", "hidden_size=8"]
     args += ["--batch-size", "4", "--window-frames", "100", "--steps-per-epoch", "2", "--seed", "3"]
+    args += ["--augment-mix", "0.5", "--augment-mix-db", "3"]
     assert main(args) == 0
     cfg = json.loads((run / "config.json").read_text())["train_config"]
     assert cfg["arch_params"] == {"num_blocks": 1, "num_layers": 1, "hidden_size": 8}
     assert cfg["steps_per_epoch"] == 2 and cfg["epochs"] == 2
+    assert cfg["augment_mix"] == 0.5 and cfg["augment_mix_db"] == 3.0
     capsys.readouterr()
     assert main(["-q", "evaluate", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

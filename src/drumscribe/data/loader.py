@@ -175,6 +175,9 @@ class WindowDataset(Dataset):
     (T, classes). ``mean``/``std`` default to :func:`combined_statistics` of the stores' training splits.
     ``augment(features, rng)`` (train mode only) transforms each window's raw log features before they
     are standardised, with the window's own generator (e.g. :func:`drumscribe.train.windows.augment_window`).
+    ``mix(features_a, features_b, rng)`` with ``mix_prob`` (train mode only): that share of the windows
+    are two drawn windows' raw features mixed (e.g. :func:`drumscribe.train.windows.mix_windows`), with the
+    union of their targets: denser drums under more masking, and another recording's band as distractor.
     """
 
     def __init__(
@@ -190,11 +193,15 @@ class WindowDataset(Dataset):
         std: float | None = None,
         epoch_windows: int | None = None,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        mix: Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        mix_prob: float = 0.0,
     ):
         if mode not in MODES:
             raise ConfigError(f"WindowDataset mode must be one of {MODES}, not {mode!r}")
         if window_frames <= 0:
             raise ConfigError(f"window_frames must be positive, got {window_frames}")
+        if not 0.0 <= mix_prob <= 1.0:
+            raise ConfigError(f"mix_prob must be in [0, 1], got {mix_prob}")
         store_list = _as_stores(stores)
         if weights is not None and len(weights) != len(store_list):
             raise ConfigError(f"{len(weights)} weights for {len(store_list)} stores")
@@ -262,6 +269,8 @@ class WindowDataset(Dataset):
         self.segment_frames = np.asarray(segment, dtype=np.int64)
         self.epoch_windows = epoch_windows
         self.augment = augment
+        self.mix = mix
+        self.mix_prob = float(mix_prob) if mix is not None else 0.0
         if mode == "train":
             p = self.n_frames * self.store_weights[self.store_of]
             if p.sum() <= 0:
@@ -343,16 +352,26 @@ class WindowDataset(Dataset):
 
         With ``rng`` and an ``augment`` function the raw features are augmented before standardising.
         """
-        length = self.window_frames if length is None else int(length)
+        feats, targets = self._raw_window(t, start, self.window_frames if length is None else int(length))
+        return self._finish(feats, targets, rng)
+
+    def _finish(
+        self, feats: np.ndarray, targets: np.ndarray, rng: np.random.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augment (with ``rng``) and standardise raw window features; both as tensors."""
+        if rng is not None and self.augment is not None:
+            feats = np.array(self.augment(feats, rng), dtype=np.float32)
+        feats -= self.mean
+        feats /= self.std
+        return torch.from_numpy(feats).unsqueeze(0), torch.from_numpy(targets)
+
+    def _raw_window(self, t: int, start: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw log features (length, bands) and targets (length, C) of frames ``start:start+length``."""
         n = int(self.n_frames[t])
         stop = start + length
         feats = np.zeros((length, self.n_bands), dtype=np.float32)
         src = self._features(t)[max(start, 0) : min(stop, n)]
         feats[max(start, 0) - start : max(start, 0) - start + len(src)] = src
-        if rng is not None and self.augment is not None:
-            feats = np.array(self.augment(feats, rng), dtype=np.float32)
-        feats -= self.mean
-        feats /= self.std
         frames = self._onset_frames(t)
         if self.has_targets[t]:
             targets = np.zeros((length, len(self.classes)), dtype=np.float32)
@@ -360,7 +379,7 @@ class WindowDataset(Dataset):
             targets[max(start, 0) - start : max(start, 0) - start + len(part)] = part
         else:
             targets = _window_targets_flat(*frames, len(self.classes), start, stop, n, self.widen)
-        return torch.from_numpy(feats).unsqueeze(0), torch.from_numpy(targets)
+        return feats, targets
 
     def random_start(self, t: int, rng: np.random.Generator) -> int:
         """A uniformly random window start in track ``t`` (inside one segment where tracks are segmented)."""
@@ -396,6 +415,11 @@ class WindowDataset(Dataset):
         if self.mode == "train":
             rng = self.window_rng(i)
             t, start = self.draw(i, rng)
+            if self.mix is not None and self.mix_prob > 0 and rng.random() < self.mix_prob:
+                feats, targets = self._raw_window(t, start, self.window_frames)
+                t2, start2 = self.draw(i, rng)
+                feats2, targets2 = self._raw_window(t2, start2, self.window_frames)
+                return self._finish(self.mix(feats, feats2, rng), np.maximum(targets, targets2), rng)
             return self.window(t, start, rng=rng)
         if self.mode == "eval":
             t, start = self.tile(i)

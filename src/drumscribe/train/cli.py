@@ -42,6 +42,13 @@ _TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         "random EQ tilt and bell of up to +-E dB per window (0 = off)",
     ),
     (
+        "--augment-mix",
+        "augment_mix",
+        float,
+        "share of windows mixed with a second window, targets united (0 = off)",
+    ),
+    ("--augment-mix-db", "augment_mix_db", float, "gain range +-D dB of the second window of a mix"),
+    (
         "--init-from",
         "init_from",
         str,

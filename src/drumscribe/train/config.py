@@ -28,7 +28,10 @@ class TrainConfig:
     (x' = log10(1 + a (10^x - 1)), a = 10^(gain/20)); ``augment_freq_mask`` masks up to that many
     consecutive bands (set to 0 = silence) once per window; ``augment_eq_db`` applies a random smooth EQ
     curve (a tilt and one bell of up to +-e dB each, :func:`drumscribe.train.windows.random_eq_db`) to
-    the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes.
+    the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes;
+    ``augment_mix`` makes that share of the windows the mix of two drawn windows (their filterbank
+    magnitudes summed, the second at a random gain of up to +-``augment_mix_db`` dB) with the union of
+    their targets (:func:`drumscribe.train.windows.mix_windows`).
 
     ``keep_epoch_models`` also saves every epoch's model (with its card and validation scores) in
     ``epochs/epNNN/`` of the run, for choosing an epoch on another criterion than the synthetic
@@ -67,6 +70,8 @@ class TrainConfig:
     augment_gain_db: float = 0.0
     augment_freq_mask: int = 0
     augment_eq_db: float = 0.0
+    augment_mix: float = 0.0
+    augment_mix_db: float = 6.0
     init_from: str | None = None
     ema_decay: float = 0.0
     keep_epoch_models: bool = False
@@ -88,6 +93,11 @@ class TrainConfig:
             raise ConfigError(
                 "augment_gain_db, augment_freq_mask and augment_eq_db must be >= 0, got "
                 f"{self.augment_gain_db}, {self.augment_freq_mask}, {self.augment_eq_db}"
+            )
+        if not 0.0 <= self.augment_mix <= 1.0 or self.augment_mix_db < 0:
+            raise ConfigError(
+                f"augment_mix must be in [0, 1] and augment_mix_db >= 0, got {self.augment_mix}, "
+                f"{self.augment_mix_db}"
             )
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")

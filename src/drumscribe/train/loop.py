@@ -36,7 +36,7 @@ from ..errors import ConfigError, DatasetLayoutError, OutputExistsError
 from ..fileio import atomic_open, atomic_path, read_json, write_json
 from ..vocab import CLASS_NAMES
 from .config import TrainConfig
-from .windows import augment_window
+from .windows import augment_window, mix_windows
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,8 @@ def run_training(
         std=std,
         epoch_windows=n_windows,
         augment=augment,
+        mix=partial(mix_windows, gain_db=cfg.augment_mix_db) if cfg.augment_mix > 0 else None,
+        mix_prob=cfg.augment_mix,
     )
 
     _seed_everything(cfg.seed)

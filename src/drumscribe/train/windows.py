@@ -16,6 +16,15 @@ def random_eq_db(rng: np.random.Generator, n_bands: int, eq_db: float) -> np.nda
     return tilt + bell
 
 
+def mix_windows(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, gain_db: float) -> np.ndarray:
+    """Log features of the sum of two windows' filterbank magnitudes, ``b`` at a random gain of up to
+    +-``gain_db`` dB: log10(1 + (10^a - 1) + g (10^b - 1)), g = 10^(gain/20) (the phases are ignored, as
+    in mixing spectrograms for sound event detection)."""
+    g = 10.0 ** (rng.uniform(-gain_db, gain_db) / 20.0) if gain_db > 0 else 1.0
+    ln10 = np.log(10.0)
+    return np.log10(1.0 + np.expm1(a * ln10) + g * np.expm1(b * ln10)).astype(np.float32)
+
+
 def augment_window(
     x: np.ndarray, rng: np.random.Generator, gain_db: float, freq_mask: int, eq_db: float = 0.0
 ) -> np.ndarray:
