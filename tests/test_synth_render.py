@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from drumscribe.data.store import Store
+from drumscribe.errors import ConfigError
 from drumscribe.synth import kits as kits_mod
 from drumscribe.synth.kits import discover_hydrogen_kits
 from drumscribe.synth.pieces import PIECE_CLASS
@@ -297,3 +298,48 @@ def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
         assert set(played["programs"]) == set(played["notes_per_channel"])
         played_any |= sum(played["notes_per_channel"].values()) > 0
     assert played_any
+
+
+def test_tacet_spans_remove_the_drummer_and_keep_the_band(tmp_path, hydrogen_kits):
+    """--band-only-share: the drummer rests for a span (up to the whole track) while the band plays on;
+    no label falls in the span, the band is heard there, and other tracks render as without it."""
+    from drumscribe.synth.accompaniment import find_gm_soundfonts
+    from drumscribe.synth.render import tacet_span
+
+    spans = [tacet_span(np.random.default_rng(seed), 30.0) for seed in range(90)]
+    whole = [s for s in spans if s == (0.0, 30.0)]
+    assert 15 <= len(whole) <= 45  # a third of the draws
+    for start, end in set(spans) - set(whole):
+        assert 0.0 <= start < end <= 30.0 + 1e-9 and 7.5 - 1e-9 <= end - start <= 22.5 + 1e-9
+    fonts = find_gm_soundfonts()
+    if not fonts:
+        pytest.skip("no General MIDI soundfont installed")
+    base = dict(TINY, hours=6 * 3.0 / 3600, track_s=3.0, accompaniment=True)
+    cfg = SynthConfig(**base, drums_only_share=0.0, band_only_share=1.0, seed=5, cache_dir=str(tmp_path))
+    plain_cfg = SynthConfig(**base, drums_only_share=0.0, seed=5, cache_dir=str(tmp_path))
+    _, kit_splits = resolve_kits(cfg, hydrogen_kits)
+    quick = [min(fonts, key=lambda p: p.stat().st_size)]
+    rms_alone = []
+    for index in range(6):
+        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        ctx = RenderContext(cfg, hydrogen_kits, kit_splits)
+        ctx._soundfonts = quick
+        track = render_track(ctx, index, split)
+        start, end = track.meta["tacet_s"]
+        for c in range(5):
+            assert not np.any((track.onsets[c] >= start) & (track.onsets[c] < end)), (index, c)
+        plain_ctx = RenderContext(plain_cfg, hydrogen_kits, kit_splits)
+        plain_ctx._soundfonts = quick
+        plain = render_track(plain_ctx, index, split)
+        assert plain.meta["tacet_s"] is None
+        # outside the span the drummer plays what they would have played
+        for c in range(5):
+            outside = plain.onsets[c][(plain.onsets[c] < start) | (plain.onsets[c] >= end)]
+            np.testing.assert_allclose(np.sort(track.onsets[c]), np.sort(outside))
+        assert track.meta["accompaniment"]["genre"] == plain.meta["accompaniment"]["genre"]
+        if start == 0.0 and end == cfg.track_s:  # the band alone: heard, no labels
+            assert sum(len(o) for o in track.onsets) == 0
+            rms_alone.append(float(np.sqrt(np.mean(track.audio**2))))
+    assert rms_alone and max(rms_alone) > 1e-3  # (a 3-second track may fall in a silent intro)
+    with pytest.raises(ConfigError, match="band_only_share"):
+        SynthConfig(band_only_share=1.5)

@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="share of tracks without accompaniment (default %(default)s)",
     )
     p.add_argument(
+        "--band-only-share",
+        type=float,
+        default=d["band_only_share"],
+        help="share of tracks with a band in which the drummer rests for a span, up to the whole track "
+        "(default %(default)s)",
+    )
+    p.add_argument(
         "--track-s", type=float, default=d["track_s"], help="track length [s] (default %(default)s)"
     )
     p.add_argument(
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         gmd=args.gmd,
         drums_only_share=args.drums_only_share,
+        band_only_share=args.band_only_share,
         kits=args.kits,
         test_kits=args.test_kits,
         validation_kits=args.validation_kits,

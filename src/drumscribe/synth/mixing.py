@@ -407,14 +407,20 @@ def master(
     rest: np.ndarray | None,
     settings: MixSettings,
     rng: np.random.Generator,
+    drums_rms: float | None = None,
 ) -> np.ndarray:
-    """Balance drums against the accompaniment, apply master EQ, degradations and loudness."""
+    """Balance drums against the accompaniment, apply master EQ, degradations and loudness.
+
+    ``drums_rms`` replaces the drums' RMS level in the balance (where the drummer rests for part of the
+    track: their level where they play; 0 when they never play, and the band keeps its own level)."""
     x = drums.astype(np.float32)
-    if rest is not None and rms(rest) > 0 and rms(drums) > 0:
+    ref = rms(drums) if drums_rms is None else float(drums_rms)
+    if rest is not None and rms(rest) > 0 and (ref > 0 or drums_rms is not None):
         n = len(drums)
         rest = np.pad(rest[:n], (0, max(0, n - len(rest)))).astype(np.float32)
         rest = process_rest(rest, settings, rng)
-        rest = rest * (rms(drums) / max(rms(rest), 1e-12)) * db_to_gain(-settings.drums_to_rest_db)
+        if ref > 0:
+            rest = rest * (ref / max(rms(rest), 1e-12)) * db_to_gain(-settings.drums_to_rest_db)
         x = x + rest
     x = EQ(**settings.master_eq).apply(x) if settings.master_eq else x
     if settings.master_comp_ratio > 1.0:

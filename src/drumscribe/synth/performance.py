@@ -135,6 +135,21 @@ class Performance:
         kw.update(changes)
         return Performance(**kw)
 
+    def without_span(self, start_s: float, end_s: float) -> Performance:
+        """The drummer rests in [start_s, end_s): the hits there are removed (the tempo, beats and sections,
+        which the band follows, stay); the span is recorded in ``meta["tacet_s"]``."""
+        if not end_s > start_s:
+            raise ConfigError(f"without_span: need start < end, got {start_s!r}, {end_s!r}")
+        keep = (self.times_s < start_s) | (self.times_s >= end_s)
+        meta = copy.deepcopy(self.meta)
+        meta["tacet_s"] = [round(float(start_s), 4), round(float(end_s), 4)]
+        return self._with(
+            times_s=self.times_s[keep],
+            pieces=[p for p, k in zip(self.pieces, keep) if k],
+            velocities=self.velocities[keep],
+            meta=meta,
+        )
+
     def time_stretch(self, factor: float) -> Performance:
         """Scale every time by ``factor`` (> 1 plays slower: the tempo becomes ``tempo_bpm / factor``)."""
         if not np.isfinite(factor) or factor <= 0:

@@ -88,6 +88,10 @@ class SynthConfig:
     workers: int = 1
     gmd: str | None = None
     drums_only_share: float = 0.2
+    #: share of the tracks with accompaniment in which the drummer rests for a span (the whole track in a
+    #: third of them, else an intro, break or outro of 25-75 % of it) while the band plays on: examples
+    #: of the band's attacks with no drum hit at all
+    band_only_share: float = 0.0
     kits: list[str] | None = None  # substrings of kit names; "procedural" alone renders procedural kits only
     test_kits: list[str] | None = None
     validation_kits: list[str] | None = None
@@ -118,7 +122,14 @@ class SynthConfig:
             raise ConfigError(f"track_s must be >= 2 s, got {self.track_s!r}")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers!r}")
-        for name in ("drums_only_share", "procedural_share", "gmd_share", "validation_share", "test_share"):
+        for name in (
+            "drums_only_share",
+            "band_only_share",
+            "procedural_share",
+            "gmd_share",
+            "validation_share",
+            "test_share",
+        ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ConfigError(f"{name} must lie in [0, 1], got {v!r}")
@@ -549,6 +560,17 @@ def choose_main_kit(ctx: RenderContext, split: str, rng: np.random.Generator) ->
     return str(draw_sampled_kit(ctx, split, rng))
 
 
+def tacet_span(rng: np.random.Generator, track_s: float) -> tuple[float, float]:
+    """A span [s] in which the drummer rests: the whole track in a third of the draws, else an intro,
+    a break or an outro of 25-75 % of the track."""
+    if rng.random() < 1 / 3:
+        return 0.0, float(track_s)
+    length = float(rng.uniform(0.25, 0.75)) * track_s
+    where = int(rng.integers(3))  # intro, break, outro
+    start = 0.0 if where == 0 else track_s - length if where == 2 else float(rng.uniform(0, track_s - length))
+    return start, start + length
+
+
 def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     """Render track ``index``: deterministic from (config.seed, index) and the installed kits."""
     from . import mixing
@@ -563,26 +585,35 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     main = ctx.kit(main_name)
     needed = sorted(set(perf.pieces), key=PIECES.index)
     kit = realise_kit(ctx, split, main, needed, rng_kit)
-    buses, onsets, vels = place_hits(perf, kit, rng_hits, n, sr)
+    drums_only = bool(rng_choice.random() < cfg.drums_only_share) or not cfg.accompaniment
+    fonts = [] if drums_only else ctx.soundfonts()
+    acc_meta: dict[str, Any] = {}
+    if not drums_only and not fonts:
+        drums_only = True
+        acc_meta = {"skipped": "no accompaniment renderer or GM soundfont"}
+    played_perf = perf  # what the drummer plays; the band follows ``perf``
+    if not drums_only and cfg.band_only_share > 0:
+        rng_tacet = np.random.default_rng([cfg.seed, index, 7])
+        if rng_tacet.random() < cfg.band_only_share:
+            played_perf = perf.without_span(*tacet_span(rng_tacet, cfg.track_s))
+    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr)
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
-    drums_only = bool(rng_choice.random() < cfg.drums_only_share) or not cfg.accompaniment
     rest = None
-    acc_meta: dict[str, Any] = {}
     if not drums_only:
-        fonts = ctx.soundfonts()
-        if fonts:
-            from .accompaniment import render_accompaniment
+        from .accompaniment import render_accompaniment
 
-            played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
-            rest = np.asarray(render_accompaniment(perf, rng_acc, sr, fonts, info=played), dtype=np.float32)
-            if rest.ndim == 2:
-                rest = rest.mean(axis=1)
-            acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
-        else:
-            drums_only = True
-            acc_meta = {"skipped": "no accompaniment renderer or GM soundfont"}
-    audio = mixing.master(drums, rest, settings, rng_mix)
+        played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
+        rest = np.asarray(render_accompaniment(perf, rng_acc, sr, fonts, info=played), dtype=np.float32)
+        if rest.ndim == 2:
+            rest = rest.mean(axis=1)
+        acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
+    tacet = played_perf.meta.get("tacet_s")
+    drums_rms = None
+    if tacet:  # balance the band against the drums where they play (none: the band's own level)
+        playing = 1.0 - (tacet[1] - tacet[0]) / cfg.track_s
+        drums_rms = mixing.rms(drums) / np.sqrt(playing) if playing > 0.05 else 0.0
+    audio = mixing.master(drums, rest, settings, rng_mix, drums_rms=drums_rms)
     meta = {
         "index": index,
         "seed": cfg.seed,
@@ -598,9 +629,10 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
             "time_stretch": perf.meta.get("time_stretch", 1.0),
             "swaps": perf.meta.get("swaps", []),
             "overdub": perf.meta.get("overdub"),
-            "piece_counts": perf.piece_counts(),
+            "piece_counts": played_perf.piece_counts(),
         },
         "drums_only": drums_only,
+        "tacet_s": tacet,
         "accompaniment": acc_meta,
         "mix": settings.to_dict(),
     }
