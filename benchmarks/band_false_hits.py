@@ -1,0 +1,141 @@
+"""How often a model fires on the band alone: hits per minute per class on audio with no drums at all.
+
+A model trained on mixes may learn that the band's attacks are not drums only *relative* to the drums
+playing beside them; on a band with no drummer it then fires freely, and in real mixes it fires where the
+real band's attacks resemble no synthetic drum context. Every hit counted here is a false hit.
+
+Two sources of band-only audio:
+
+* ``synthetic``: accompaniments from the synthesis engine (``--tracks`` performances of rock, punk,
+  metal, shuffle and country, each with its General MIDI accompaniment, the engine's accompaniment
+  treatment and a -16 dBFS level), fixed seeds, so models can be compared on the same audio;
+* ``mdb-band`` (when ``../shared/data/mdb-dev`` is there): each real MDB Drums mix minus its drum stem
+  (scaled by least squares), i.e. the real band. Validation data: a diagnostic, never training data.
+
+Usage::
+
+    python benchmarks/band_false_hits.py                       # the shipped default model
+    python benchmarks/band_false_hits.py --model runs/a/best --model default --threshold 0.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mdb_dev import DEFAULT_DATA, audio_path, find_tracks  # noqa: E402
+
+STYLES = ("rock", "punk", "metal", "shuffle", "country")
+SAMPLE_RATE = 44100
+
+
+def synthetic_bands(n_tracks: int, duration_s: float, seed: int = 100) -> list[tuple[str, np.ndarray]]:
+    """``n_tracks`` engine accompaniments alone (no drums), mono float32 at 44.1 kHz."""
+    from drumscribe.synth import mixing
+    from drumscribe.synth.accompaniment import find_gm_soundfonts, render_accompaniment
+    from drumscribe.synth.grooves import generate_performance
+
+    fonts = find_gm_soundfonts()
+    if not fonts:
+        raise SystemExit("no General MIDI soundfont installed (make system-deps)")
+    out = []
+    for i in range(n_tracks):
+        style = STYLES[i % len(STYLES)]
+        perf = generate_performance(np.random.default_rng(seed + i), duration_s, style=style)
+        rest = np.asarray(
+            render_accompaniment(perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts), np.float32
+        )
+        if rest.ndim == 2:
+            rest = rest.mean(axis=1)
+        settings = mixing.draw_mix_settings(np.random.default_rng(seed + 2000 + i))
+        band = mixing.process_rest(rest, settings, np.random.default_rng(seed + 3000 + i))
+        out.append((f"{style}-{i}", mixing.normalise_loudness(band, -16.0)))
+    return out
+
+
+def mdb_bands(data: Path) -> list[tuple[str, np.ndarray]]:
+    """Each MDB mix minus its least-squares-scaled drum stem (the real band), mono at 44.1 kHz."""
+    from drumscribe.audio import load_audio
+
+    out = []
+    for track in find_tracks(data):
+        mix, _ = load_audio(audio_path(data, "mix", track), SAMPLE_RATE)
+        drums, _ = load_audio(audio_path(data, "drums", track), SAMPLE_RATE)
+        n = min(len(mix), len(drums))
+        mix, drums = mix[:n].astype(np.float64), drums[:n].astype(np.float64)
+        scale = float(np.dot(mix, drums) / max(np.dot(drums, drums), 1e-12))
+        out.append((track, (mix - scale * drums).astype(np.float32)))
+    return out
+
+
+def hits_per_minute(
+    models: list[str], sources: dict[str, list[tuple[str, np.ndarray]]], threshold: float | None
+) -> list[dict[str, Any]]:
+    """Per model and source: hits per minute per class (summed over the source's recordings)."""
+    from drumscribe.transcribe import transcribe
+    from drumscribe.transcribe.inference import get_model
+
+    rows = []
+    for name in models:
+        model = get_model(name, "cpu")
+        for source, recordings in sources.items():
+            counts = np.zeros(len(model.classes))
+            minutes = 0.0
+            for _, audio in recordings:
+                tr = transcribe(
+                    audio, sample_rate=SAMPLE_RATE, model=model, threshold=threshold, input_kind="mix"
+                )
+                counts += [len(o) for o in tr.onsets]
+                minutes += len(audio) / SAMPLE_RATE / 60.0
+            per_min = counts / max(minutes, 1e-9)
+            rows.append(
+                {
+                    "model": name,
+                    "source": source,
+                    "recordings": len(recordings),
+                    "minutes": round(minutes, 2),
+                    "threshold": "card (mix)" if threshold is None else threshold,
+                    "hits_per_minute": dict(zip(model.classes, (round(float(v), 1) for v in per_min))),
+                    "total_per_minute": round(float(per_min.sum()), 1),
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", help="model name or folder (repeatable; default: default)")
+    ap.add_argument(
+        "--threshold", type=float, default=None, help="one threshold (default: the card's mix set)"
+    )
+    ap.add_argument("--tracks", type=int, default=15, help="synthetic accompaniments (default 15)")
+    ap.add_argument("--duration-s", type=float, default=30.0)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mdb-dev folder (skipped when absent)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+
+    sources = {"synthetic": synthetic_bands(args.tracks, args.duration_s)}
+    if (args.data / "mix").is_dir():
+        sources["mdb-band"] = mdb_bands(args.data)
+    rows = hits_per_minute(args.model or ["default"], sources, args.threshold)
+    classes = list(rows[0]["hits_per_minute"])
+    print(f"{'model':32s} {'source':10s} {'min':>5s} " + " ".join(f"{c:>8s}" for c in classes) + "    total")
+    for r in rows:
+        per = " ".join(f"{r['hits_per_minute'][c]:8.1f}" for c in classes)
+        print(
+            f"{str(r['model'])[-32:]:32s} {r['source']:10s} {r['minutes']:5.1f} {per} {r['total_per_minute']:8.1f}"
+        )
+    if args.json:
+        from drumscribe.fileio import write_json
+
+        write_json(args.json, {"rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
