@@ -87,7 +87,7 @@ def evaluate_models(
         fc = model.feature_config
         for cond in conditions:
             t_start = time.perf_counter()
-            per_track, scores, activations, kinds = {}, [], [], {}
+            per_track, scores, activations, kinds, applied = {}, [], [], {}, {}
             for track in tracks:
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
@@ -100,6 +100,7 @@ def evaluate_models(
                     spec, dur, model, threshold=threshold, device=device, tempo=False, input_kind=input_kind
                 )
                 kinds[track] = tr.settings["input_kind"]
+                applied[track] = [round(float(t), 4) for t in tr.thresholds]
                 s = evaluate_onsets(refs[track], tr.onsets, window_s=window_s)
                 scores.append(s)
                 activations.append(tr.activations)
@@ -121,6 +122,8 @@ def evaluate_models(
                 if threshold
                 else model.thresholds.tolist(),
                 "input_kind": {t: k.get("drums_only_weight") for t, k in kinds.items()},
+                # what each track got: the card's mix set, its drum-only set or between, by input kind
+                "thresholds_applied": applied,
                 "per_track_micro_f1": per_track,
                 "window_s": window_s,
                 "seconds": round(time.perf_counter() - t_start, 2),
