@@ -30,8 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdb_dev import DEFAULT_DATA, audio_path, find_tracks  # noqa: E402
 
+from drumscribe.synth.samples import SAMPLE_RATE_HZ as SAMPLE_RATE  # noqa: E402  (the engine's rate)
+
 STYLES = ("rock", "punk", "metal", "shuffle", "country")
-SAMPLE_RATE = 44100
 
 
 def synthetic_bands(n_tracks: int, duration_s: float, seed: int = 100) -> list[tuple[str, np.ndarray]]:
@@ -47,11 +48,7 @@ def synthetic_bands(n_tracks: int, duration_s: float, seed: int = 100) -> list[t
     for i in range(n_tracks):
         style = STYLES[i % len(STYLES)]
         perf = generate_performance(np.random.default_rng(seed + i), duration_s, style=style)
-        rest = np.asarray(
-            render_accompaniment(perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts), np.float32
-        )
-        if rest.ndim == 2:
-            rest = rest.mean(axis=1)
+        rest = render_accompaniment(perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts)
         settings = mixing.draw_mix_settings(np.random.default_rng(seed + 2000 + i))
         band = mixing.process_rest(rest, settings, np.random.default_rng(seed + 3000 + i))
         out.append((f"{style}-{i}", mixing.normalise_loudness(band, -16.0)))

@@ -118,7 +118,7 @@ def evaluate_models(
                 "tp": total.tp,
                 "fp": total.fp,
                 "fn": total.fn,
-                "thresholds": [float(t) for t in (threshold,) * 5]
+                "thresholds": [float(threshold)] * len(model.classes)
                 if threshold
                 else model.thresholds.tolist(),
                 "input_kind": {t: k.get("drums_only_weight") for t, k in kinds.items()},

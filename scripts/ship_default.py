@@ -131,9 +131,10 @@ def choose_thresholds(at_half: list[dict], mode: str, n: int) -> tuple[list[floa
     return thresholds, drums
 
 
-def real_scores(model_dir: Path, mdb: Path, input_kind: str = "auto") -> dict[str, dict]:
-    """mdb-dev scores of a model folder at its card's thresholds, per condition (mix, drums)."""
-    results = evaluate_models([str(model_dir)], mdb, ("mix", "drums"), device="cpu", input_kind=input_kind)
+def real_scores(model_dir: Path, mdb: Path) -> dict[str, dict]:
+    """mdb-dev scores of a model folder at its card's thresholds (input kind told per track, as a user gets
+    it), per condition (mix, drums)."""
+    results = evaluate_models([str(model_dir)], mdb, ("mix", "drums"), device="cpu")
     return {r["condition"]: {k: r[k] for k in SCORE_KEYS} | {"input_kind": r["input_kind"]} for r in results}
 
 

@@ -415,7 +415,7 @@ class WindowDataset(Dataset):
         if self.mode == "train":
             rng = self.window_rng(i)
             t, start = self.draw(i, rng)
-            if self.mix is not None and self.mix_prob > 0 and rng.random() < self.mix_prob:
+            if self.mix_prob > 0 and rng.random() < self.mix_prob:
                 feats, targets = self._raw_window(t, start, self.window_frames)
                 t2, start2 = self.draw(i, rng)
                 feats2, targets2 = self._raw_window(t2, start2, self.window_frames)

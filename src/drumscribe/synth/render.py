@@ -566,8 +566,13 @@ def tacet_span(rng: np.random.Generator, track_s: float) -> tuple[float, float]:
     if rng.random() < 1 / 3:
         return 0.0, float(track_s)
     length = float(rng.uniform(0.25, 0.75)) * track_s
-    where = int(rng.integers(3))  # intro, break, outro
-    start = 0.0 if where == 0 else track_s - length if where == 2 else float(rng.uniform(0, track_s - length))
+    where = int(rng.integers(3))
+    if where == 0:  # intro
+        start = 0.0
+    elif where == 1:  # break
+        start = float(rng.uniform(0, track_s - length))
+    else:  # outro
+        start = track_s - length
     return start, start + length
 
 
@@ -604,9 +609,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         from .accompaniment import render_accompaniment
 
         played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
-        rest = np.asarray(render_accompaniment(perf, rng_acc, sr, fonts, info=played), dtype=np.float32)
-        if rest.ndim == 2:
-            rest = rest.mean(axis=1)
+        rest = render_accompaniment(perf, rng_acc, sr, fonts, info=played)  # float32 mono
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
     tacet = played_perf.meta.get("tacet_s")
     drums_rms = None

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AudioError, ConfigError, ModelError
-from .inputkind import check_input_kind
+from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
 
 if TYPE_CHECKING:
@@ -443,8 +443,6 @@ def transcribe_spectrogram(
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
     the model's feature config (e.g. to run several models on features computed once)."""
-    from .inputkind import kind_thresholds
-
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
     loaded = get_model(model, device, backend)

@@ -141,15 +141,9 @@ def track_beats(
 
 def count_clear_onsets(envelope: np.ndarray, min_rise: float) -> int:
     """Number of local maxima of ``envelope`` that reach ``min_rise``."""
-    env = np.asarray(envelope, dtype=np.float64)
-    if len(env) < 3:
-        return int(np.count_nonzero(env >= min_rise))
-    inner = (env[1:-1] >= min_rise) & (env[1:-1] >= env[:-2]) & (env[1:-1] > env[2:])
-    return (
-        int(np.count_nonzero(inner))
-        + int(env[0] >= min_rise and env[0] > env[1])
-        + int(env[-1] >= min_rise and env[-1] >= env[-2])
-    )
+    env = np.pad(np.asarray(envelope, dtype=np.float64), 1, constant_values=-np.inf)  # ends count too
+    mid = env[1:-1]
+    return int(np.count_nonzero((mid >= min_rise) & (mid >= env[:-2]) & (mid > env[2:])))
 
 
 def estimate_beats(
