@@ -213,6 +213,29 @@ def test_mixed_windows_sum_two_draws_and_unite_their_targets(tmp_path):
         WindowDataset(store, "train", window_frames=100, mix=mix, mix_prob=1.5)
 
 
+def test_velocity_floors_drop_soft_training_onsets_only(tmp_path):
+    rng = np.random.default_rng(5)
+    w = StoreWriter(tmp_path / "s", "toy", FC)
+    onsets = [np.sort(rng.uniform(0.1, 7.9, 30)) for _ in range(5)]
+    velocities = [rng.uniform(0.05, 1.0, 30) for _ in range(5)]
+    w.write_track("t0", "train", rng.uniform(0, 3, (800, 84)).astype(np.float32), onsets, velocities)
+    w.finalize()
+    store = Store(tmp_path / "s")
+    floors = [0.0, 0.4, 0.0, 0.0, 0.2]
+    ds = WindowDataset(store, "train", window_frames=800, seed=1, min_velocity=floors)
+    kept = [o[v >= f] for o, v, f in zip(onsets, velocities, floors)]
+    assert 0 < len(kept[1]) < 30 and 0 < len(kept[4]) < 30  # the draw holds soft and loud strokes
+    np.testing.assert_array_equal(ds.window(0, 0)[1].numpy(), onsets_to_targets(kept, 800))
+    # no floors, or evaluation: every onset stays a target
+    full = onsets_to_targets(onsets, 800)
+    np.testing.assert_array_equal(WindowDataset(store, "train", 800, seed=1).window(0, 0)[1].numpy(), full)
+    ev = WindowDataset(store, "train", 800, mode="eval", min_velocity=floors)
+    np.testing.assert_array_equal(ev[0][1].numpy(), full)
+    for bad in ([0.5] * 4, [0.0, 1.0, 0.0, 0.0, 0.0], [-0.1] + [0.0] * 4):
+        with pytest.raises(ConfigError, match="min_velocity"):
+            WindowDataset(store, "train", 800, min_velocity=bad)
+
+
 def test_dataloader_with_two_workers(tmp_path):
     store = build(tmp_path / "s", [800, 1300, 600])
     ds = WindowDataset(store, "train", window_frames=200, seed=1)

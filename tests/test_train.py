@@ -398,12 +398,24 @@ def test_cli_train_evaluate_and_tune_thresholds(store: Path, tmp_path: Path, cap
     args = ["-q", "train", "--arch", "cnn", "--data", str(store), "--out", str(run), "--epochs", "2"]
     args += ["--param", "num_blocks=1", "--param", "num_layers=1", "--param", "hidden_size=8"]
     args += ["--batch-size", "4", "--window-frames", "100", "--steps-per-epoch", "2", "--seed", "3"]
-    args += ["--augment-mix", "0.5", "--augment-mix-db", "3"]
+    args += ["--augment-mix", "0.5", "--augment-mix-db", "3", "--min-velocity", "snare=0.3", "toms=0.1"]
     assert main(args) == 0
     cfg = json.loads((run / "config.json").read_text())["train_config"]
     assert cfg["arch_params"] == {"num_blocks": 1, "num_layers": 1, "hidden_size": 8}
     assert cfg["steps_per_epoch"] == 2 and cfg["epochs"] == 2
     assert cfg["augment_mix"] == 0.5 and cfg["augment_mix_db"] == 3.0
+    assert cfg["min_velocity"] == {"snare": 0.3, "toms": 0.1}
+    capsys.readouterr()
+    for bad, why in (
+        ("snare", "CLASS=VELOCITY"),
+        ("snare=loud", "CLASS=VELOCITY"),
+        ("=0.3", "CLASS=VELOCITY"),
+    ):
+        assert main([*args[:7], str(tmp_path / "bad"), "--min-velocity", bad]) == 1
+        assert why in capsys.readouterr().err
+    for bad, why in (("snare=1.5", "in [0, 1)"), ("cowbell=0.3", "unknown class")):
+        assert main([*args[:7], str(tmp_path / "bad"), "--epochs", "1", "--min-velocity", bad]) == 1
+        assert why in capsys.readouterr().err
     capsys.readouterr()
     assert main(["-q", "evaluate", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

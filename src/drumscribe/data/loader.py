@@ -178,6 +178,11 @@ class WindowDataset(Dataset):
     ``mix(features_a, features_b, rng)`` with ``mix_prob`` (train mode only): that share of the windows
     are two drawn windows' raw features mixed (e.g. :func:`drumscribe.train.windows.mix_windows`), with the
     union of their targets: denser drums under more masking, and another recording's band as distractor.
+    ``min_velocity`` (train mode only; one value in [0, 1) per class, 0 = keep all) drops the onsets of
+    tracks with velocities whose velocity is below their class's value from the targets: those frames
+    become negatives. Ghost notes (snare strokes at MIDI velocity ~10-40) are inaudible under a band and
+    rarely annotated in real recordings; kept as positives, they teach the model that any faint
+    snare-like transient is a snare.
     """
 
     def __init__(
@@ -195,6 +200,7 @@ class WindowDataset(Dataset):
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         mix: Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray] | None = None,
         mix_prob: float = 0.0,
+        min_velocity: Sequence[float] | None = None,
     ):
         if mode not in MODES:
             raise ConfigError(f"WindowDataset mode must be one of {MODES}, not {mode!r}")
@@ -203,6 +209,18 @@ class WindowDataset(Dataset):
         if not 0.0 <= mix_prob <= 1.0:
             raise ConfigError(f"mix_prob must be in [0, 1], got {mix_prob}")
         store_list = _as_stores(stores)
+        if min_velocity is not None:
+            min_velocity = [float(v) for v in min_velocity]
+            if len(min_velocity) != len(store_list[0].classes) or not all(
+                0.0 <= v < 1.0 for v in min_velocity
+            ):
+                raise ConfigError(
+                    f"min_velocity needs one value in [0, 1) per class of {store_list[0].classes}, "
+                    f"got {min_velocity}"
+                )
+            if mode != "train" or not any(min_velocity):
+                min_velocity = None
+        self.min_velocity = min_velocity
         if weights is not None and len(weights) != len(store_list):
             raise ConfigError(f"{len(weights)} weights for {len(store_list)} stores")
         self.split = split
@@ -338,10 +356,15 @@ class WindowDataset(Dataset):
             import json
 
             with open(self._path(t, "onsets.json"), encoding="utf-8") as fh:
-                onsets = json.load(fh)["onsets"]
-            return flatten_onset_frames(
-                [onset_frames(np.asarray(o, dtype=np.float64), self.fps) for o in onsets]
-            )
+                data = json.load(fh)
+            onsets = [np.asarray(o, dtype=np.float64) for o in data["onsets"]]
+            velocities = data.get("velocities")
+            if self.min_velocity is not None and velocities is not None:
+                onsets = [
+                    o[np.asarray(v, dtype=np.float64) >= floor]
+                    for o, v, floor in zip(onsets, velocities, self.min_velocity)
+                ]
+            return flatten_onset_frames([onset_frames(o, self.fps) for o in onsets])
 
         return self._cached(self._frames_cache, t, load)
 

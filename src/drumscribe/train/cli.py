@@ -81,6 +81,20 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return params
 
 
+def parse_min_velocity(items: list[str]) -> dict[str, float]:
+    """``["snare=0.35"]`` -> ``{"snare": 0.35}``."""
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise ConfigError(f"--min-velocity {item!r}: expected CLASS=VELOCITY, e.g. snare=0.35")
+    return out
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
@@ -108,6 +122,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--dataset-weights", nargs="+", type=float, default=None, help="sampling weight per --data store"
+    )
+    p.add_argument(
+        "--min-velocity",
+        nargs="+",
+        default=None,
+        metavar="CLASS=V",
+        help="drop training onsets of CLASS below velocity V in [0, 1) from the targets, e.g. snare=0.35 "
+        "(ghost notes; validation and test keep them)",
     )
     p.add_argument(
         "--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint"
@@ -170,6 +192,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     for key in ("arch", "data", "val_data", "test_data", "monitor", "dataset_weights", "keep_epoch_models"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    if args.min_velocity is not None:
+        overrides["min_velocity"] = parse_min_velocity(args.min_velocity)
     if args.arch and base.get("arch") not in (None, args.arch) and not args.param:
         base["arch_params"] = {}
     merged = {**base, **overrides}

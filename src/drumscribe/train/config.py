@@ -31,7 +31,9 @@ class TrainConfig:
     the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes;
     ``augment_mix`` makes that share of the windows the mix of two drawn windows (their filterbank
     magnitudes summed, the second at a random gain of up to +-``augment_mix_db`` dB) with the union of
-    their targets (:func:`drumscribe.train.windows.mix_windows`).
+    their targets (:func:`drumscribe.train.windows.mix_windows`). ``min_velocity`` maps class names to a
+    velocity floor in [0, 1): the training windows' onsets below it are dropped from the targets (ghost
+    notes, see :class:`~drumscribe.data.loader.WindowDataset`); validation and test keep every onset.
 
     ``keep_epoch_models`` also saves every epoch's model (with its card and validation scores) in
     ``epochs/epNNN/`` of the run, for choosing an epoch on another criterion than the synthetic
@@ -72,6 +74,7 @@ class TrainConfig:
     augment_eq_db: float = 0.0
     augment_mix: float = 0.0
     augment_mix_db: float = 6.0
+    min_velocity: dict[str, float] | None = None
     init_from: str | None = None
     ema_decay: float = 0.0
     keep_epoch_models: bool = False
@@ -99,6 +102,10 @@ class TrainConfig:
                 f"augment_mix must be in [0, 1] and augment_mix_db >= 0, got {self.augment_mix}, "
                 f"{self.augment_mix_db}"
             )
+        if self.min_velocity is not None and not all(
+            isinstance(v, (int, float)) and 0.0 <= v < 1.0 for v in self.min_velocity.values()
+        ):
+            raise ConfigError(f"min_velocity values must be in [0, 1), got {self.min_velocity}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ConfigError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
         if self.dataset_weights is not None:

@@ -242,6 +242,7 @@ def run_training(
         augment=augment,
         mix=partial(mix_windows, gain_db=cfg.augment_mix_db) if cfg.augment_mix > 0 else None,
         mix_prob=cfg.augment_mix,
+        min_velocity=class_floors(cfg.min_velocity, train_stores[0].classes),
     )
 
     _seed_everything(cfg.seed)
@@ -478,6 +479,18 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     log.info("warm start from %s (epoch %s)", where, card.get("epoch"))
     state = {k: v.detach().clone() for k, v in loaded.net.state_dict().items()}
     return state, loaded.mean, loaded.std
+
+
+def class_floors(min_velocity: dict[str, float] | None, classes: list[str]) -> list[float] | None:
+    """Per-class velocity floors (0 = keep every onset) from a ``{class: floor}`` map, or None."""
+    if not min_velocity:
+        return None
+    unknown = sorted(set(min_velocity) - set(classes))
+    if unknown:
+        raise ConfigError(
+            f"min_velocity: unknown class(es) {unknown}; the stores' classes are {list(classes)}"
+        )
+    return [float(min_velocity.get(c, 0.0)) for c in classes]
 
 
 def _store_weights(stores: list[Store], dataset_weights: list[float] | None) -> list[float] | None:
