@@ -22,6 +22,7 @@ needs the ``onnx`` package (the ``train`` extra).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -71,10 +72,12 @@ def _stage(card: dict) -> dict:
     )
 
 
-def _earlier_stages(run: Path) -> list[dict]:
+def _earlier_stages(run: Path, own_sha: str | None = None) -> list[dict]:
     """The warm-start chain of a run (``--init-from``), oldest first. The run's own config resolves its
     ``init_from`` (stored relative to it); a bare ``best/`` folder's card gives it as the training was given
-    it. A shipped model (``--init-from default``) ends the walk: its card holds the stages before it."""
+    it. A shipped model (``--init-from default``) ends the walk: its card holds the stages before it. When
+    the walk reaches the very model being shipped (``own_sha``: shipped again, e.g. to refresh its card),
+    that model's card already lists its whole chain."""
     stages: list[dict] = []
     if (run / CONFIG_NAME).is_file():
         init = load_run_config(run).init_from
@@ -87,6 +90,8 @@ def _earlier_stages(run: Path) -> list[dict]:
         except ModelError:
             break
         prev = read_json(folder / CARD_NAME)
+        if own_sha and prev.get("weights_sha256") == own_sha:
+            return list(prev.get("earlier_training_stages") or [])
         # a shipped name may now name a later model of this chain: the walk has come round
         came_round = prev.get("weights_sha256") in seen
         seen.add(prev.get("weights_sha256"))
@@ -101,6 +106,23 @@ def _earlier_stages(run: Path) -> list[dict]:
             break
         init = (prev.get("train_config") or {}).get("init_from")
     return stages
+
+
+def hours_all_stages(synth_configs: list[dict], stages: list[dict]) -> float:
+    """Hours of synthetic audio behind a model: its renders and those its earlier stages record (a render
+    counted once, by seed, whether given by its settings or by a shipped card's "seed N: H h" summary)."""
+    hours = {c.get("seed"): float(c.get("hours", 0)) for c in synth_configs}
+    for stage in stages:
+        data = stage.get("training_data")
+        if not isinstance(data, dict):
+            continue
+        for c in data.get("synth_configs") or []:
+            hours.setdefault(c.get("seed"), float(c.get("hours", 0)))
+        for text in data.get("renders") or []:
+            m = re.fullmatch(r"seed (\d+): ([\d.]+) h", text)
+            if m:
+                hours.setdefault(int(m.group(1)), float(m.group(2)))
+    return round(sum(hours.values()), 2)
 
 
 THRESHOLD_MODES = {
@@ -295,9 +317,10 @@ def main(argv=None) -> int:
         "credits": CREDITS,
     }
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
-    stages = _earlier_stages(args.run)
+    stages = _earlier_stages(args.run, card.get("weights_sha256"))
     if stages:
         card["earlier_training_stages"] = stages
+        card["training_data"]["hours_all_stages"] = hours_all_stages(synth_configs, stages)
     card["scores"] = {
         "synthetic_validation_kits": _strip_paths(
             results.get("validation") or results.get("best_validation") or run_scores

@@ -252,6 +252,29 @@ def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
     model(tmp_path / "pretrained" / "base", 7, earlier_training_stages=listed, weights_sha256="m")
     stages = ship._earlier_stages(tmp_path / "run")
     assert [s["epoch"] for s in stages] == [2, 5, 7]
+    # the run's model itself shipped (shipped again to refresh its card): the walk comes round to it, and
+    # its card's chain is the chain
+    model(
+        tmp_path / "pretrained" / "base",
+        9,
+        earlier_training_stages=[{"epoch": 1}, {"epoch": 4}],
+        weights_sha256="r",
+    )
+    model(tmp_path / "mid", 7, init="base", weights_sha256="m")
+    assert [s["epoch"] for s in ship._earlier_stages(tmp_path / "run", "r")] == [1, 4]
+
+
+def test_ship_default_counts_the_hours_of_every_stage_once():
+    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    stages = [
+        {"training_data": {"synth_configs": [{"seed": 1, "hours": 2.5}, {"seed": 2, "hours": 8.0}]}},
+        {"training_data": ["synth", "synth"]},  # store names only: nothing to add
+        {"training_data": {"hours": 12.5, "renders": ["seed 1: 2.5 h", "seed 2: 8.0 h", "seed 3: 2.0 h"]}},
+    ]
+    assert ship.hours_all_stages([{"seed": 9, "hours": 4.0}, {"seed": 2, "hours": 8.0}], stages) == 16.5
+    assert ship.hours_all_stages([{"seed": 9, "hours": 4.0}], []) == 4.0
 
 
 # --- backend choice and errors -------------------------------------------------------------------------
