@@ -70,29 +70,27 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def parse_params(items: list[str] | None) -> dict[str, Any]:
+def parse_params(
+    items: list[str] | None, flag: str = "--param", expected: str = "KEY=VALUE"
+) -> dict[str, Any]:
     """``["num_layers=3", "cell=lstm"]`` -> ``{"num_layers": 3, "cell": "lstm"}``."""
     params: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} {item!r}: expected {expected}")
         params[key.strip().replace("-", "_")] = _parse_value(value.strip())
     return params
 
 
 def parse_min_velocity(items: list[str]) -> dict[str, float]:
     """``["snare=0.35"]`` -> ``{"snare": 0.35}``."""
-    out: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise ConfigError(f"--min-velocity {item!r}: expected CLASS=VELOCITY, e.g. snare=0.35")
-    return out
+    expected = "CLASS=VELOCITY, e.g. snare=0.35"
+    floors = parse_params(items, "--min-velocity", expected)
+    for key, value in floors.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"--min-velocity {key}={value}: expected {expected}")
+    return {key: float(value) for key, value in floors.items()}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
