@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,9 +13,12 @@ from drumscribe.synth import kits as kits_mod
 from drumscribe.synth.kits import discover_hydrogen_kits
 from drumscribe.synth.pieces import PIECE_CLASS
 from drumscribe.synth.render import (
+    CLASSIC_SWAP_WEIGHTS,
     SPLIT_BLOCK,
+    SWAP_MENU,
     RenderContext,
     SynthConfig,
+    draw_swap,
     place_hits,
     realise_kit,
     render_dataset,
@@ -343,3 +348,58 @@ def test_tacet_spans_remove_the_drummer_and_keep_the_band(tmp_path, hydrogen_kit
     assert rms_alone and max(rms_alone) > 1e-3  # (a 3-second track may fall in a silent intro)
     with pytest.raises(ConfigError, match="band_only_share"):
         SynthConfig(band_only_share=1.5)
+
+
+def test_swap_weights_draw_and_validate():
+    classic = SynthConfig(swap_weights=dict(CLASSIC_SWAP_WEIGHTS))
+    names, p = classic.swap_draw()
+    assert p is None and names == list(SWAP_MENU)[:12]
+    # the classic menu draws exactly as the unweighted 12-entry menu did, so old renders reproduce
+    for seed in range(20):
+        assert (
+            draw_swap(classic, np.random.default_rng(seed)) == names[np.random.default_rng(seed).integers(12)]
+        )
+    only = SynthConfig(swap_weights={n: 0 for n in SWAP_MENU} | {"ride_the_crash": 1})
+    rng = np.random.default_rng(0)
+    assert {draw_swap(only, rng) for _ in range(50)} == {"ride_the_crash"}
+    skew = SynthConfig(swap_weights={n: 0 for n in SWAP_MENU} | {"ride_the_crash": 3, "floor_tom_groove": 1})
+    draws = [draw_swap(skew, rng) for _ in range(2000)]
+    assert 0.7 < draws.count("ride_the_crash") / len(draws) < 0.8
+    assert set(SynthConfig().swap_draw()[0]) == set(SWAP_MENU)
+    for bad, msg in (
+        ({"ride_the_bell": 1}, "unknown swaps"),
+        ({"rimshot": -1}, ">= 0"),
+        ({"rimshot": float("nan")}, ">= 0"),
+        ({n: 0 for n in SWAP_MENU}, "every swap has weight 0"),
+        (["rimshot"], "must map swap names"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            SynthConfig(swap_weights=bad)
+
+
+def test_ride_the_crash_relabels_the_time_keeping_as_cymbals(tmp_path):
+    from drumscribe.cli import main
+
+    out = tmp_path / "crash"
+    weights = json.dumps({n: 0 for n in SWAP_MENU} | {"ride_the_crash": 1})
+    code = main(
+        ["-q", "synth", str(out), "--hours", str(4 * 2.5 / 3600), "--track-s", "2.5", "--kits", "procedural",
+         "--no-accompaniment", "--seed", "3", "--cache-dir", str(tmp_path / "c"),
+         "--set", "swap_prob=1", f"swap_weights={weights}", "extra_percussion_prob=0"]
+    )  # fmt: skip
+    assert code == 0
+    store = Store(out)
+    assert store.manifest["synth"]["config"]["swap_weights"]["ride_the_crash"] == 1
+    whole = 0
+    for t in store.track_ids():
+        meta = store.records[t].meta["performance"]
+        (swap,) = meta["swaps"]
+        if "span_s" in swap:
+            assert swap["map"] == SWAP_MENU["ride_the_crash"]
+        else:  # the whole track: the crash keeps time, and it is labelled as cymbals
+            assert swap == SWAP_MENU["ride_the_crash"]
+            whole += 1
+            counts = meta["piece_counts"]
+            assert not {"hihat_closed", "hihat_open", "ride"} & set(counts)
+            assert len(store.onsets(t)[4]) >= counts["crash"] > 0
+    assert whole

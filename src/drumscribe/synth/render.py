@@ -61,21 +61,28 @@ PIECE_FALLBACKS: dict[str, tuple[str, ...]] = {
     "cowbell": (),
 }
 BUS_OF_CLASS = {0: "kick", 1: "snare", 2: "toms", 3: "hihat", 4: "cymbals", None: "other"}
-#: piece swaps applied to a span of a track (whole track or a section) for variety
-SWAP_MENU: tuple[dict[str, str], ...] = (
-    {"hihat_closed": "ride", "hihat_open": "ride"},
-    {"hihat_closed": "ride"},
-    {"ride": "hihat_closed", "ride_bell": "hihat_open"},
-    {"hihat_closed": "hihat_open"},
-    {"snare": "side_stick"},
-    {"snare": "snare_rimshot"},
-    {"crash": "china"},
-    {"crash": "splash"},
-    {"hihat_closed": "tambourine"},
-    {"ride": "crash"},
-    {"tom_high": "tom_floor", "tom_floor": "tom_high"},
-    {"tom_mid": "tom_low", "tom_low": "tom_mid", "tom_high": "tom_floor"},
-)
+#: piece swaps applied to a span of a track (whole track or a section) for variety, by name; the draw
+#: weights are ``SynthConfig.swap_weights`` (1 each unless set)
+SWAP_MENU: dict[str, dict[str, str]] = {
+    "hihat_to_ride": {"hihat_closed": "ride", "hihat_open": "ride"},
+    "closed_hihat_to_ride": {"hihat_closed": "ride"},
+    "ride_to_hihat": {"ride": "hihat_closed", "ride_bell": "hihat_open"},
+    "hihat_opened": {"hihat_closed": "hihat_open"},
+    "side_stick": {"snare": "side_stick"},
+    "rimshot": {"snare": "snare_rimshot"},
+    "crash_to_china": {"crash": "china"},
+    "crash_to_splash": {"crash": "splash"},
+    "hihat_to_tambourine": {"hihat_closed": "tambourine"},
+    "ride_to_crash": {"ride": "crash"},
+    "toms_flipped": {"tom_high": "tom_floor", "tom_floor": "tom_high"},
+    "toms_rotated": {"tom_mid": "tom_low", "tom_low": "tom_mid", "tom_high": "tom_floor"},
+    # time kept on a crash (punk, loud choruses): a wash of re-struck crashes, labelled cymbals
+    "ride_the_crash": {"hihat_closed": "crash", "hihat_open": "crash", "ride": "crash"},
+    # time kept on the floor tom (grunge, surf, tribal grooves), often in unison with the kick
+    "floor_tom_groove": {"hihat_closed": "tom_floor", "hihat_open": "tom_floor", "ride": "tom_floor"},
+}
+#: the menu of the engine before ``ride_the_crash`` and ``floor_tom_groove`` (renders 1-13 of the default model)
+CLASSIC_SWAP_WEIGHTS = {"ride_the_crash": 0.0, "floor_tom_groove": 0.0}
 
 
 @dataclass
@@ -103,6 +110,8 @@ class SynthConfig:
     styles: list[str] | None = None
     tempo_change: float = 0.15  # max relative time stretch of performances (0.15: x0.87..x1.15)
     swap_prob: float = 0.4
+    #: relative draw weights of the :data:`SWAP_MENU` entries by name (unlisted: 1; 0 switches one off)
+    swap_weights: dict[str, float] | None = None
     variant_prob: float = 0.7
     donor_prob: float = 0.2
     layer_prob: float = 0.15
@@ -135,6 +144,24 @@ class SynthConfig:
                 raise ConfigError(f"{name} must lie in [0, 1], got {v!r}")
         if self.validation_share + self.test_share >= 1:
             raise ConfigError("validation_share + test_share must be < 1")
+        self.swap_draw()  # checks swap_weights
+
+    def swap_draw(self) -> tuple[list[str], np.ndarray | None]:
+        """The swap names that can be drawn and their probabilities (None: uniform)."""
+        if not isinstance(self.swap_weights or {}, dict):
+            raise ConfigError(f"swap_weights must map swap names to weights, got {self.swap_weights!r}")
+        weights = dict(self.swap_weights or {})
+        unknown = sorted(set(weights) - set(SWAP_MENU))
+        if unknown:
+            raise ConfigError(f"swap_weights: unknown swaps {unknown}; known: {', '.join(SWAP_MENU)}")
+        for name, w in weights.items():
+            if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise ConfigError(f"swap_weights: {name} must be a finite weight >= 0, got {w!r}")
+        names = [n for n in SWAP_MENU if weights.get(n, 1.0) > 0]
+        if not names:
+            raise ConfigError("swap_weights: every swap has weight 0 (use swap_prob=0 to switch swaps off)")
+        w = np.array([float(weights.get(n, 1.0)) for n in names])
+        return names, None if np.all(w == w[0]) else w / w.sum()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -324,10 +351,20 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
     if abs(stretch - 1.0) > 1e-6:
         perf = perf.time_stretch(stretch)
     if rng.random() < cfg.swap_prob:
-        perf = swap_span(perf, SWAP_MENU[int(rng.integers(len(SWAP_MENU)))], rng)
+        perf = swap_span(perf, SWAP_MENU[draw_swap(cfg, rng)], rng)
     if rng.random() < cfg.extra_percussion_prob and "tambourine" not in perf.pieces:
         perf = add_percussion(perf, rng)  # GMD has no tambourine; the generator plays one in some styles
     return perf.crop(0.0, cfg.track_s) if perf.duration_s > cfg.track_s else perf
+
+
+def draw_swap(cfg: SynthConfig, rng: np.random.Generator) -> str:
+    """The name of a :data:`SWAP_MENU` entry drawn with ``cfg.swap_weights``.
+
+    Equal weights draw with ``rng.integers``, as the engine did before the menu had weights, so the classic
+    menu (:data:`CLASSIC_SWAP_WEIGHTS`) reproduces earlier renders draw for draw.
+    """
+    names, p = cfg.swap_draw()
+    return names[int(rng.integers(len(names)))] if p is None else names[int(rng.choice(len(names), p=p))]
 
 
 def swap_span(perf: Performance, mapping: dict[str, str], rng: np.random.Generator) -> Performance:
