@@ -87,7 +87,7 @@ def evaluate_models(
         fc = model.feature_config
         for cond in conditions:
             t_start = time.perf_counter()
-            per_track, scores, activations, kinds, applied = {}, [], [], {}, {}
+            per_track, counts, scores, activations, kinds, applied = {}, {}, [], [], {}, {}
             for track in tracks:
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
@@ -105,6 +105,7 @@ def evaluate_models(
                 scores.append(s)
                 activations.append(tr.activations)
                 per_track[track] = round(s.micro_f1, 4)
+                counts[track] = {"tp": s.tp, "fp": s.fp, "fn": s.fn}
             total = OnsetScores.sum(scores)
             res = {
                 "model": name,
@@ -125,6 +126,7 @@ def evaluate_models(
                 # what each track got: the card's mix set, its drum-only set or between, by input kind
                 "thresholds_applied": applied,
                 "per_track_micro_f1": per_track,
+                "per_track_counts": counts,  # per class, in the model's class order
                 "window_s": window_s,
                 "seconds": round(time.perf_counter() - t_start, 2),
             }
@@ -226,6 +228,23 @@ def format_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def format_per_track(results: list[dict[str, Any]]) -> str:
+    """Per model, condition and track: micro F1 and each class's hits / false alarms / misses."""
+    classes = list(results[0]["class_f1"]) if results else []
+    head = f"{'track':<28} {'cond':<6} {'micro':>6}  " + " ".join(
+        f"{c[:7] + ' tp/fp/fn':>17}" for c in classes
+    )
+    lines = []
+    for r in results:
+        lines += ["", f"{r['model']} ({r['condition']})", head, "-" * len(head)]
+        for track, c in r["per_track_counts"].items():
+            cells = " ".join(f"{f'{tp}/{fp}/{fn}':>17}" for tp, fp, fn in zip(c["tp"], c["fp"], c["fn"]))
+            lines.append(
+                f"{track[:28]:<28} {r['condition']:<6} {r['per_track_micro_f1'][track]:>6.4f}  {cells}"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -250,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--sweep", action="store_true", help="also sweep thresholds on the stored activations"
+    )
+    parser.add_argument(
+        "--per-track",
+        action="store_true",
+        help="also print each track's micro F1 and per-class hits / false alarms / misses",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
@@ -280,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mdb_dev: error: {exc}", file=sys.stderr)
         return 1
     print(format_table(results))
+    if args.per_track:
+        print(format_per_track(results))
     if args.json:
         write_json(args.json, {"data": str(args.data), "results": results})
         print(f"wrote {args.json}")

@@ -106,12 +106,25 @@ def test_card_real_music_scores_are_what_the_benchmark_measures():
     """The mdb-dev scores in the card (and README) are re-measured, not copied: the benchmark's evaluation
     of the shipped model, with the input kind told per track, gives the card's counts."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from mdb_dev import evaluate_models
+    from mdb_dev import evaluate_models, format_per_track
 
     card = load_model("default").card
     assert card.get("thresholds_drums_only") is not None
     real = card["scores"]["mdb_dev_real"]
-    for r in evaluate_models(["default"], ROOT.parent / "shared" / "data" / "mdb-dev"):
+    results = evaluate_models(["default"], ROOT.parent / "shared" / "data" / "mdb-dev")
+    table = format_per_track(results)
+    for r in results:
+        # the per-track counts (benchmark --per-track) add up to the whole-set counts
+        for key in ("tp", "fp", "fn"):
+            summed = np.sum([c[key] for c in r["per_track_counts"].values()], axis=0).tolist()
+            assert summed == r[key], key
+        for track, c in r["per_track_counts"].items():
+            cells = " ".join(f"{tp}/{fp}/{fn}" for tp, fp, fn in zip(c["tp"], c["fp"], c["fn"]))
+            row = next(
+                line for line in table.splitlines() if line.startswith(track) and r["condition"] in line
+            )
+            assert " ".join(row.split()[3:]) == cells
+    for r in results:
         cond = r["condition"]
         assert (r["tp"], r["fp"], r["fn"]) == (real[cond]["tp"], real[cond]["fp"], real[cond]["fn"]), cond
         assert r["micro_f1"] == pytest.approx(real[cond]["micro_f1"], abs=1e-4)

@@ -403,3 +403,19 @@ def test_ride_the_crash_relabels_the_time_keeping_as_cymbals(tmp_path):
             assert not {"hihat_closed", "hihat_open", "ride"} & set(counts)
             assert len(store.onsets(t)[4]) >= counts["crash"] > 0
     assert whole
+
+
+def test_onset_rise_places_a_hit_by_frequency_region():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from onset_rise import GROUPS, onset_rise
+
+    spec = np.zeros((300, 80))
+    spec[100:, 70:] = 2.0  # a bright hit at 1.00 s: only the top group (bands 70-79) rises
+    spec[200:, :10] += 1.0  # a dull one at 2.00 s: only the bottom group
+    rise = onset_rise(spec, np.array([1.0, 2.0, 0.01, 2.995]))  # the last two are too near the ends
+    assert rise.shape == (2, GROUPS)
+    assert rise[0, -1] == pytest.approx(20.0) and rise[0, :-1].sum() == 0
+    assert rise[1, 0] == pytest.approx(10.0) and rise[1, 1:].sum() == 0
