@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--swap", default=None, help="only store tracks with this whole-track swap")
     p.add_argument("--classes", nargs="+", default=["cymbals", "hihat"], help="store classes")
     args = p.parse_args(argv)
+    from drumscribe.synth.render import SWAP_MENU
+
+    if args.swap is not None and args.swap not in SWAP_MENU:
+        p.error(f"unknown swap {args.swap!r}; known: {', '.join(SWAP_MENU)}")
     rows: dict[str, np.ndarray] = {}
     for track in args.mdb_track:
         rows.update(mdb_rows(args.data, track, args.stem, args.labels))

@@ -370,6 +370,7 @@ def test_swap_weights_draw_and_validate():
         ({"ride_the_bell": 1}, "unknown swaps"),
         ({"rimshot": -1}, ">= 0"),
         ({"rimshot": float("nan")}, ">= 0"),
+        ({"rimshot": True}, ">= 0"),
         ({n: 0 for n in SWAP_MENU}, "every swap has weight 0"),
         (["rimshot"], "must map swap names"),
     ):

@@ -155,7 +155,7 @@ class SynthConfig:
         if unknown:
             raise ConfigError(f"swap_weights: unknown swaps {unknown}; known: {', '.join(SWAP_MENU)}")
         for name, w in weights.items():
-            if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
                 raise ConfigError(f"swap_weights: {name} must be a finite weight >= 0, got {w!r}")
         names = [n for n in SWAP_MENU if weights.get(n, 1.0) > 0]
         if not names:
