@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdb_dev import DEFAULT_DATA, audio_path  # noqa: E402
 
 GROUPS = 8
-FPS = 100
 
 
-def onset_rise(spec: np.ndarray, times_s: np.ndarray, fps: float = FPS) -> np.ndarray:
+def onset_rise(spec: np.ndarray, times_s: np.ndarray, fps: float) -> np.ndarray:
     """(n_onsets, GROUPS) summed positive rise of ``spec`` at each onset, per group of bands."""
     edges = np.linspace(0, spec.shape[1], GROUPS + 1).astype(int)
     rows = []
@@ -43,26 +43,29 @@ def onset_rise(spec: np.ndarray, times_s: np.ndarray, fps: float = FPS) -> np.nd
     return np.array(rows).reshape(-1, GROUPS)
 
 
-def mdb_rows(data: Path, track: str, stem: str, labels: list[str]) -> dict[str, np.ndarray]:
-    from drumscribe.transcribe.inference import InferenceConfig, compute_features, get_model
+def label_times(path: Path, label: str) -> np.ndarray:
+    """Onset times of one raw MDB label (``CRC``, ``OHH``, ...), read by the project's MDB reader."""
+    from drumscribe.data.annotations import read_time_label_txt
+    from drumscribe.vocab import MDB_MAP, LabelMap
 
-    fc = get_model("default", "cpu").feature_config
+    others = (frozenset(MDB_MAP.classes) | MDB_MAP.ignored) - {label}
+    return read_time_label_txt(path, LabelMap(f"MDB {label}", {label: 0}, ignored=others)).onsets[0]
+
+
+def mdb_rows(data: Path, track: str, stem: str, labels: list[str], fc: Any) -> dict[str, np.ndarray]:
+    from drumscribe.transcribe.inference import InferenceConfig, compute_features
+
     spec, _, _ = compute_features(audio_path(data, stem, track), None, fc, InferenceConfig())
-    pairs = [line.split() for line in (data / "annotations" / f"{track}.txt").read_text().splitlines()]
-    return {
-        f"{track} {stem} {lab}": onset_rise(spec, np.array([float(t) for t, b in pairs if b == lab]))
-        for lab in labels
-    }
+    path = data / "annotations" / f"{track}.txt"
+    return {f"{track} {stem} {lab}": onset_rise(spec, label_times(path, lab), fc.fps) for lab in labels}
 
 
-def store_rows(root: Path, swap: str | None, classes: list[str]) -> dict[str, np.ndarray]:
-    from drumscribe.data.store import Store
+def store_rows(store: Any, swap: str | None, classes: list[str]) -> dict[str, np.ndarray]:
     from drumscribe.synth.render import SWAP_MENU
 
-    store = Store(root)
     unknown = sorted(set(classes) - set(store.classes))
     if unknown:
-        raise SystemExit(f"onset_rise: {root}: no class {unknown}; it has {', '.join(store.classes)}")
+        raise SystemExit(f"onset_rise: {store.root}: no class {unknown}; it has {', '.join(store.classes)}")
     want = SWAP_MENU[swap] if swap else None
     acc: dict[str, list[np.ndarray]] = {c: [] for c in classes}
     for t in store.track_ids():
@@ -73,8 +76,8 @@ def store_rows(root: Path, swap: str | None, classes: list[str]) -> dict[str, np
         onsets = store.onsets(t)
         spec = store.features(t)
         for c in classes:
-            acc[c].append(onset_rise(spec, onsets[store.classes.index(c)]))
-    label = f"{root.name}" + (f" {swap}" if swap else "")
+            acc[c].append(onset_rise(spec, onsets[store.classes.index(c)], store.fps))
+    label = f"{store.root.name}" + (f" {swap}" if swap else "")
     return {f"{label} {c}": np.concatenate(v) if v else np.zeros((0, GROUPS)) for c, v in acc.items()}
 
 
@@ -92,11 +95,22 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.swap is not None and args.swap not in SWAP_MENU:
         p.error(f"unknown swap {args.swap!r}; known: {', '.join(SWAP_MENU)}")
+    from drumscribe.data.store import Store
+    from drumscribe.features import FeatureConfig
+    from drumscribe.transcribe.inference import get_model
+
+    stores = [Store(root) for root in args.store]
+    # the real tracks get the features the renders were stored with (else the default model's)
+    fc = (
+        FeatureConfig.from_dict(stores[0].feature_config)
+        if stores
+        else get_model("default", "cpu").feature_config
+    )
     rows: dict[str, np.ndarray] = {}
     for track in args.mdb_track:
-        rows.update(mdb_rows(args.data, track, args.stem, args.labels))
-    for root in args.store:
-        rows.update(store_rows(root, args.swap, args.classes))
+        rows.update(mdb_rows(args.data, track, args.stem, args.labels, fc))
+    for store in stores:
+        rows.update(store_rows(store, args.swap, args.classes))
     if not rows:
         p.error("give --mdb-track and/or --store")
     print(f"{'onsets':<44} {'n':>6}  " + " ".join(f"{'g' + str(g + 1):>5}" for g in range(GROUPS)) + "  top3")

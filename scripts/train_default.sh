@@ -23,7 +23,9 @@ MDB=${MDB:-../shared/data/mdb-dev}
 mkdir -p "$WORK"
 # renders 1-13 drew piece swaps from the menu before ride_the_crash and floor_tom_groove; pinning it keeps
 # their random draws as they were
-CLASSIC_SWAPS=(--set 'swap_weights={"ride_the_crash": 0, "floor_tom_groove": 0}')
+CLASSIC_SWAPS=(--set "swap_weights=$($PY -c 'import json
+from drumscribe.synth.render import CLASSIC_SWAP_WEIGHTS
+print(json.dumps(CLASSIC_SWAP_WEIGHTS))')")
 
 # stage 1: two renders with different seeds (10.5 h): the same kits split, different performances, kits
 # draws and mixes; 43 epochs of 60 steps (the shipped stage-1 model stopped there)

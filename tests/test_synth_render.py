@@ -416,7 +416,7 @@ def test_onset_rise_places_a_hit_by_frequency_region():
     spec = np.zeros((300, 80))
     spec[100:, 70:] = 2.0  # a bright hit at 1.00 s: only the top group (bands 70-79) rises
     spec[200:, :10] += 1.0  # a dull one at 2.00 s: only the bottom group
-    rise = onset_rise(spec, np.array([1.0, 2.0, 0.01, 2.995]))  # the last two are too near the ends
+    rise = onset_rise(spec, np.array([1.0, 2.0, 0.01, 2.995]), fps=100)  # the last two are too near the ends
     assert rise.shape == (2, GROUPS)
     assert rise[0, -1] == pytest.approx(20.0) and rise[0, :-1].sum() == 0
     assert rise[1, 0] == pytest.approx(10.0) and rise[1, 1:].sum() == 0
