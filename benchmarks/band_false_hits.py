@@ -11,11 +11,14 @@ Two sources of band-only audio:
   treatment and a -16 dBFS level), fixed seeds, so models can be compared on the same audio;
 * ``mdb-band`` (when ``../shared/data/mdb-dev`` is there): each real MDB Drums mix minus its drum stem
   (scaled by least squares), i.e. the real band. Validation data: a diagnostic, never training data.
+* ``stems`` (with ``--stems PATH...``): real recordings without drums, files or folders, e.g. the held-out
+  guitar tracks that ``scripts/fetch_stems.sh`` sets aside (``work/stems/heldout``), read whole.
 
 Usage::
 
     python benchmarks/band_false_hits.py                       # the shipped default model
     python benchmarks/band_false_hits.py --model runs/a/best --model default --threshold 0.5
+    python benchmarks/band_false_hits.py --stems work/stems/heldout
 """
 
 from __future__ import annotations
@@ -70,6 +73,15 @@ def mdb_bands(data: Path) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def stem_recordings(paths: list[Path]) -> list[tuple[str, np.ndarray]]:
+    """The audio files named by ``paths`` (files or folders, as ``drumscribe synth --stems`` takes them),
+    mono at 44.1 kHz."""
+    from drumscribe.audio import load_audio
+    from drumscribe.synth.stems import find_stems
+
+    return [(s.name, load_audio(s.path, SAMPLE_RATE)[0]) for s in find_stems(paths)]
+
+
 def hits_per_minute(
     models: list[str], sources: dict[str, list[tuple[str, np.ndarray]]], threshold: float | None
 ) -> list[dict[str, Any]]:
@@ -113,12 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracks", type=int, default=15, help="synthetic accompaniments (default 15)")
     ap.add_argument("--duration-s", type=float, default=30.0)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="mdb-dev folder (skipped when absent)")
+    ap.add_argument(
+        "--stems", type=Path, nargs="+", default=None, help="files or folders of drumless recordings"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
 
     sources = {"synthetic": synthetic_bands(args.tracks, args.duration_s)}
     if (args.data / "mix").is_dir():
         sources["mdb-band"] = mdb_bands(args.data)
+    if args.stems:
+        sources["stems"] = stem_recordings(args.stems)
     rows = hits_per_minute(args.model or ["default"], sources, args.threshold)
     classes = list(rows[0]["hits_per_minute"])
     print(f"{'model':32s} {'source':10s} {'min':>5s} " + " ".join(f"{c:>8s}" for c in classes) + "    total")

@@ -420,3 +420,119 @@ def test_onset_rise_places_a_hit_by_frequency_region():
     assert rise.shape == (2, GROUPS)
     assert rise[0, -1] == pytest.approx(20.0) and rise[0, :-1].sum() == 0
     assert rise[1, 0] == pytest.approx(10.0) and rise[1, 1:].sum() == 0
+
+
+def _write_stem(path, seconds: float, sr: int, silent_until_s: float = 0.0, seed: int = 0):
+    """A stereo 'guitar' stem: chugs of filtered noise every 0.25 s, silent before ``silent_until_s``."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    x = rng.standard_normal(n) * np.exp(-((t % 0.25) / 0.05)) * 0.3
+    x[t < silent_until_s] = 0.0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.stack([x, 0.5 * x], axis=1).astype(np.float32), sr)
+    return x
+
+
+def test_stems_are_found_read_at_their_offset_and_named_in_errors(tmp_path, caplog):
+    from drumscribe.errors import AudioError
+    from drumscribe.synth.stems import SILENT_RMS, add_stem, draw_stem, find_stems
+
+    x = _write_stem(tmp_path / "stems" / "a" / "g.flac", 6.0, 22050, silent_until_s=5.0)
+    _write_stem(tmp_path / "stems" / "b.wav", 2.0, 44100, seed=1)
+    (tmp_path / "stems" / "notes.wav").write_text("not audio")  # skipped, with a warning naming it
+    (tmp_path / "stems" / "readme.txt").write_text("credits")  # not an audio ending: not looked at
+    stems = find_stems([tmp_path / "stems"])
+    assert [s.name for s in stems] == ["a/g.flac", "stems/b.wav"]
+    assert "notes.wav" in caplog.text
+    with pytest.raises(ConfigError, match="does not exist"):
+        find_stems([tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no audio files"):
+        find_stems([tmp_path / "empty"])
+    with pytest.raises(AudioError, match="notes.wav"):  # a file named directly must be readable
+        find_stems([tmp_path / "stems" / "notes.wav"])
+    with pytest.raises(ConfigError, match="no readable audio"):
+        (tmp_path / "bad").mkdir()
+        (tmp_path / "bad" / "x.ogg").write_text("text")
+        find_stems([tmp_path / "bad"])
+
+    # the excerpt is the file's audio at the drawn offset, mono, resampled to the engine's rate
+    g = find_stems([tmp_path / "stems" / "a"])
+    sr, n = SAMPLE_RATE_HZ, SAMPLE_RATE_HZ // 2
+    loud = 0
+    for seed in range(30):
+        audio, rec = draw_stem(g, np.random.default_rng(seed), n, sr)
+        assert audio.dtype == np.float32 and len(audio) == n and rec["file"] == "a/g.flac"
+        i = rec["offset_frame"]
+        assert 0 <= i <= 5.5 * 22050 and rec["offset_s"] == round(i / 22050, 6)
+        want = 0.75 * x[i : i + 11025]  # the channel mean of (x, x / 2)
+        got = audio[::2][: len(want)]
+        if np.std(want[200:-200]) > 0:
+            assert np.corrcoef(want[200:-200], got[200:-200])[0, 1] > 0.98
+        else:
+            assert np.max(np.abs(got[200:-200])) < 1e-3
+        loud += float(np.sqrt(np.mean(audio**2))) >= SILENT_RMS
+    # only the last second sounds: one offset in 5.5 s finds it (18 %, ~5 of 30), four tries 55 % (~16)
+    assert loud >= 11
+
+    # joined to a band at a level against it, or alone; reproducible from the stream
+    band = np.full(n, 0.1, dtype=np.float32)
+    seen = set()
+    for seed in range(12):
+        mixed, rec = add_stem(band, g, np.random.default_rng(seed), sr, n)
+        again, rec2 = add_stem(band, g, np.random.default_rng(seed), sr, n)
+        np.testing.assert_array_equal(mixed, again)
+        assert rec == rec2 and len(mixed) == n
+        seen.add(rec["alone"])
+        if not rec["alone"]:
+            stem = mixed - band
+            if np.any(stem):
+                level = 20 * np.log10(np.sqrt(np.mean(stem**2)) / 0.1)
+                assert abs(level - rec["level_db"]) < 0.01
+    assert seen == {True, False}
+    alone, rec = add_stem(None, g, np.random.default_rng(0), sr, n)
+    assert rec["alone"] and len(alone) == n
+
+
+def test_render_with_stems_mixes_them_in_and_leaves_other_draws_alone(tmp_path, hydrogen_kits):
+    """--stems: a share of the tracks with a band get a stem excerpt, recorded in the manifest; every other
+    choice of a track (kit, performance, labels, band) is what it is without stems."""
+    from drumscribe.synth.accompaniment import find_gm_soundfonts
+
+    fonts = find_gm_soundfonts()
+    if not fonts:
+        pytest.skip("no General MIDI soundfont installed")
+    _write_stem(tmp_path / "stems" / "g.wav", 8.0, 44100)
+    base = dict(TINY, hours=4 * 3.0 / 3600, accompaniment=True, drums_only_share=0.0, seed=4)
+    cfg = SynthConfig(**base, stems=[str(tmp_path / "stems")], stems_share=1.0, cache_dir=str(tmp_path))
+    plain_cfg = SynthConfig(**base, cache_dir=str(tmp_path))
+    _, kit_splits = resolve_kits(cfg, hydrogen_kits)
+    quick = [min(fonts, key=lambda p: p.stat().st_size)]
+    for index in range(3):
+        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        tracks = []
+        for c in (cfg, plain_cfg):
+            ctx = RenderContext(c, hydrogen_kits, kit_splits)
+            ctx._soundfonts = quick
+            tracks.append(render_track(ctx, index, split))
+        with_stem, plain = tracks
+        stem = with_stem.meta["accompaniment"].pop("stem")
+        assert stem["file"] == "stems/g.wav" and "stem" not in plain.meta["accompaniment"]
+        assert with_stem.meta["accompaniment"] == plain.meta["accompaniment"]
+        assert with_stem.meta["kit"] == plain.meta["kit"]
+        for c in range(5):
+            np.testing.assert_array_equal(with_stem.onsets[c], plain.onsets[c])
+        assert not np.allclose(with_stem.audio, plain.audio)
+    with pytest.raises(ConfigError, match="stems_share"):
+        SynthConfig(stems_share=2.0)
+    with pytest.raises(ConfigError, match="does not exist"):
+        render_dataset(
+            tmp_path / "out",
+            SynthConfig(**base, stems=[str(tmp_path / "missing")], cache_dir=str(tmp_path)),
+            kit_infos=hydrogen_kits,
+            progress=False,
+        )
+    assert not (tmp_path / "out").exists()

@@ -228,6 +228,25 @@ def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> tupl
     return resample(mono, sr, sample_rate), int(sample_rate)
 
 
+def read_excerpt(path: str | Path, start: int, frames: int) -> np.ndarray:
+    """Mono float32 samples ``[start, start + frames)`` of ``path`` at its own sample rate (fewer at its
+    end), read by seeking (MP3 through ffmpeg: decoded whole); raises AudioError like :func:`load_audio`."""
+    path = Path(path)
+    _check_path(path)
+    if _use_ffmpeg(path):
+        data, _ = _decode_ffmpeg(path)
+        return to_mono(data[max(0, int(start)) : max(0, int(start)) + int(frames)])
+    with _open(path) as f:
+        try:
+            f.seek(max(0, min(int(start), f.frames)))
+            block = f.read(int(frames), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(path, f"corrupt audio data ({exc})") from exc
+    if not np.isfinite(block).all():
+        raise AudioError(path, "corrupt audio: contains NaN or infinite samples")
+    return to_mono(block)
+
+
 def iter_audio_blocks(
     path: str | Path,
     block_s: float,

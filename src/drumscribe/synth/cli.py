@@ -87,6 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-accompaniment", action="store_true", help="render drums only")
     p.add_argument(
+        "--stems",
+        nargs="+",
+        default=d["stems"],
+        metavar="PATH",
+        help="files or folders of real recordings without drums (guitar, bass, vocal stems) mixed into the "
+        f"band of a share of the tracks (--set stems_share=..., default {d['stems_share']})",
+    )
+    p.add_argument(
         "--degrade",
         type=float,
         default=d["degrade"],
@@ -131,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         procedural_share=args.procedural_share,
         styles=args.styles,
         accompaniment=not args.no_accompaniment,
+        stems=args.stems,
         degrade=args.degrade,
         save_audio=args.save_audio,
         address=args.address,

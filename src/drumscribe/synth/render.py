@@ -32,6 +32,7 @@ from .kits import KitInfo, assign_splits, discover_kits, load_kit, no_kits_messa
 from .performance import Performance, beat_grid
 from .pieces import PIECE_CLASS, PIECES
 from .samples import SAMPLE_RATE_HZ, KitSamples, OneShot, eq_tilt, layer, pitch_shift, shape_decay
+from .stems import Stem, add_stem, find_stems
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ class SynthConfig:
     extra_percussion_prob: float = 0.15
     max_shots_per_piece: int = 8
     accompaniment: bool = True
+    #: files or folders of real recordings without drums (guitars, bass, vocals, ...) mixed into the band
+    #: of a share ``stems_share`` of the tracks with accompaniment (:mod:`drumscribe.synth.stems`)
+    stems: list[str] | None = None
+    stems_share: float = 0.5
     degrade: float = 1.0  # scales EQ and degradation strength (0 = clean)
     save_audio: bool = False
     address: str | None = None
@@ -138,10 +143,13 @@ class SynthConfig:
             "gmd_share",
             "validation_share",
             "test_share",
+            "stems_share",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ConfigError(f"{name} must lie in [0, 1], got {v!r}")
+        if isinstance(self.stems, str):
+            self.stems = [self.stems]
         if self.validation_share + self.test_share >= 1:
             raise ConfigError("validation_share + test_share must be < 1")
         self.swap_draw()  # checks swap_weights
@@ -213,6 +221,7 @@ class RenderContext:
         self._kits: OrderedDict[str, KitSamples] = OrderedDict()
         self._grooves: dict[str, Any] = {}
         self._soundfonts: list[Path] | None = None
+        self._stems: list[Stem] | None = None
 
     def kit(self, name: str) -> KitSamples:
         if name in self._kits:
@@ -252,6 +261,12 @@ class RenderContext:
             except ImportError:
                 self._soundfonts = []
         return self._soundfonts
+
+    def stems(self) -> list[Stem]:
+        """The readable stem files of ``config.stems`` (none when unset)."""
+        if self._stems is None:
+            self._stems = find_stems(self.config.stems) if self.config.stems else []
+        return self._stems
 
 
 def sampled_kits_for(ctx: RenderContext, split: str) -> list[str]:
@@ -648,6 +663,9 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
         rest = render_accompaniment(perf, rng_acc, sr, fonts, info=played)  # float32 mono
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
+        rng_stem = np.random.default_rng([cfg.seed, index, 8])
+        if ctx.stems() and rng_stem.random() < cfg.stems_share:
+            rest, acc_meta["stem"] = add_stem(rest, ctx.stems(), rng_stem, sr, n)
     tacet = played_perf.meta.get("tacet_s")
     drums_rms = None
     if tacet:  # balance the band against the drums where they play (none: the band's own level)
@@ -820,6 +838,9 @@ def render_dataset(
                 "use another folder or the same settings to resume"
             )
     check_styles(config)
+    if config.stems and config.accompaniment:
+        stems = find_stems(config.stems)  # errors name the path now, not in a worker
+        log.info("%d stems: %.1f min", len(stems), sum(s.info.duration_s for s in stems) / 60)
     out.mkdir(parents=True, exist_ok=True)
     write_json(settings_path, config.to_dict())
     # extract every kit once in this process (cached on disk), so workers only read the cache

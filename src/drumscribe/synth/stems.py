@@ -1,0 +1,127 @@
+"""Real recordings without drums ("stems": guitars, bass, vocals, keys) mixed into rendered tracks.
+
+General MIDI soundfonts stand in for the band, and they sound like it: a GM distortion guitar, even through
+:func:`~drumscribe.synth.accompaniment.overdrive`, lacks the pick attacks, palm-muted chugs and amp noise
+of a recorded one. A model trained on them alone fires on those attacks in real music. With
+``SynthConfig.stems`` (files or folders of drumless recordings), a share of the tracks with accompaniment
+(``SynthConfig.stems_share``) also gets an excerpt of a stem: a random file, a random stretch of it that is
+not silent, at a random level against the rendered band, or in place of the band (:data:`STEM_ALONE_PROB`).
+The labels stay exact, because the stems hold no drums.
+
+The draws come from a stream of their own (``(seed, index, 8)``), so a seed's other choices are the same
+with or without stems. Stems are shared by every split: hold some files out of the render to measure on
+them (``benchmarks/band_false_hits.py --stems``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio import AudioInfo, audio_info, read_excerpt, resample
+from ..errors import AudioError, ConfigError
+
+log = logging.getLogger(__name__)
+
+#: file endings searched for in a stems folder
+STEM_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
+#: share of the stem draws in which the stem is the whole band (else it joins the rendered band)
+STEM_ALONE_PROB = 0.3
+#: level [dB] of a stem against the rendered band it joins (RMS over the track)
+STEM_LEVEL_DB = (-6.0, 6.0)
+#: an excerpt whose RMS is below this (-50 dBFS) is silence (a stem that rests): another offset is tried
+SILENT_RMS = 10 ** (-50 / 20)
+#: offsets tried before a silent excerpt is used anyway (a mostly silent stem)
+STEM_TRIES = 4
+
+
+@dataclass(frozen=True)
+class Stem:
+    """A readable stem file and its header."""
+
+    path: Path
+    info: AudioInfo
+
+    @property
+    def name(self) -> str:
+        """The file's name with its folder (recorded in the render's metadata)."""
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def find_stems(paths: Sequence[str | Path]) -> list[Stem]:
+    """The audio files named by ``paths`` (files, or folders searched recursively for
+    :data:`STEM_SUFFIXES`), with their headers. A path that does not exist, or a folder without audio
+    files, is a :class:`ConfigError`; an unreadable file in a folder is skipped with a warning (a file
+    named directly must be readable); no readable file at all is a ConfigError."""
+    stems: list[Stem] = []
+    seen: set[Path] = set()
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ConfigError(f"stems: {p} does not exist")
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in STEM_SUFFIXES)
+            if not files:
+                raise ConfigError(f"stems: no audio files ({', '.join(STEM_SUFFIXES)}) under {p}")
+        else:
+            files = [p]
+        for f in files:
+            key = f.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                stems.append(Stem(f, audio_info(f)))
+            except AudioError as exc:
+                if not p.is_dir():
+                    raise
+                log.warning("stems: skipping %s", exc)
+    if not stems:
+        raise ConfigError(f"stems: no readable audio file in {', '.join(map(str, paths))}")
+    return stems
+
+
+def _excerpt(stem: Stem, start: int, n: int, sr: int) -> np.ndarray:
+    """``n`` samples at ``sr`` [Hz] of ``stem`` from its frame ``start`` (zero-padded past its end)."""
+    frames = int(np.ceil(n * stem.info.sample_rate_hz / sr)) + 16
+    x = resample(read_excerpt(stem.path, start, frames), stem.info.sample_rate_hz, sr)[:n]
+    return np.pad(x, (0, n - len(x))).astype(np.float32)
+
+
+def draw_stem(
+    stems: Sequence[Stem], rng: np.random.Generator, n: int, sr: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A random excerpt of ``n`` samples at ``sr`` [Hz] of a random stem, not silent if
+    :data:`STEM_TRIES` offsets find one, and its record (file, offset [s] and in the file's frames)."""
+    stem = stems[int(rng.integers(len(stems)))]
+    last = max(0, stem.info.frames - int(np.ceil(n * stem.info.sample_rate_hz / sr)))
+    x = np.zeros(n, dtype=np.float32)
+    start = 0
+    for _ in range(STEM_TRIES):
+        start = int(rng.integers(last + 1))
+        x = _excerpt(stem, start, n, sr)
+        if float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) >= SILENT_RMS:
+            break
+    offset_s = round(start / stem.info.sample_rate_hz, 6)
+    return x, {"file": stem.name, "offset_s": offset_s, "offset_frame": start}
+
+
+def add_stem(
+    rest: np.ndarray | None, stems: Sequence[Stem], rng: np.random.Generator, sr: int, n: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The band with a stem excerpt: the stem alone (with :data:`STEM_ALONE_PROB`, or when there is no
+    rendered band), else the rendered band plus the stem at :data:`STEM_LEVEL_DB` against it."""
+    from .mixing import db_to_gain, rms
+
+    stem, record = draw_stem(stems, rng, n, sr)
+    alone = bool(rng.random() < STEM_ALONE_PROB)
+    level_db = float(rng.uniform(*STEM_LEVEL_DB))
+    if rest is None or alone or rms(rest) <= 0 or rms(stem) <= 0:
+        return stem, {**record, "alone": True}
+    rest = np.pad(rest[:n], (0, max(0, n - len(rest)))).astype(np.float32)
+    mixed = rest + stem * (rms(rest) / rms(stem) * db_to_gain(level_db))
+    return mixed.astype(np.float32), {**record, "alone": False, "level_db": round(level_db, 2)}
