@@ -44,6 +44,9 @@ CREDITS = {
     "timgm6mb-soundfont (GPL-2), avldrums.lv2-soundfont (CC BY-SA 4.0), hydrogen-drumkits / hydrogen-data "
     "(per-kit GPL/CC licences), freepats (GPL-2+ with exception), plus procedural kits",
     "accompaniment": "General MIDI soundfonts above, rendered with tinysoundfont",
+    "accompaniment_stems": "guitar tracks of six Frets on Fire songs from Debian (scripts/fetch_stems.sh): "
+    "fretsonfire-songs-muldjord (Muldjord / El Senator, CC BY-SA 3.0) and fretsonfire-songs-sectoid "
+    "(Carlos Viola Iborra, MIT-style licence)",
     "real_music_for_validation_only": "MDB Drums (Southall et al., ISMIR 2017), CC BY-NC-SA 4.0: never trained on",
 }
 

@@ -536,3 +536,28 @@ def test_render_with_stems_mixes_them_in_and_leaves_other_draws_alone(tmp_path, 
             progress=False,
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_band_false_hits_counts_hits_on_stems(tmp_path):
+    """benchmarks/band_false_hits.py --stems: the stems are read whole at 44.1 kHz, and each hit the model
+    writes on them is counted per minute."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from band_false_hits import hits_per_minute, stem_recordings
+
+    from drumscribe.transcribe import transcribe
+
+    _write_stem(tmp_path / "s" / "a.wav", 3.0, 22050)
+    _write_stem(tmp_path / "s" / "b.flac", 6.0, 44100, seed=2)
+    recs = stem_recordings([tmp_path / "s"])
+    assert [name for name, _ in recs] == ["s/a.wav", "s/b.flac"]
+    assert [len(a) for _, a in recs] == [3 * 44100, 6 * 44100]
+    (row,) = hits_per_minute(["default"], {"stems": recs}, 0.5)
+    counts = sum(
+        np.array([len(o) for o in transcribe(a, sample_rate=44100, threshold=0.5, input_kind="mix").onsets])
+        for _, a in recs
+    )
+    assert row["source"] == "stems" and row["minutes"] == 0.15 and row["recordings"] == 2
+    assert row["total_per_minute"] == pytest.approx(counts.sum() / 0.15, abs=0.06)
