@@ -10,7 +10,8 @@ The labels stay exact, because the stems hold no drums.
 
 The draws come from a stream of their own (``(seed, index, 8)``), so a seed's other choices are the same
 with or without stems. Stems are shared by every split: hold some files out of the render to measure on
-them (``benchmarks/band_false_hits.py --stems``).
+them (``benchmarks/band_false_hits.py --stems``). On a Ray cluster the paths must be readable on every node.
+Without a General MIDI soundfont the tracks render as drums only, stems or not.
 """
 
 from __future__ import annotations
