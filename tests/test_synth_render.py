@@ -561,3 +561,32 @@ def test_band_false_hits_counts_hits_on_stems(tmp_path):
     )
     assert row["source"] == "stems" and row["minutes"] == 0.15 and row["recordings"] == 2
     assert row["total_per_minute"] == pytest.approx(counts.sum() / 0.15, abs=0.06)
+
+
+def test_stem_varispeed_shifts_pitch_and_keeps_old_draws(tmp_path):
+    """stems_varispeed: an excerpt played `speed` times as fast has its pitch times `speed`; at 0 the draws
+    (and so the renders made before the setting) are unchanged."""
+    import soundfile as sf
+
+    from drumscribe.synth.stems import draw_stem, find_stems
+
+    sr_file, f0 = 32000, 440.0
+    t = np.arange(10 * sr_file) / sr_file
+    sf.write(str(tmp_path / "sine.wav"), (0.5 * np.sin(2 * np.pi * f0 * t)).astype(np.float32), sr_file)
+    stems = find_stems([tmp_path / "sine.wav"])
+    n, sr = SAMPLE_RATE_HZ, SAMPLE_RATE_HZ
+    speeds = []
+    for seed in range(6):
+        x, rec = draw_stem(stems, np.random.default_rng(seed), n, sr, varispeed=0.2)
+        assert len(x) == n and 0.8 <= rec["speed"] <= 1.2
+        spectrum = np.abs(np.fft.rfft(x * np.hanning(n)))
+        peak_hz = np.argmax(spectrum) * sr / n
+        assert abs(peak_hz - f0 * rec["speed"]) <= 1.5, (peak_hz, rec)
+        speeds.append(rec["speed"])
+        plain, plain_rec = draw_stem(stems, np.random.default_rng(seed), n, sr)
+        again, again_rec = draw_stem(stems, np.random.default_rng(seed), n, sr, varispeed=0.0)
+        np.testing.assert_array_equal(plain, again)
+        assert plain_rec == again_rec and "speed" not in plain_rec
+    assert max(speeds) - min(speeds) > 0.05
+    with pytest.raises(ConfigError, match="stems_varispeed"):
+        SynthConfig(stems_varispeed=0.6)

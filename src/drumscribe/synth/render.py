@@ -123,6 +123,8 @@ class SynthConfig:
     #: of a share ``stems_share`` of the tracks with accompaniment (:mod:`drumscribe.synth.stems`)
     stems: list[str] | None = None
     stems_share: float = 0.5
+    #: stems played up to this much faster or slower (0.1: x0.9..x1.1, pitch and tempo together; 0: as recorded)
+    stems_varispeed: float = 0.0
     degrade: float = 1.0  # scales EQ and degradation strength (0 = clean)
     save_audio: bool = False
     address: str | None = None
@@ -148,6 +150,8 @@ class SynthConfig:
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ConfigError(f"{name} must lie in [0, 1], got {v!r}")
+        if not 0 <= self.stems_varispeed < 0.5:
+            raise ConfigError(f"stems_varispeed must lie in [0, 0.5), got {self.stems_varispeed!r}")
         if isinstance(self.stems, str):
             self.stems = [self.stems]
         if self.validation_share + self.test_share >= 1:
@@ -665,7 +669,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
-            rest, acc_meta["stem"] = add_stem(rest, ctx.stems(), rng_stem, sr, n)
+            rest, acc_meta["stem"] = add_stem(rest, ctx.stems(), rng_stem, sr, n, cfg.stems_varispeed)
     tacet = played_perf.meta.get("tacet_s")
     drums_rms = None
     if tacet:  # balance the band against the drums where they play (none: the band's own level)

@@ -86,39 +86,50 @@ def find_stems(paths: Sequence[str | Path]) -> list[Stem]:
     return stems
 
 
-def _excerpt(stem: Stem, start: int, n: int, sr: int) -> np.ndarray:
-    """``n`` samples at ``sr`` [Hz] of ``stem`` from its frame ``start`` (zero-padded past its end)."""
-    frames = int(np.ceil(n * stem.info.sample_rate_hz / sr)) + 16
-    x = resample(read_excerpt(stem.path, start, frames), stem.info.sample_rate_hz, sr)[:n]
+def _excerpt(stem: Stem, start: int, n: int, sr: int, speed: float = 1.0) -> np.ndarray:
+    """``n`` samples at ``sr`` [Hz] of ``stem`` from its frame ``start`` (zero-padded past its end), played
+    ``speed`` times as fast (varispeed: pitch and tempo together, as a tape played faster)."""
+    frames = int(np.ceil(n * speed * stem.info.sample_rate_hz / sr)) + 16
+    rate = int(round(stem.info.sample_rate_hz * speed))  # the rate at which the file is "played"
+    x = resample(read_excerpt(stem.path, start, frames), rate, sr)[:n]
     return np.pad(x, (0, n - len(x))).astype(np.float32)
 
 
 def draw_stem(
-    stems: Sequence[Stem], rng: np.random.Generator, n: int, sr: int
+    stems: Sequence[Stem], rng: np.random.Generator, n: int, sr: int, varispeed: float = 0.0
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """A random excerpt of ``n`` samples at ``sr`` [Hz] of a random stem, not silent if
-    :data:`STEM_TRIES` offsets find one, and its record (file, offset [s] and in the file's frames)."""
+    :data:`STEM_TRIES` offsets find one, and its record (file, offset [s] and in the file's frames).
+    ``varispeed`` > 0 plays it up to that much faster or slower (log-uniform; recorded as ``speed``), so a
+    few stems give many keys and tempos; 0 draws nothing more (earlier renders stay as they were)."""
     stem = stems[int(rng.integers(len(stems)))]
-    last = max(0, stem.info.frames - int(np.ceil(n * stem.info.sample_rate_hz / sr)))
+    speed = float(np.exp(rng.uniform(np.log(1 - varispeed), np.log(1 + varispeed)))) if varispeed > 0 else 1.0
+    last = max(0, stem.info.frames - int(np.ceil(n * speed * stem.info.sample_rate_hz / sr)))
     x = np.zeros(n, dtype=np.float32)
     start = 0
     for _ in range(STEM_TRIES):
         start = int(rng.integers(last + 1))
-        x = _excerpt(stem, start, n, sr)
+        x = _excerpt(stem, start, n, sr, speed)
         if float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) >= SILENT_RMS:
             break
     offset_s = round(start / stem.info.sample_rate_hz, 6)
-    return x, {"file": stem.name, "offset_s": offset_s, "offset_frame": start}
+    record = {"file": stem.name, "offset_s": offset_s, "offset_frame": start}
+    return x, record if varispeed <= 0 else {**record, "speed": round(speed, 6)}
 
 
 def add_stem(
-    rest: np.ndarray | None, stems: Sequence[Stem], rng: np.random.Generator, sr: int, n: int
+    rest: np.ndarray | None,
+    stems: Sequence[Stem],
+    rng: np.random.Generator,
+    sr: int,
+    n: int,
+    varispeed: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The band with a stem excerpt: the stem alone (with :data:`STEM_ALONE_PROB`, or when there is no
     rendered band), else the rendered band plus the stem at :data:`STEM_LEVEL_DB` against it."""
     from .mixing import db_to_gain, rms
 
-    stem, record = draw_stem(stems, rng, n, sr)
+    stem, record = draw_stem(stems, rng, n, sr, varispeed)
     alone = bool(rng.random() < STEM_ALONE_PROB)
     level_db = float(rng.uniform(*STEM_LEVEL_DB))
     if rest is None or alone or rms(rest) <= 0 or rms(stem) <= 0:
