@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 #: Suffixes (lower case, with the dot) of the audio files that :mod:`drumscribe.audio` can decode.
 AUDIO_EXTENSIONS = frozenset(
     [
@@ -25,3 +27,8 @@ AUDIO_EXTENSIONS = frozenset(
         ".voc",
     ]
 )
+
+
+def audio_files_under(folder: Path) -> list[Path]:
+    """The files under ``folder`` (recursive) with an audio suffix, in sorted order."""
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)

@@ -25,12 +25,11 @@ from typing import Any
 import numpy as np
 
 from ..audio import AudioInfo, audio_info, read_excerpt, resample
+from ..audioformats import AUDIO_EXTENSIONS, audio_files_under
 from ..errors import AudioError, ConfigError
 
 log = logging.getLogger(__name__)
 
-#: file endings searched for in a stems folder
-STEM_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".opus")
 #: share of the stem draws in which the stem is the whole band (else it joins the rendered band)
 STEM_ALONE_PROB = 0.3
 #: level [dB] of a stem against the rendered band it joins (RMS over the track)
@@ -56,7 +55,7 @@ class Stem:
 
 def find_stems(paths: Sequence[str | Path]) -> list[Stem]:
     """The audio files named by ``paths`` (files, or folders searched recursively for
-    :data:`STEM_SUFFIXES`), with their headers. A path that does not exist, or a folder without audio
+    :data:`~drumscribe.audioformats.AUDIO_EXTENSIONS`), with their headers. A path that does not exist, or a folder without audio
     files, is a :class:`ConfigError`; an unreadable file in a folder is skipped with a warning (a file
     named directly must be readable); no readable file at all is a ConfigError."""
     stems: list[Stem] = []
@@ -65,9 +64,9 @@ def find_stems(paths: Sequence[str | Path]) -> list[Stem]:
         if not p.exists():
             raise ConfigError(f"stems: {p} does not exist")
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in STEM_SUFFIXES)
+            files = audio_files_under(p)
             if not files:
-                raise ConfigError(f"stems: no audio files ({', '.join(STEM_SUFFIXES)}) under {p}")
+                raise ConfigError(f"stems: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) under {p}")
         else:
             files = [p]
         for f in files:
@@ -86,10 +85,15 @@ def find_stems(paths: Sequence[str | Path]) -> list[Stem]:
     return stems
 
 
+def _file_frames(stem: Stem, n: int, sr: int, speed: float) -> int:
+    """Frames of ``stem`` that ``n`` samples at ``sr`` [Hz] played ``speed`` times as fast take up."""
+    return int(np.ceil(n * speed * stem.info.sample_rate_hz / sr))
+
+
 def _excerpt(stem: Stem, start: int, n: int, sr: int, speed: float = 1.0) -> np.ndarray:
     """``n`` samples at ``sr`` [Hz] of ``stem`` from its frame ``start`` (zero-padded past its end), played
     ``speed`` times as fast (varispeed: pitch and tempo together, as a tape played faster)."""
-    frames = int(np.ceil(n * speed * stem.info.sample_rate_hz / sr)) + 16
+    frames = _file_frames(stem, n, sr, speed) + 16  # a margin for the resampler's rounding
     rate = int(round(stem.info.sample_rate_hz * speed))  # the rate at which the file is "played"
     x = resample(read_excerpt(stem.path, start, frames), rate, sr)[:n]
     return np.pad(x, (0, n - len(x))).astype(np.float32)
@@ -102,15 +106,17 @@ def draw_stem(
     :data:`STEM_TRIES` offsets find one, and its record (file, offset [s] and in the file's frames).
     ``varispeed`` > 0 plays it up to that much faster or slower (log-uniform; recorded as ``speed``), so a
     few stems give many keys and tempos; 0 draws nothing more (earlier renders stay as they were)."""
+    from .mixing import rms
+
     stem = stems[int(rng.integers(len(stems)))]
     speed = float(np.exp(rng.uniform(np.log(1 - varispeed), np.log(1 + varispeed)))) if varispeed > 0 else 1.0
-    last = max(0, stem.info.frames - int(np.ceil(n * speed * stem.info.sample_rate_hz / sr)))
+    last = max(0, stem.info.frames - _file_frames(stem, n, sr, speed))
     x = np.zeros(n, dtype=np.float32)
     start = 0
     for _ in range(STEM_TRIES):
         start = int(rng.integers(last + 1))
         x = _excerpt(stem, start, n, sr, speed)
-        if float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) >= SILENT_RMS:
+        if rms(x) >= SILENT_RMS:
             break
     offset_s = round(start / stem.info.sample_rate_hz, 6)
     record = {"file": stem.name, "offset_s": offset_s, "offset_frame": start}

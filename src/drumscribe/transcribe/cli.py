@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..audioformats import AUDIO_EXTENSIONS
+from ..audioformats import audio_files_under
 from ..errors import ConfigError, DrumscribeError, OutputExistsError
 from ..vocab import DEFAULT_VOCAB
 from .workers import ExportWorkers, write_format
@@ -197,7 +197,7 @@ def collect_inputs(items: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            found = audio_files_under(p)
             if not found:
                 log.warning("%s: no audio files found in this folder", p)
             out += [(f, f.relative_to(p).with_suffix("")) for f in found]
