@@ -495,6 +495,13 @@ def test_stems_are_found_read_at_their_offset_and_named_in_errors(tmp_path, capl
     assert seen == {True, False}
     alone, rec = add_stem(None, g, np.random.default_rng(0), sr, n)
     assert rec["alone"] and len(alone) == n
+    # a stem that is silent wherever it is drawn leaves the band as it was
+    _write_stem(tmp_path / "quiet" / "q.wav", 2.0, 44100, silent_until_s=2.0)
+    quiet = find_stems([tmp_path / "quiet"])
+    for seed in range(4):
+        kept, rec = add_stem(band, quiet, np.random.default_rng(seed), sr, n)
+        np.testing.assert_array_equal(kept, band)
+        assert rec["silent"] and not rec["alone"]
 
 
 def test_render_with_stems_mixes_them_in_and_leaves_other_draws_alone(tmp_path, hydrogen_kits):

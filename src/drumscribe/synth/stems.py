@@ -132,13 +132,16 @@ def add_stem(
     varispeed: float = 0.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The band with a stem excerpt: the stem alone (with :data:`STEM_ALONE_PROB`, or when there is no
-    rendered band), else the rendered band plus the stem at :data:`STEM_LEVEL_DB` against it."""
+    rendered band), else the rendered band plus the stem at :data:`STEM_LEVEL_DB` against it. A digitally
+    silent excerpt leaves a rendered band as it is (recorded as ``"silent": True``)."""
     from .mixing import db_to_gain, rms
 
     stem, record = draw_stem(stems, rng, n, sr, varispeed)
     alone = bool(rng.random() < STEM_ALONE_PROB)
     level_db = float(rng.uniform(*STEM_LEVEL_DB))
-    if rest is None or alone or rms(rest) <= 0 or rms(stem) <= 0:
+    if rest is not None and rms(stem) <= 0:
+        return rest, {**record, "alone": False, "silent": True}
+    if rest is None or alone or rms(rest) <= 0:
         return stem, {**record, "alone": True}
     rest = np.pad(rest[:n], (0, max(0, n - len(rest)))).astype(np.float32)
     mixed = rest + stem * (rms(rest) / rms(stem) * db_to_gain(level_db))
