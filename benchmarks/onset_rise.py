@@ -61,6 +61,7 @@ def mdb_rows(data: Path, track: str, stem: str, labels: list[str], fc: Any) -> d
 
 
 def store_rows(store: Any, swap: str | None, classes: list[str]) -> dict[str, np.ndarray]:
+    from drumscribe.synth.performance import swap_record
     from drumscribe.synth.render import SWAP_MENU
 
     unknown = sorted(set(classes) - set(store.classes))
@@ -70,8 +71,9 @@ def store_rows(store: Any, swap: str | None, classes: list[str]) -> dict[str, np
     acc: dict[str, list[np.ndarray]] = {c: [] for c in classes}
     for t in store.track_ids():
         if want is not None:
-            swaps = store.records[t].meta.get("performance", {}).get("swaps", [])
-            if not swaps or swaps[0] != want:  # whole-track swaps are stored as the bare mapping
+            swaps = [swap_record(r) for r in store.records[t].meta.get("performance", {}).get("swaps", [])]
+            # the whole track swapped; older renders record the mapping without the name
+            if not swaps or swaps[0]["span_s"] is not None or swaps[0]["map"] != want:
                 continue
         onsets = store.onsets(t)
         spec = store.features(t)

@@ -8,7 +8,7 @@ import pytest
 
 from drumscribe.errors import ConfigError
 from drumscribe.synth.grooves import MAX_TEMPO_BPM, MIN_TEMPO_BPM, STYLES, generate_performance
-from drumscribe.synth.performance import Performance
+from drumscribe.synth.performance import Performance, swap_record
 from drumscribe.synth.pieces import PIECE_GM_NOTE
 
 
@@ -67,8 +67,27 @@ def test_time_stretch_swap_crop_concatenate():
     assert "ride" in w.pieces and "hihat_closed" not in w.pieces
     np.testing.assert_allclose(w.class_onsets()[4], [0.5])
     assert "hihat_closed" in p.pieces  # the original is unchanged
+    assert w.meta["swaps"] == [{"name": None, "map": {"hihat_closed": "ride"}, "span_s": None}]
     with pytest.raises(ConfigError):
         p.swap_pieces({"kick": "gong"})
+    # a span: only the hits at a <= t < b change, and the record says where and which swap
+    part = p.swap_pieces({"hihat_closed": "ride"}, span_s=(0.6, 10.0), name="hihat_to_ride")
+    inside = part.times_s >= 0.6
+    assert all(q == "ride" for q, i, o in zip(part.pieces, inside, p.pieces) if i and o == "hihat_closed")
+    assert [q for q, i in zip(part.pieces, inside) if not i] == [o for o, i in zip(p.pieces, inside) if not i]
+    assert part.meta["swaps"][-1] == {
+        "name": "hihat_to_ride",
+        "map": {"hihat_closed": "ride"},
+        "span_s": [0.6, 10.0],
+    }
+    # records of older renders read back in today's shape
+    assert swap_record({"hihat_closed": "ride"}) == {
+        "name": None,
+        "map": {"hihat_closed": "ride"},
+        "span_s": None,
+    }
+    old_span = {"map": {"ride": "crash"}, "span_s": [1, 5.5]}
+    assert swap_record(old_span) == {"name": None, "map": {"ride": "crash"}, "span_s": [1.0, 5.5]}
 
     c = p.crop(0.5, 2.0)
     np.testing.assert_allclose(c.times_s, [0.0, 0.0, 0.5, 1.0])

@@ -395,10 +395,8 @@ def test_ride_the_crash_relabels_the_time_keeping_as_cymbals(tmp_path):
     for t in store.track_ids():
         meta = store.records[t].meta["performance"]
         (swap,) = meta["swaps"]
-        if "span_s" in swap:
-            assert swap["map"] == SWAP_MENU["ride_the_crash"]
-        else:  # the whole track: the crash keeps time, and it is labelled as cymbals
-            assert swap == SWAP_MENU["ride_the_crash"]
+        assert swap["name"] == "ride_the_crash" and swap["map"] == SWAP_MENU["ride_the_crash"]
+        if swap["span_s"] is None:  # the whole track: the crash keeps time, and it is labelled as cymbals
             whole += 1
             counts = meta["piece_counts"]
             assert not {"hihat_closed", "hihat_open", "ride"} & set(counts)

@@ -166,14 +166,30 @@ class Performance:
             meta=meta,
         )
 
-    def swap_pieces(self, mapping: Mapping[str, str]) -> Performance:
-        """Replace kit pieces by others, e.g. ``{"hihat_closed": "ride"}`` (unlisted pieces stay)."""
+    def swap_pieces(
+        self,
+        mapping: Mapping[str, str],
+        span_s: tuple[float, float] | None = None,
+        name: str | None = None,
+    ) -> Performance:
+        """Replace kit pieces by others, e.g. ``{"hihat_closed": "ride"}`` (unlisted pieces stay).
+
+        With ``span_s = (a, b)`` only the hits at ``a <= t < b`` change. The swap is recorded in
+        ``meta["swaps"]`` as ``{"name", "map", "span_s"}`` (``span_s`` None for the whole performance; read
+        records of any age with :func:`swap_record`).
+        """
         bad = sorted({*mapping, *mapping.values()} - set(PIECES))
         if bad:
             raise ConfigError(f"swap_pieces: unknown kit pieces {bad}; known: {', '.join(PIECES)}")
+        if span_s is None:
+            pieces = [mapping.get(p, p) for p in self.pieces]
+        else:
+            a, b = float(span_s[0]), float(span_s[1])
+            pieces = [mapping.get(p, p) if a <= t < b else p for t, p in zip(self.times_s, self.pieces)]
         meta = copy.deepcopy(self.meta)
-        meta.setdefault("swaps", []).append(dict(mapping))
-        return self._with(pieces=[mapping.get(p, p) for p in self.pieces], meta=meta)
+        record = {"name": name, "map": dict(mapping), "span_s": None if span_s is None else [a, b]}
+        meta.setdefault("swaps", []).append(record)
+        return self._with(pieces=pieces, meta=meta)
 
     def crop(self, start_s: float, end_s: float) -> Performance:
         """The hits in [start_s, end_s), shifted so that ``start_s`` becomes 0."""
@@ -395,3 +411,19 @@ def read_midi_notes(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
         float(bpm),
         float(now),
     )
+
+
+def swap_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``meta["swaps"]`` entry as ``{"name", "map", "span_s"}``, whatever its age.
+
+    Renders made before swaps were recorded by name stored a whole-performance swap as the bare mapping and a
+    span as ``{"map", "span_s"}``; both come back in today's shape, with ``name`` None.
+    """
+    if "map" in record:
+        span = record.get("span_s")
+        return {
+            "name": record.get("name"),
+            "map": dict(record["map"]),
+            "span_s": None if span is None else [float(span[0]), float(span[1])],
+        }
+    return {"name": None, "map": dict(record), "span_s": None}

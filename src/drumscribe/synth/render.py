@@ -370,7 +370,7 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
     if abs(stretch - 1.0) > 1e-6:
         perf = perf.time_stretch(stretch)
     if rng.random() < cfg.swap_prob:
-        perf = swap_span(perf, SWAP_MENU[draw_swap(cfg, rng)], rng)
+        perf = swap_span(perf, draw_swap(cfg, rng), rng)
     if rng.random() < cfg.extra_percussion_prob and "tambourine" not in perf.pieces:
         perf = add_percussion(perf, rng)  # GMD has no tambourine; the generator plays one in some styles
     return perf.crop(0.0, cfg.track_s) if perf.duration_s > cfg.track_s else perf
@@ -386,25 +386,13 @@ def draw_swap(cfg: SynthConfig, rng: np.random.Generator) -> str:
     return names[int(rng.integers(len(names)))] if p is None else names[int(rng.choice(len(names), p=p))]
 
 
-def swap_span(perf: Performance, mapping: dict[str, str], rng: np.random.Generator) -> Performance:
-    """Apply a piece swap to the whole track (half the time) or to one random span of it."""
+def swap_span(perf: Performance, name: str, rng: np.random.Generator) -> Performance:
+    """Apply the :data:`SWAP_MENU` swap ``name`` to the whole track (half the time) or to one random span."""
     if rng.random() < 0.5 or perf.duration_s <= 4:
-        return perf.swap_pieces(mapping)
+        return perf.swap_pieces(SWAP_MENU[name], name=name)
     a = float(rng.uniform(0, perf.duration_s * 0.6))
     b = float(min(perf.duration_s, a + rng.uniform(4, perf.duration_s)))
-    pieces = [mapping.get(p, p) if a <= t < b else p for t, p in zip(perf.times_s, perf.pieces)]
-    meta = dict(perf.meta)
-    meta["swaps"] = [*meta.get("swaps", []), {"map": mapping, "span_s": [a, b]}]
-    return Performance(
-        perf.times_s,
-        pieces,
-        perf.velocities,
-        perf.duration_s,
-        perf.tempo_bpm,
-        perf.beats_s,
-        perf.downbeats_s,
-        meta,
-    )
+    return perf.swap_pieces(SWAP_MENU[name], span_s=(a, b), name=name)
 
 
 def add_percussion(perf: Performance, rng: np.random.Generator) -> Performance:
