@@ -11,6 +11,7 @@ from drumscribe.data.store import Store
 from drumscribe.errors import ConfigError
 from drumscribe.synth import kits as kits_mod
 from drumscribe.synth.kits import discover_hydrogen_kits
+from drumscribe.synth.performance import Performance
 from drumscribe.synth.pieces import PIECE_CLASS
 from drumscribe.synth.render import (
     CLASSIC_SWAP_WEIGHTS,
@@ -18,6 +19,7 @@ from drumscribe.synth.render import (
     SWAP_MENU,
     RenderContext,
     SynthConfig,
+    add_unison,
     draw_swap,
     place_hits,
     realise_kit,
@@ -595,3 +597,81 @@ def test_stem_varispeed_shifts_pitch_and_keeps_old_draws(tmp_path):
     assert max(speeds) - min(speeds) > 0.05
     with pytest.raises(ConfigError, match="stems_varispeed"):
         SynthConfig(stems_varispeed=0.6)
+
+
+def _rock_bar_performance(bars: int = 8) -> Performance:
+    """Eighth-note hi-hat, kicks on 1 and 3 (accented), snares on 2 and 4 with a ghost before each, 120 BPM."""
+    times, pieces, vels = [], [], []
+    for bar in range(bars):
+        t0 = bar * 2.0
+        for i in range(8):
+            times.append(t0 + i * 0.25), pieces.append("hihat_closed"), vels.append(80)
+        for beat in (0, 2):
+            times.append(t0 + beat * 0.5), pieces.append("kick"), vels.append(100)
+        for beat in (1, 3):
+            times.append(t0 + beat * 0.5 - 0.125), pieces.append("snare"), vels.append(30)
+            times.append(t0 + beat * 0.5), pieces.append("snare"), vels.append(110)
+    beats = np.arange(bars * 4) * 0.5
+    return Performance(times, pieces, vels, bars * 2.0, 120.0, beats, beats[::4])
+
+
+def test_unison_toms_double_accented_strokes_or_stab_the_beats():
+    """add_unison: toms join accented kicks/snares (never ghosts) in one span, or kick+snare+tom stab the
+    beats; the labels gain the toms and nothing else."""
+    perf = _rock_bar_performance()
+    seen = set()
+    for seed in range(40):
+        out = add_unison(perf, np.random.default_rng(seed))
+        u = out.meta["unison"]
+        seen.add(u["mode"])
+        a, b = u["span_s"]
+        assert 0 <= a < b <= perf.duration_s and b - a >= min(4.0, perf.duration_s - a) - 1e-9
+        toms = out.class_onsets()[2]
+        assert len(toms) == u["hits"] if u["mode"] != "stabs" else len(toms) > 0
+        assert np.all((toms >= a - 0.02) & (toms < b + 0.02))
+        before, after = perf.class_onsets(), out.class_onsets()
+        for c in (3, 4):  # hi-hat and cymbals untouched
+            np.testing.assert_array_equal(before[c], after[c])
+        if u["mode"] in ("kick", "snare", "kick_snare"):
+            np.testing.assert_array_equal(before[0], after[0])
+            np.testing.assert_array_equal(before[1], after[1])
+            partners = {"kick": before[0], "snare": before[1], "kick_snare": np.r_[before[0], before[1]]}
+            p = partners[u["mode"]]
+            for t in toms:  # each tom follows an accented partner within a few ms, never a ghost snare
+                d = t - p
+                j = np.argmin(np.abs(d))
+                assert 0 <= d[j] < 0.03
+                assert perf.velocities[np.flatnonzero(perf.times_s == p[j])].max() >= 60
+        else:  # stabs: every beat in the span has a kick, a snare and a tom within 30 ms
+            beats = perf.beats_s[(perf.beats_s >= a) & (perf.beats_s < b)]
+            for c in (0, 1, 2):
+                assert all(np.min(np.abs(after[c] - x)) <= 0.03 for x in beats)
+            # the groove's own kick on the beat is not doubled
+            assert len(after[0]) == len(before[0]) + sum(np.min(np.abs(before[0] - x)) > 0.03 for x in beats)
+    assert seen == {"kick", "snare", "kick_snare", "stabs"}
+    with pytest.raises(ConfigError, match="unison_prob"):
+        SynthConfig(unison_prob=1.5)
+
+
+def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
+    """--set unison_prob=1 adds toms to every track, recorded in the manifest; the default 0 adds none."""
+    from drumscribe.cli import main
+
+    runs = {}
+    for prob in (0.0, 1.0):
+        out = tmp_path / f"u{prob}"
+        code = main(
+            ["-q", "synth", str(out), "--hours", str(4 * 6.0 / 3600), "--track-s", "6", "--kits", "procedural",
+             "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c"), "--set", f"unison_prob={prob}"]
+        )  # fmt: skip
+        assert code == 0
+        runs[prob] = Store(out)
+    plain, unison = runs[0.0], runs[1.0]
+    assert all(plain.records[t].meta["performance"]["unison"] is None for t in plain.track_ids())
+    added = 0
+    for t in unison.track_ids():
+        u = unison.records[t].meta["performance"]["unison"]
+        assert u["mode"] in ("kick", "snare", "kick_snare", "stabs")
+        added += u["hits"]
+        assert len(unison.onsets(t)[2]) >= len(plain.onsets(t)[2])
+    assert added > 0

@@ -117,6 +117,10 @@ class SynthConfig:
     donor_prob: float = 0.2
     layer_prob: float = 0.15
     extra_percussion_prob: float = 0.15
+    #: share of the tracks in which a tom is struck in unison with the kick and/or snare over one span (the
+    #: floor tom doubling the backbeat, quarter-note stabs of kick, snare and tom): toms under louder hits.
+    #: At 0 nothing is drawn, so earlier renders keep their draws
+    unison_prob: float = 0.0
     max_shots_per_piece: int = 8
     accompaniment: bool = True
     #: files or folders of real recordings without drums (guitars, bass, vocals, ...) mixed into the band
@@ -146,6 +150,7 @@ class SynthConfig:
             "validation_share",
             "test_share",
             "stems_share",
+            "unison_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -373,6 +378,8 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
         perf = swap_span(perf, draw_swap(cfg, rng), rng)
     if rng.random() < cfg.extra_percussion_prob and "tambourine" not in perf.pieces:
         perf = add_percussion(perf, rng)  # GMD has no tambourine; the generator plays one in some styles
+    if cfg.unison_prob > 0 and rng.random() < cfg.unison_prob:
+        perf = add_unison(perf, rng)
     return perf.crop(0.0, cfg.track_s) if perf.duration_s > cfg.track_s else perf
 
 
@@ -422,6 +429,72 @@ def add_percussion(perf: Performance, rng: np.random.Generator) -> Performance:
     return Performance(
         np.concatenate([perf.times_s, t]),
         [*perf.pieces, *([piece] * len(t))],
+        np.concatenate([perf.velocities, v]),
+        perf.duration_s,
+        perf.tempo_bpm,
+        perf.beats_s,
+        perf.downbeats_s,
+        meta,
+    )
+
+
+#: how :func:`add_unison` places the tom: on the kicks, on the snares, on both, or as quarter-note stabs
+#: (kick, snare and tom together on every beat)
+UNISON_MODES = ("kick", "snare", "kick_snare", "stabs")
+#: toms doubled with an unsplit stroke of the kick or snare less often than this are dropped (fast double bass)
+UNISON_MIN_GAP_S = 0.12
+
+
+def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
+    """Strike a tom (mostly the floor tom) in unison with the kick and/or snare over one span.
+
+    Drummers double the backbeat or the kick on the floor tom and end phrases with stabs of kick, snare and
+    tom together; the tom then sits under two louder drums, a case the grooves alone rarely give. Each added
+    stroke follows its partner by a few ms (two limbs never land at once) at a similar velocity.
+    """
+    mode = str(rng.choice(UNISON_MODES, p=[0.25, 0.3, 0.2, 0.25]))
+    tom = str(rng.choice(["tom_floor", "tom_low", "tom_mid"], p=[0.65, 0.25, 0.1]))
+    a = float(rng.uniform(0, perf.duration_s * 0.6))
+    b = float(min(perf.duration_s, a + rng.uniform(4.0, perf.duration_s)))
+    pieces = np.asarray(perf.pieces)
+    add_t: list[np.ndarray] = [np.zeros(0)]
+    add_p: list[str] = []
+    add_v: list[np.ndarray] = [np.zeros(0)]
+    if mode == "stabs":
+        beats = perf.beats_s[(perf.beats_s >= a) & (perf.beats_s < b)]
+        v = np.clip(rng.normal(110, 10, len(beats)), 70, 127)
+        for piece in ("kick", "snare", tom):
+            own = perf.times_s[pieces == piece]
+            # a kick or snare the groove already plays on the beat stays as it is
+            free = np.array([own.size == 0 or np.min(np.abs(own - x)) > 0.03 for x in beats], bool)
+            add_t.append(beats[free] + rng.normal(0, 0.004, int(free.sum())))
+            add_p += [piece] * int(free.sum())
+            add_v.append(v[free] * rng.uniform(0.85, 1.0, int(free.sum())))
+    else:
+        partners = {"kick": ("kick",), "snare": ("snare",), "kick_snare": ("kick", "snare")}[mode]
+        # accented strokes only: ghost notes are not doubled
+        sel = np.isin(pieces, partners) & (perf.velocities >= 60) & (perf.times_s >= a) & (perf.times_s < b)
+        t, v = perf.times_s[sel], perf.velocities[sel].astype(float)
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+        keep = np.ones(len(t), bool)
+        last = -np.inf
+        for i, ti in enumerate(t):  # one tom per stroke, none closer than UNISON_MIN_GAP_S to the last
+            keep[i] = ti - last >= UNISON_MIN_GAP_S
+            last = ti if keep[i] else last
+        t, v = t[keep], v[keep]
+        add_t.append(t + np.abs(rng.normal(0, 0.004, len(t))))
+        add_p += [tom] * len(t)
+        add_v.append(v * rng.uniform(0.8, 1.1, len(t)))
+    t, v = np.concatenate(add_t), np.concatenate(add_v)
+    ok = (t >= 0) & (t < perf.duration_s)
+    t, v = t[ok], v[ok]
+    add_p = [p for p, k in zip(add_p, ok) if k]
+    meta = dict(perf.meta)
+    meta["unison"] = {"mode": mode, "tom": tom, "span_s": [a, b], "hits": int(len(t))}
+    return Performance(
+        np.concatenate([perf.times_s, t]),
+        [*perf.pieces, *add_p],
         np.concatenate([perf.velocities, v]),
         perf.duration_s,
         perf.tempo_bpm,
@@ -679,6 +752,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
             "time_stretch": perf.meta.get("time_stretch", 1.0),
             "swaps": perf.meta.get("swaps", []),
             "overdub": perf.meta.get("overdub"),
+            "unison": perf.meta.get("unison"),
             "piece_counts": played_perf.piece_counts(),
         },
         "drums_only": drums_only,
