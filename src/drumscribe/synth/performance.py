@@ -191,6 +191,20 @@ class Performance:
         meta.setdefault("swaps", []).append(record)
         return self._with(pieces=pieces, meta=meta)
 
+    def with_hits(
+        self, times_s: Sequence[float], pieces: Sequence[str], velocities: Sequence[float], **meta: Any
+    ) -> Performance:
+        """This performance with extra hits overdubbed (same duration and beat grid); ``meta`` entries are
+        added to a copy of its meta."""
+        return self._with(
+            times_s=np.concatenate([self.times_s, np.asarray(times_s, dtype=np.float64).reshape(-1)]),
+            pieces=[*self.pieces, *pieces],
+            velocities=np.concatenate(
+                [self.velocities, np.asarray(velocities, dtype=np.float64).reshape(-1)]
+            ),
+            meta={**copy.deepcopy(self.meta), **meta},
+        )
+
     def crop(self, start_s: float, end_s: float) -> Performance:
         """The hits in [start_s, end_s), shifted so that ``start_s`` becomes 0."""
         start_s, end_s = float(start_s), float(end_s)

@@ -397,9 +397,14 @@ def swap_span(perf: Performance, name: str, rng: np.random.Generator) -> Perform
     """Apply the :data:`SWAP_MENU` swap ``name`` to the whole track (half the time) or to one random span."""
     if rng.random() < 0.5 or perf.duration_s <= 4:
         return perf.swap_pieces(SWAP_MENU[name], name=name)
-    a = float(rng.uniform(0, perf.duration_s * 0.6))
-    b = float(min(perf.duration_s, a + rng.uniform(4, perf.duration_s)))
-    return perf.swap_pieces(SWAP_MENU[name], span_s=(a, b), name=name)
+    return perf.swap_pieces(SWAP_MENU[name], span_s=draw_span(perf.duration_s, rng), name=name)
+
+
+def draw_span(duration_s: float, rng: np.random.Generator) -> tuple[float, float]:
+    """A span of a track for a swap or unison part: it starts in the first 60 % and lasts at least 4 s
+    (or to the end)."""
+    a = float(rng.uniform(0, duration_s * 0.6))
+    return a, float(min(duration_s, a + rng.uniform(4, duration_s)))
 
 
 def add_percussion(perf: Performance, rng: np.random.Generator) -> Performance:
@@ -424,24 +429,14 @@ def add_percussion(perf: Performance, rng: np.random.Generator) -> Performance:
     t = t + rng.normal(0, 0.006, len(t))
     t = t[(t >= 0) & (t < perf.duration_s)]
     v = np.clip(rng.normal(85, 15, len(t)), 30, 127).astype(int)
-    meta = dict(perf.meta)
-    meta["overdub"] = {"piece": piece, "mode": str(mode), "span_s": [a, b], "hits": len(t)}
-    return Performance(
-        np.concatenate([perf.times_s, t]),
-        [*perf.pieces, *([piece] * len(t))],
-        np.concatenate([perf.velocities, v]),
-        perf.duration_s,
-        perf.tempo_bpm,
-        perf.beats_s,
-        perf.downbeats_s,
-        meta,
-    )
+    overdub = {"piece": piece, "mode": str(mode), "span_s": [a, b], "hits": len(t)}
+    return perf.with_hits(t, [piece] * len(t), v, overdub=overdub)
 
 
 #: how :func:`add_unison` places the tom: on the kicks, on the snares, on both, or as quarter-note stabs
 #: (kick, snare and tom together on every beat)
 UNISON_MODES = ("kick", "snare", "kick_snare", "stabs")
-#: toms doubled with an unsplit stroke of the kick or snare less often than this are dropped (fast double bass)
+#: at most one doubling tom per this many seconds (no floor tom on every stroke of a fast double bass)
 UNISON_MIN_GAP_S = 0.12
 
 
@@ -454,8 +449,7 @@ def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
     """
     mode = str(rng.choice(UNISON_MODES, p=[0.25, 0.3, 0.2, 0.25]))
     tom = str(rng.choice(["tom_floor", "tom_low", "tom_mid"], p=[0.65, 0.25, 0.1]))
-    a = float(rng.uniform(0, perf.duration_s * 0.6))
-    b = float(min(perf.duration_s, a + rng.uniform(4.0, perf.duration_s)))
+    a, b = draw_span(perf.duration_s, rng)
     pieces = np.asarray(perf.pieces)
     add_t: list[np.ndarray] = [np.zeros(0)]
     add_p: list[str] = []
@@ -490,18 +484,8 @@ def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
     ok = (t >= 0) & (t < perf.duration_s)
     t, v = t[ok], v[ok]
     add_p = [p for p, k in zip(add_p, ok) if k]
-    meta = dict(perf.meta)
-    meta["unison"] = {"mode": mode, "tom": tom, "span_s": [a, b], "hits": int(len(t))}
-    return Performance(
-        np.concatenate([perf.times_s, t]),
-        [*perf.pieces, *add_p],
-        np.concatenate([perf.velocities, v]),
-        perf.duration_s,
-        perf.tempo_bpm,
-        perf.beats_s,
-        perf.downbeats_s,
-        meta,
-    )
+    unison = {"mode": mode, "tom": tom, "span_s": [a, b], "hits": int(len(t))}
+    return perf.with_hits(t, add_p, v, unison=unison)
 
 
 # ------------------------------------------------------------------------------------------ kit realisation
