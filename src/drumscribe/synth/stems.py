@@ -139,10 +139,11 @@ def add_stem(
     stem, record = draw_stem(stems, rng, n, sr, varispeed)
     alone = bool(rng.random() < STEM_ALONE_PROB)
     level_db = float(rng.uniform(*STEM_LEVEL_DB))
-    if rest is not None and rms(stem) <= 0:
+    stem_rms = rms(stem)
+    if rest is not None and stem_rms <= 0:
         return rest, {**record, "alone": False, "silent": True}
     if rest is None or alone or rms(rest) <= 0:
         return stem, {**record, "alone": True}
     rest = np.pad(rest[:n], (0, max(0, n - len(rest)))).astype(np.float32)
-    mixed = rest + stem * (rms(rest) / rms(stem) * db_to_gain(level_db))
+    mixed = rest + stem * (rms(rest) / stem_rms * db_to_gain(level_db))
     return mixed.astype(np.float32), {**record, "alone": False, "level_db": round(level_db, 2)}
