@@ -530,29 +530,40 @@ def test_folder(tmp_path):
     assert_onsets(store, "c", expected([(0.125, KD)]))
 
 
-def test_folder_needs_label_map_for_text(tmp_path):
+def test_folder_text_labels_default_to_drumscribe_class_names(tmp_path):
     write_wav(tmp_path / "a.wav")
     (tmp_path / "a.txt").write_text("0.1\tbd\n")
-    assert main(["-q", "convert", "folder", str(tmp_path), str(tmp_path / "o")]) == 1
-    assert (
-        main(
-            [
-                "-q",
-                "convert",
-                "folder",
-                str(tmp_path),
-                str(tmp_path / "o"),
-                "--label-map",
-                "enst",
-                "--split",
-                "validation",
-            ]
-        )
-        == 0
-    )
+    conv = get_converter("folder")(tmp_path)
+    summary = convert(conv, tmp_path / "o", progress=False)
+    assert [p.track_id for p in summary.failed] == ["a"]
+    assert "'bd'" in summary.failed[0].message and "--label-map" in summary.failed[0].message
+    args = ["-q", "convert", "folder", str(tmp_path), str(tmp_path / "o"), "--split", "validation"]
+    assert main(args + ["--label-map", "enst"]) == 0
     store = Store(tmp_path / "o")
     assert store.track_ids("validation") == ["a"]
     assert_onsets(store, "a", expected([(0.1, KD)]))
+
+
+def test_transcribe_outputs_convert_back_as_they_are(tmp_path):
+    """A transcription's .txt and .csv are sidecars without a label map: the store holds its onsets."""
+    from drumscribe.modelio import PRETRAINED_DIR
+    from drumscribe.transcribe import transcribe
+
+    clip = PRETRAINED_DIR / "example" / "example.ogg"
+    tr = transcribe(clip, tempo=False, keep_spectrogram=False)
+    assert all(len(o) for o in tr.onsets[:2])  # the clip has kicks and snares
+    src = tmp_path / "songs"
+    for name, fmt in (("t", "txt"), ("c", "csv")):
+        (src / f"{name}.ogg").parent.mkdir(exist_ok=True)
+        (src / f"{name}.ogg").write_bytes(clip.read_bytes())
+        getattr(tr, f"to_{fmt}")(src / f"{name}.{fmt}")
+    assert main(["-q", "convert", "folder", str(src), str(tmp_path / "o"), "--split", "train"]) == 0
+    store = Store(tmp_path / "o")
+    for name in ("t", "c"):
+        got = store.onsets(name)
+        for c in range(5):
+            np.testing.assert_allclose(got[c], tr.onsets[c], atol=1e-6, err_msg=f"{name} class {c}")
+    np.testing.assert_allclose(store.velocities("c")[0], tr.velocities[0] / 127, atol=1e-6)
 
 
 # -- resuming ------------------------------------------------------------------------------------------

@@ -142,7 +142,19 @@ ROLAND_MAP = LabelMap(
     strict=False,
 )
 
+#: drumscribe's own outputs (``transcribe --format txt`` or ``csv``): the class names and short codes, so a
+#: transcription corrected by hand reads back as an annotation.
+DRUMSCRIBE_MAP = LabelMap(
+    name="drumscribe",
+    classes={
+        label: i
+        for i, (name, short) in enumerate(zip(DEFAULT_VOCAB.names, DEFAULT_VOCAB.short))
+        for label in (name, short, short.lower())
+    },
+)
+
 LABEL_MAPS: dict[str, LabelMap] = {
+    "drumscribe": DRUMSCRIBE_MAP,
     "enst": ENST_MAP,
     "mdb": MDB_MAP,
     "gm": GM_MAP,

@@ -42,7 +42,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--label-map",
         default=None,
-        help="folder: enst, mdb, gm, roland or a JSON file {label: class}; MIDI sidecars default to gm",
+        help="folder: drumscribe, enst, mdb, gm, roland or a JSON file {label: class}; default: gm for "
+        "MIDI sidecars, drumscribe (kick, snare, toms, hihat, cymbals, as transcribe writes them) for text",
     )
     p.add_argument(
         "--split",

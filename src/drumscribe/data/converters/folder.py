@@ -1,8 +1,10 @@
 """Your own recordings: audio files with a sidecar annotation of the same name, and a label map.
 
 Sidecars: ``<name>.txt`` (``time<TAB>label`` per line), ``<name>.csv`` (header with ``time,label``,
-optional ``velocity``) or ``<name>.mid``. Labels go through ``--label-map`` (enst, mdb, gm, roland or a
-JSON file ``{label: class name}``); MIDI sidecars default to General MIDI. The split comes from
+optional ``velocity``) or ``<name>.mid``. Labels go through ``--label-map`` (drumscribe, enst, mdb, gm,
+roland or a JSON file ``{label: class name}``). Without it, MIDI sidecars are read as General MIDI and text
+sidecars with drumscribe's own class names, so the ``.txt`` and ``.csv`` that ``drumscribe transcribe``
+writes, corrected by hand, convert as they are. The split comes from
 ``--split`` or from ``splits.json`` in the folder, either ``{"train": [names...], "test": [...]}`` or
 ``{name: split}``, where a name is the audio path relative to the folder, with or without extension.
 """
@@ -111,14 +113,20 @@ class FolderConverter(Converter):
                     problems.append(Problem(track_id, SPLITS_FILE, "track not listed in splits.json"))
                     continue
                 split = "test"
-            if self.label_map_spec is None and sidecar.suffix.lower() not in (".mid", ".midi"):
-                raise ConfigError(
-                    f"{sidecar}: text annotations need --label-map (enst, mdb, gm, roland or a JSON file)"
-                )
             jobs.append(TrackJob(track_id, split, audio=[audio], annotation=sidecar))
         return jobs, problems
 
     def read_annotation(self, job: TrackJob) -> Annotation:
         assert job.annotation is not None
-        label_map = resolve_label_map(self.label_map_spec or "gm")
-        return read_annotation(job.annotation, label_map)
+        if self.label_map_spec is not None:
+            return read_annotation(job.annotation, resolve_label_map(self.label_map_spec))
+        if job.annotation.suffix.lower() in (".mid", ".midi"):
+            return read_annotation(job.annotation, resolve_label_map("gm"))
+        try:
+            return read_annotation(job.annotation, resolve_label_map("drumscribe"))
+        except AnnotationError as exc:
+            raise AnnotationError(
+                f"{exc}; text sidecars are read with drumscribe's class names (kick, snare, toms, hihat, "
+                "cymbals or KD, SD, TT, HH, CY) unless --label-map names another (enst, mdb, gm, roland or a "
+                "JSON file)"
+            ) from None
