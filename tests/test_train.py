@@ -304,6 +304,31 @@ def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
         tiny_config(store, ema_decay=1.0)
 
 
+def test_init_from_model_gives_the_architecture_unless_flags_say_otherwise() -> None:
+    """`drumscribe train --init-from default --data ...` fine-tunes the shipped model without restating it."""
+    import argparse
+
+    from drumscribe.cli import build_parser
+    from drumscribe.train.cli import build_config
+
+    card = json.loads(
+        (Path(__file__).resolve().parents[1] / "src/drumscribe/pretrained/default/model.json").read_text()
+    )
+
+    def config(*flags: str) -> TrainConfig:
+        args = build_parser().parse_args(["train", "--data", "d", "--out", "o", *flags])
+        assert isinstance(args, argparse.Namespace)
+        return build_config(args)
+
+    cfg = config("--init-from", "default")
+    assert (cfg.arch, cfg.arch_params) == (card["arch"], card["arch_params"])
+    cfg = config("--init-from", "default", "--param", "hidden_size=64")
+    assert cfg.arch_params == {**card["arch_params"], "hidden_size": 64}
+    cfg = config("--init-from", "default", "--arch", "cnn")
+    assert cfg.arch == "cnn" and cfg.arch_params == {}
+    assert config().arch_params == {}  # no init model: the architecture's own defaults
+
+
 def test_keep_epochs_saves_every_epoch_and_may_change_on_resume(store: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 

@@ -192,6 +192,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
             overrides[key] = getattr(args, key)
     if args.min_velocity is not None:
         overrides["min_velocity"] = parse_min_velocity(args.min_velocity)
+    if not base and overrides.get("init_from"):
+        base = _init_model_arch(overrides["init_from"])
     if args.arch and base.get("arch") not in (None, args.arch) and not args.param:
         base["arch_params"] = {}
     merged = {**base, **overrides}
@@ -201,6 +203,17 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     if not cfg.data:
         raise ConfigError("give training stores with --data (or --config / --resume of an existing run)")
     return cfg
+
+
+def _init_model_arch(init_from: str) -> dict[str, Any]:
+    """The architecture and its parameters of an ``--init-from`` model, the defaults of a fine-tuning run.
+
+    ``--arch`` and ``--param`` still override them; a mismatch is then reported when the weights load.
+    """
+    from ..modelio import read_card, resolve_model_path
+
+    card = read_card(resolve_model_path(init_from))
+    return {"arch": card["arch"], "arch_params": dict(card.get("arch_params") or {})}
 
 
 def run_train(args: argparse.Namespace) -> int:
