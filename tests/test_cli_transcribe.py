@@ -165,6 +165,31 @@ def test_bad_options_fail_cleanly(setup, tmp_path, capsys) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
+    import mido
+    import music21
+
+    out = tmp_path / "o"
+    args = [
+        "transcribe",
+        str(setup["a"]),
+        "-o",
+        str(out),
+        "-m",
+        str(setup["model"]),
+        "-f",
+        "midi,musicxml,json",
+    ]
+    assert main([*args, "--bpm", "87.5"]) == 0
+    tempos = [m.tempo for m in mido.MidiFile(out / "a.mid").tracks[0] if m.type == "set_tempo"]
+    assert [round(mido.tempo2bpm(t), 3) for t in tempos] == [87.5]
+    marks = music21.converter.parse(out / "a.musicxml").recurse().getElementsByClass("MetronomeMark")
+    assert [round(m.number, 1) for m in marks] == [87.5]
+    assert json.loads((out / "a.json").read_text())["settings"]["bpm"] == 87.5
+    assert main([*args, "--bpm", "0", "--overwrite"]) == 1
+    assert "bpm must be between" in capsys.readouterr().err
+
+
 def test_option_parsers() -> None:
     assert parse_formats("mid, xml,json") == ["midi", "musicxml", "json"]
     with pytest.raises(ConfigError):

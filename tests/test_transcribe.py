@@ -349,6 +349,23 @@ def test_tempo_and_beats_of_click_tracks(bpm) -> None:
     assert estimate_tempo(onset_envelope(np.zeros((n, 5)))) is None
 
 
+def test_known_bpm_sets_the_beat_period_and_the_music_its_phase() -> None:
+    """A click track at 140 BPM: told 70 BPM, the beats are every other click (half time), not the estimate."""
+    fps, n = 100.0, 3000
+    clicks = np.arange(0.41, n / fps - 0.3, 60.0 / 140.0)
+    act = np.zeros((n, 5))
+    act[np.round(clicks * fps).astype(int), 0] = 0.9
+    assert estimate_beats(act, fps)[0] == pytest.approx(140.0, rel=0.01)
+    tempo, beats = estimate_beats(act, fps, bpm=70.0)
+    assert tempo == 70.0
+    np.testing.assert_allclose(np.diff(beats), 60.0 / 70.0, atol=0.015)
+    assert np.min(np.abs(beats[:, None] - clicks[None]), axis=1).max() <= 0.015  # on the clicks
+    assert estimate_beats(np.zeros((n, 5)), fps, bpm=70.0) == (70.0, pytest.approx(np.zeros(0)))
+    for bad in (0.0, 1000.0, float("nan"), "fast"):
+        with pytest.raises(ConfigError, match="bpm"):
+            estimate_beats(act, fps, bpm=bad)  # type: ignore[arg-type]
+
+
 def test_no_tempo_without_clear_onsets() -> None:
     """Silence and noise (a trained model's activations barely move there) have no tempo and no beats;
     a tempo needs a few clear onsets."""

@@ -162,6 +162,21 @@ def test_failing_export_gives_message(
     assert list((Path(client.app.state.manager.workdir) / done_job).glob("export-*")) == []
 
 
+def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -> None:
+    r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": "97"})
+    midi = mido.MidiFile(file=io.BytesIO(r.content))
+    assert [round(mido.tempo2bpm(m.tempo), 2) for m in midi.tracks[0] if m.type == "set_tempo"] == [97.0]
+    r = client.get(f"/api/jobs/{done_job}/download/json", params={"bpm": "97"})
+    data = json.loads(r.content)
+    want = reference.with_bpm(97.0)
+    assert data["tempo_bpm"] == 97.0 and data["settings"]["bpm"] == 97.0
+    assert data["beats_s"] == pytest.approx(list(want.beats_s), abs=1e-3)
+    assert len(data["onsets"]) == reference.num_onsets  # the onsets do not move
+    for bad in ("0", "abc", "9000"):
+        r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": bad})
+        assert r.status_code == 422
+
+
 @pytest.mark.parametrize("bad", ["1.5", "0", "abc", "0.1,0.2", "nan"])
 def test_bad_threshold(client: TestClient, done_job: str, bad: str) -> None:
     r = client.get(f"/api/jobs/{done_job}/download/midi", params={"threshold": bad})

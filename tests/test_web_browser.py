@@ -226,6 +226,14 @@ def test_page_end_to_end(env: dict) -> None:
     for c, note in enumerate(want.midi_notes):
         assert notes.count(note) == len(want.onsets[c])
 
+    # a known tempo goes into the download links; an out-of-range one is left out
+    bpm = driver.find_element(By.ID, "bpm")
+    bpm.send_keys("92.5")
+    assert link.get_attribute("href").endswith("/download/midi?threshold=0.3&bpm=92.5")
+    bpm.clear()
+    bpm.send_keys("9999")
+    assert link.get_attribute("href").endswith("/download/midi?threshold=0.3")
+
 
 def test_page_shows_error_for_non_audio(env: dict) -> None:
     driver = env["driver"]

@@ -76,6 +76,13 @@ def register(subparsers: Any) -> None:
         "from how harmonic the recording is; picks the model card's thresholds for that kind (default: auto)",
     )
     p.add_argument(
+        "--bpm",
+        type=float,
+        default=None,
+        help="the song's tempo, if you know it: beats (the MusicXML grid and the MIDI tempo) are tracked at "
+        "it instead of an estimated one, which may be half or double (default: estimated)",
+    )
+    p.add_argument(
         "--midi-notes",
         default=None,
         help="MIDI notes per class: five numbers (36,38,47,42,49) or pairs (kick=35,toms=45); default: the card's",
@@ -268,6 +275,7 @@ def _run_files(
     from tqdm import tqdm
 
     from .inference import get_model, transcribe
+    from .tempo import check_bpm
 
     out_dir = Path(args.out_dir)
     chunk_s = None if args.chunk_s is not None and args.chunk_s <= 0 else args.chunk_s
@@ -278,6 +286,7 @@ def _run_files(
     # a dict {class index: value} replaces those classes' thresholds of the input kind's defaults
     threshold: Any = parse_threshold(args.threshold, model.classes)
     midi_notes = parse_midi_notes(args.midi_notes, model.midi_notes, model.classes)
+    check_bpm(args.bpm)
     seen: dict[Path, Path] = {}
     failed: list[tuple[Path, str]] = []
     skipped = 0
@@ -308,6 +317,7 @@ def _run_files(
                 device=args.device,
                 backend=args.backend,
                 input_kind=args.input_kind,
+                bpm=args.bpm,
                 chunk_s=chunk_s,
                 progress=long_file,
                 keep_spectrogram="png" in formats,

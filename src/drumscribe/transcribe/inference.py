@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
+from .tempo import check_bpm
 
 if TYPE_CHECKING:
     from ..features import FeatureConfig
@@ -379,6 +380,7 @@ def transcribe(
     progress: bool = False,
     keep_spectrogram: bool = True,
     tempo: bool = True,
+    bpm: float | None = None,
     inference_config: InferenceConfig | None = None,
     backend: str = "auto",
     input_kind: str = "auto",
@@ -393,7 +395,8 @@ def transcribe(
     them) or ``"auto"`` (measured: :mod:`drumscribe.transcribe.inputkind`). ``chunk_s`` [s]: model window
     length (None: no chunking); ``context_s`` [s] is dropped at each side of a window. ``backend``:
     ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid ``model.onnx``; then torch is
-    never imported), ``"onnx"`` or ``"torch"``.
+    never imported), ``"onnx"`` or ``"torch"``. ``bpm``: a known tempo; the beats (MusicXML grid, MIDI
+    tempo) are tracked at it instead of an estimated one. ``tempo=False`` skips tempo and beats.
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
@@ -403,6 +406,7 @@ def transcribe(
     model_load_s = time.perf_counter() - t0
     normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail on bad settings before decoding
     check_input_kind(input_kind)
+    check_bpm(bpm)
     inference_config.window_frames(float(loaded.feature_config.fps))
     spec, duration_s, timings = compute_features(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
@@ -419,6 +423,7 @@ def transcribe(
         progress=progress,
         keep_spectrogram=keep_spectrogram,
         tempo=tempo,
+        bpm=bpm,
         source=source,
         timings=timings,
         backend=loaded.backend,
@@ -436,6 +441,7 @@ def transcribe_spectrogram(
     progress: bool = False,
     keep_spectrogram: bool = True,
     tempo: bool = True,
+    bpm: float | None = None,
     source: str | None = None,
     timings: dict[str, float] | None = None,
     backend: str = "auto",
@@ -470,7 +476,7 @@ def transcribe_spectrogram(
     if tempo:
         from .tempo import estimate_beats
 
-        tempo_bpm, beats = estimate_beats(activations, fps)
+        tempo_bpm, beats = estimate_beats(activations, fps, bpm=bpm)
     timings["tempo"] = time.perf_counter() - t0
 
     return Transcription(
@@ -493,6 +499,7 @@ def transcribe_spectrogram(
             "thresholds": thresholds.tolist(),
             "default_thresholds": [round(float(t), 4) for t in default_thresholds],
             "input_kind": kind_info,
+            "bpm": bpm,
             "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
             "device": dev,
             "backend": loaded.backend,

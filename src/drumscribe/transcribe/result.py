@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,14 @@ class Transcription:
             settings={**self.settings, "thresholds": th.tolist()},
             spectrogram=self.spectrogram,
         )
+
+    def with_bpm(self, bpm: float | None) -> Transcription:
+        """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
+        from the stored activations (no model call); the onsets are unchanged."""
+        from .tempo import estimate_beats
+
+        tempo_bpm, beats = estimate_beats(self.activations, self.fps, bpm=bpm)
+        return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings={**self.settings, "bpm": bpm})
 
     def events(self) -> list[dict[str, Any]]:
         """Every onset as ``{time_s, class, midi_note, velocity, confidence}``, sorted by time then class."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..vocab import HIHAT, KICK, SNARE
 
 
@@ -146,15 +147,40 @@ def count_clear_onsets(envelope: np.ndarray, min_rise: float) -> int:
     return int(np.count_nonzero((mid >= min_rise) & (mid >= env[:-2]) & (mid > env[2:])))
 
 
+#: the tempi a known ``bpm`` may take [BPM]
+BPM_RANGE = (20.0, 400.0)
+
+
+def check_bpm(bpm: float | None) -> float | None:
+    """``bpm`` as a float, or a ConfigError when it is not a tempo in :data:`BPM_RANGE`."""
+    if bpm is None:
+        return None
+    try:
+        value = float(bpm)
+    except (TypeError, ValueError):
+        raise ConfigError(f"bpm must be a number, got {bpm!r}") from None
+    if not BPM_RANGE[0] <= value <= BPM_RANGE[1]:
+        raise ConfigError(f"bpm must be between {BPM_RANGE[0]:g} and {BPM_RANGE[1]:g}, got {bpm!r}")
+    return value
+
+
 def estimate_beats(
-    activations: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None
+    activations: np.ndarray,
+    fps: float = 100.0,
+    config: TempoConfig | None = None,
+    bpm: float | None = None,
 ) -> tuple[float | None, np.ndarray]:
-    """(tempo [BPM] or None, beat times [s]) from activations (T, classes) at ``fps`` [Hz]."""
+    """(tempo [BPM] or None, beat times [s]) from activations (T, classes) at ``fps`` [Hz].
+
+    ``bpm``: a known tempo. The beats are then tracked at that tempo (their phase still follows the music)
+    instead of an estimated one, which may be half or double the one a musician counts.
+    """
     config = config or TempoConfig()
+    bpm = check_bpm(bpm)
     env = onset_envelope(activations, config.classes)
     if count_clear_onsets(env, config.min_rise) < config.min_onsets:
-        return None, np.zeros(0)
-    tempo = estimate_tempo(env, fps, config)
+        return bpm, np.zeros(0)
+    tempo = estimate_tempo(env, fps, config) if bpm is None else float(bpm)
     if tempo is None:
         return None, np.zeros(0)
     return tempo, track_beats(env, tempo, fps, config.tightness)

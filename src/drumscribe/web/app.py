@@ -9,7 +9,7 @@ at ``/openapi.json``; see docs/web.md):
 * ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, duration, thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
-* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json}?threshold=...``.
+* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json}?threshold=...&bpm=...`` (``bpm``: a known tempo).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from ..audioformats import AUDIO_EXTENSIONS
-from ..errors import DrumscribeError
+from ..errors import ConfigError, DrumscribeError
+from ..transcribe.tempo import check_bpm
 from ..vocab import DEFAULT_VOCAB
 from .jobs import WAVEFORM_RATE_HZ, Job, JobManager, JobState, QueueFullError, reduce_peaks
 from .settings import MB, ServerSettings
@@ -460,12 +461,20 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         return FileResponse(job.upload_path, media_type=job.media_type)
 
     @app.get("/api/jobs/{job_id}/download/{fmt}", summary="Export as midi, musicxml, csv or json")
-    async def job_download(job_id: str, fmt: str, threshold: str | None = None) -> FileResponse:
+    async def job_download(
+        job_id: str, fmt: str, threshold: str | None = None, bpm: float | None = None
+    ) -> FileResponse:
         job = get_job(job_id)
         if fmt not in EXPORTS:
             raise HTTPException(404, f"unknown format {fmt[:32]!r}; use one of {', '.join(EXPORTS)}")
         th = parse_threshold(threshold, len(DEFAULT_VOCAB))
+        try:
+            check_bpm(bpm)
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
         t = picked(job, th)
+        if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
+            t = t.with_bpm(bpm)
         suffix, media_type, method = EXPORTS[fmt]
         out = job.folder / f"export-{uuid.uuid4().hex}{suffix}"
         try:

@@ -242,7 +242,12 @@
   }
 
   function updateDownloads() {
-    const q = st.threshold === null ? "" : `?threshold=${st.threshold}`;
+    const params = new URLSearchParams();
+    if (st.threshold !== null) params.set("threshold", String(st.threshold));
+    const bpm = $("bpm");
+    // a known tempo (the field's own range check): the score's beat grid and the MIDI tempo follow it
+    if (bpm.value !== "" && bpm.checkValidity()) params.set("bpm", bpm.value);
+    const q = params.toString() ? `?${params}` : "";
     for (const fmt of ["midi", "musicxml", "csv", "json"]) {
       const a = $(`dl-${fmt}`);
       a.href = `/api/jobs/${st.jobId}/download/${fmt}${q}`;
@@ -629,6 +634,7 @@
     });
 
     $("threshold").addEventListener("input", onThresholdInput);
+    $("bpm").addEventListener("input", () => { if (st.jobId) updateDownloads(); });
     $("threshold-reset").addEventListener("click", async () => {
       clearTimeout(repickTimer);
       await repick(null);
