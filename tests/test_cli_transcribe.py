@@ -178,9 +178,11 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
         "-m",
         str(setup["model"]),
         "-f",
-        "midi,musicxml,json",
+        "midi,musicxml,json,chart",
     ]
     assert main([*args, "--bpm", "87.5"]) == 0
+    chart = (out / "a.chart").read_text()
+    assert "[ExpertDrums]" in chart and 'MusicStream = "a.wav"' in chart
     tempos = [m.tempo for m in mido.MidiFile(out / "a.mid").tracks[0] if m.type == "set_tempo"]
     assert [round(mido.tempo2bpm(t), 3) for t in tempos] == [87.5]
     marks = music21.converter.parse(out / "a.musicxml").recurse().getElementsByClass("MetronomeMark")

@@ -249,12 +249,14 @@ def test_exports_without_tempo_or_onsets(tmp_path) -> None:
         fps=100.0,
         duration_s=1.0,
     )
-    for fmt in ("midi", "musicxml", "txt", "csv", "json", "png"):
+    for fmt in ("midi", "musicxml", "txt", "csv", "json", "png", "chart"):
         path = getattr(empty, f"to_{fmt}")(tmp_path / f"empty.{fmt}")
         assert path.stat().st_size > 0 or fmt == "txt"
     assert pretty_midi.PrettyMIDI(str(tmp_path / "empty.midi")).instruments == []
     assert len(music21.converter.parse(str(tmp_path / "empty.musicxml")).recurse().notes) == 0
     assert json.loads((tmp_path / "empty.json").read_text())["onsets"] == []
+    chart = read_chart(tmp_path / "empty.chart")
+    assert chart["notes"] == {} and chart["ts"] == [(0, 4)]
 
 
 def test_png_is_an_image_of_the_right_size(tr, tmp_path) -> None:
@@ -268,3 +270,109 @@ def test_png_is_an_image_of_the_right_size(tr, tmp_path) -> None:
     no_spec = tr.repick()
     no_spec.spectrogram = None
     assert Path(no_spec.to_png(tmp_path / "nospec.png")).stat().st_size > 0
+
+
+# -- .chart (Clone Hero / Moonscraper) -------------------------------------------------------------------
+
+#: the lanes an independent reader expects: class -> (note, cymbal marker or None)
+CHART_LANES = {0: (0, None), 1: (1, None), 2: (3, None), 3: (2, 66), 4: (4, 68)}
+
+
+def read_chart(path: Path) -> dict:
+    """Sections of a .chart file: resolution, tempo and time-signature events, and timed notes."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    name = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            name = line[1:-1]
+            sections[name] = []
+        elif "=" in line and name is not None:
+            key, _, value = line.partition("=")
+            sections[name].append((key.strip(), value.strip()))
+    song = dict(sections["Song"])
+    res = int(song["Resolution"])
+    tempos = [(int(k), int(v.split()[1]) / 1000) for k, v in sections["SyncTrack"] if v.startswith("B ")]
+    ts = [(int(k), int(v.split()[1])) for k, v in sections["SyncTrack"] if v.startswith("TS ")]
+    assert tempos[0][0] == 0 and ts[0][0] == 0 and all(b > 0 for _, b in tempos)
+    ticks = [int(k) for k, _ in sections["SyncTrack"]]
+    assert ticks == sorted(ticks)
+
+    def seconds(tick: int) -> float:
+        t, prev_tick, bpm = 0.0, 0, tempos[0][1]
+        for at, new_bpm in tempos[1:]:
+            if at > tick:
+                break
+            t += (at - prev_tick) / res * 60.0 / bpm
+            prev_tick, bpm = at, new_bpm
+        return t + (tick - prev_tick) / res * 60.0 / bpm
+
+    notes: dict[int, set[int]] = {}
+    for k, v in sections["ExpertDrums"]:
+        kind, code, length = v.split()
+        assert kind == "N" and length == "0"
+        notes.setdefault(int(k), set()).add(int(code))
+    assert list(notes) == sorted(notes)
+    return {"song": song, "res": res, "ts": ts, "notes": notes, "seconds": seconds}
+
+
+def chart_onsets(chart: dict) -> list[np.ndarray]:
+    """Onset times per class read back from the lanes (a yellow or green note is a cymbal by its marker)."""
+    out: list[list[float]] = [[] for _ in range(5)]
+    for tick, codes in chart["notes"].items():
+        for c, (lane, marker) in CHART_LANES.items():
+            if lane in codes and (marker is None or marker in codes):
+                out[c].append(chart["seconds"](tick))
+        assert all(m - 64 in codes for m in codes if m >= 66)  # a cymbal marker only with its note
+    return [np.array(o) for o in out]
+
+
+def test_chart_notes_are_the_onsets_on_a_beat_mapped_tempo_track(tr, tmp_path) -> None:
+    chart = read_chart(tr.to_chart(tmp_path / "groove.chart"))
+    assert chart["song"]["MusicStream"] == '"groove.wav"' and chart["song"]["Offset"] == "0"
+    got = chart_onsets(chart)
+    for c in range(5):
+        assert len(got[c]) == len(tr.onsets[c]), c  # every onset, none merged or invented
+        # each note sounds where its onset was, up to the jitter the grid snapping removed
+        np.testing.assert_allclose(np.sort(got[c]), np.sort(tr.onsets[c]), atol=0.005 + 0.01, err_msg=str(c))
+    # bar lines on the downbeats: after the first (pickup) measure, every kick sits on beat 1 or 3
+    res, ts = chart["res"], chart["ts"]
+    bar_start = ts[1][0] if len(ts) > 1 else 0
+    assert ts[-1][1] == 4
+    kicks = [t for t, codes in chart["notes"].items() if 0 in codes and t >= bar_start]
+    assert kicks and all((t - bar_start) % (4 * res) in (0, 2 * res) for t in kicks)
+    # the triplet beat keeps its three hi-hats apart: 64 ticks
+    hats = sorted(t for t, codes in chart["notes"].items() if 66 in codes)
+    assert any(b - a == res // 3 for a, b in zip(hats, hats[1:]))
+
+
+def test_chart_follows_a_drifting_tempo_and_a_late_start(tmp_path) -> None:
+    """Quarter-note kicks from 4.3 s that speed up from 90 to 110 BPM: each note stays on its kick."""
+    period = np.linspace(60 / 90, 60 / 110, 40)
+    kicks = 4.3 + np.concatenate([[0.0], np.cumsum(period[:-1])])
+    zero = np.zeros(0)
+    t = Transcription(
+        onsets=[kicks, zero, zero, zero, zero],
+        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
+        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
+        activations=np.zeros((3000, 5), np.float32),
+        fps=100.0,
+        duration_s=30.0,
+        tempo_bpm=100.0,
+        beats_s=kicks,
+    )
+    chart = read_chart(t.to_chart(tmp_path / "drift.chart"))
+    np.testing.assert_allclose(chart_onsets(chart)[0], kicks, atol=0.003)
+    assert "MusicStream" not in chart["song"]
+
+
+@pytest.mark.parametrize("n", [3, 9, 10, 200])
+def test_smooth_beats_is_scipys_savgol_filter(n) -> None:
+    """The numpy smoothing (no scipy.signal import at export time) is savgol_filter(.., 9, 2, mode="interp")."""
+    from scipy.signal import savgol_filter
+
+    from drumscribe.transcribe.exports import smooth_beats
+
+    beats = np.cumsum(np.random.default_rng(n).uniform(0.4, 0.6, n))
+    want = beats if n < 9 else savgol_filter(beats, 9, 2, mode="interp")
+    np.testing.assert_allclose(smooth_beats(beats), want, atol=1e-9)

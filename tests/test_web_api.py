@@ -172,6 +172,9 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
     assert data["tempo_bpm"] == 97.0 and data["settings"]["bpm"] == 97.0
     assert data["beats_s"] == pytest.approx(list(want.beats_s), abs=1e-3)
     assert len(data["onsets"]) == reference.num_onsets  # the onsets do not move
+    r = client.get(f"/api/jobs/{done_job}/download/chart", params={"bpm": "97"})
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('filename="beat.chart"')
+    assert "[ExpertDrums]" in r.text
     for bad in ("0", "abc", "9000"):
         r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": bad})
         assert r.status_code == 422

@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
         "-f",
         "--format",
         default=",".join(DEFAULT_FORMATS),
-        help=f"comma-separated output formats from {','.join(EXTENSIONS)} (default: all)",
+        help=f"comma-separated output formats from {','.join(EXTENSIONS)} (default: "
+        f"{','.join(DEFAULT_FORMATS)}; chart is a Clone Hero / Moonscraper drum chart)",
     )
     p.add_argument(
         "-m",

@@ -8,13 +8,15 @@ imported only by :func:`write_musicxml`.
   note from the model card and the velocity of :mod:`drumscribe.transcribe.velocity`; notes last
   :data:`MIDI_NOTE_S` seconds.
 * **MusicXML** (music21): a one-part drum score in 4/4 with a percussion clef. Onsets are quantised to
-  the estimated beat grid (extended by the tempo period before the first and after the last beat), in
-  sixteenths or, where they fit better, eighth-note triplets, chosen per beat. Hands (snare, toms,
-  hi-hat, cymbals) are voice 1 with stems up, the kick is voice 2 with stems down. Staff positions
-  follow common drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead), cymbals A5 (x).
+  the estimated beat grid (its frame jitter smoothed out, extended before the first and after the last
+  beat at the period there), in sixteenths or, where they fit better, eighth-note triplets, chosen per
+  beat. Hands (snare, toms, hi-hat, cymbals) are voice 1 with stems up, the kick is voice 2 with stems
+  down. Staff positions follow common drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead),
+  cymbals A5 (x).
 * **txt**: ``time<TAB>class`` per onset, times in seconds with 6 decimals.
 * **CSV**: header ``time_s,class,midi_note,velocity,confidence``.
 * **JSON**: :meth:`Transcription.to_dict`.
+* **.chart** (Clone Hero, Moonscraper): :mod:`drumscribe.transcribe.chart`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,8 +54,13 @@ DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
 }
 #: Per beat, triplets are chosen only when their quantisation error is below this fraction of the 16ths'.
 TRIPLET_PREFERENCE = 0.6
+#: beats in each parabola fit of :func:`smooth_beats`
+SMOOTH_BEATS = 9
+#: the grid is extended before the first and after the last tracked beat at the mean period of this many
+#: beats there
+EDGE_BEATS = 4
 
-FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png")
+FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png", "chart")
 EXTENSIONS = {
     "midi": ".mid",
     "musicxml": ".musicxml",
@@ -60,6 +68,7 @@ EXTENSIONS = {
     "csv": ".csv",
     "json": ".json",
     "png": ".png",
+    "chart": ".chart",
 }
 
 
@@ -115,23 +124,45 @@ def write_json_result(tr: Transcription, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------------------------- MusicXML
+def smooth_beats(beats: np.ndarray, width: int = SMOOTH_BEATS) -> np.ndarray:
+    """Beat times with the tracker's frame jitter (10 ms: several BPM from beat to beat) smoothed out: each
+    beat moved onto the parabola fitted to the ``width`` beats around it, which follows a tempo that
+    drifts (a steadily changing beat period puts the beats on a parabola)."""
+    beats = np.asarray(beats, dtype=np.float64)
+    if len(beats) < width:
+        return beats
+    # scipy.signal.savgol_filter(beats, width, 2, mode="interp") in numpy: importing scipy.signal takes ~1 s,
+    # half the whole transcription of a song. Inside, a fixed filter (the fitted parabola's value at the
+    # window's centre); at each end, the parabola of the first or last window.
+    offsets = np.arange(width) - width // 2
+    centre = np.linalg.pinv(np.vander(offsets, 3))[-1]  # coefficient of x^0 = value at offset 0
+    out = np.convolve(beats, centre[::-1], mode="same")
+    x, half = np.arange(width), width // 2
+    out[:half] = np.polyval(np.polyfit(x, beats[:width], 2), x)[:half]
+    out[-half:] = np.polyval(np.polyfit(x, beats[-width:], 2), x)[-half:]
+    return out
+
+
 def beat_grid(beats_s: np.ndarray, tempo_bpm: float, first_s: float, last_s: float) -> np.ndarray:
-    """Beat times [s] covering [first_s, last_s]: the tracked beats, extended by the tempo period."""
+    """Beat times [s] covering [first_s, last_s]: the tracked beats (:func:`smooth_beats`), extended before
+    and after at the period of their first and last few beats (the tempo's period when there are none)."""
     period = 60.0 / tempo_bpm
-    beats = np.asarray(beats_s, dtype=np.float64)
+    beats = smooth_beats(beats_s)
     if len(beats) < 2:
         start = 0.0 if len(beats) == 0 else beats[0] - period * np.ceil(max(beats[0] - first_s, 0) / period)
         n = int(np.ceil((last_s - start) / period)) + 2
         return start + period * np.arange(max(n, 2))
+    edge = min(EDGE_BEATS, len(beats) - 1)
+    head, tail = (beats[edge] - beats[0]) / edge, (beats[-1] - beats[-1 - edge]) / edge
     before = []
     t = beats[0]
-    while t > first_s - period / 8:
-        t -= period
+    while t > first_s - head / 8:
+        t -= head
         before.append(t)
     after = []
     t = beats[-1]
-    while t <= last_s + period / 8:
-        t += period
+    while t <= last_s + tail / 8:
+        t += tail
         after.append(t)
     return np.concatenate([before[::-1], beats, after])
 
@@ -141,6 +172,28 @@ def quantise(tr: Transcription) -> tuple[list[tuple[int, Fraction, int]], float]
 
     Each beat's subdivision is 4 (sixteenths) or 3 (eighth triplets); measures start on the beat phase
     that holds the most kicks."""
+    g = place_on_grid(tr)
+    return [(c, p - g.first_measure, v) for c, p, v in g.placed], g.bpm
+
+
+@dataclass(frozen=True)
+class GridPlacement:
+    """Onsets placed on a beat grid (what :func:`quantise` and the .chart writer share).
+
+    ``placed``: (class, position in beats of ``grid``, velocity); beat ``b`` sounds at ``grid[b]`` [s]
+    and position ``b + f`` at ``grid[b] + f * (grid[b + 1] - grid[b])``. ``first_measure``: the beat index
+    (may be negative: before the grid) where the first measure starts; measures are 4 beats long.
+    """
+
+    placed: list[tuple[int, Fraction, int]]
+    grid: np.ndarray
+    first_measure: int
+    bpm: float
+
+
+def place_on_grid(tr: Transcription) -> GridPlacement:
+    """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat), measures on the
+    beat phase that holds the most kicks."""
     bpm = _tempo(tr)
     events = [
         (float(t), c, int(v))
@@ -148,7 +201,7 @@ def quantise(tr: Transcription) -> tuple[list[tuple[int, Fraction, int]], float]
         for t, v in zip(ts, vs)
     ]
     if not events:
-        return [], bpm
+        return GridPlacement([], np.zeros(0), 0, bpm)
     times = np.array([e[0] for e in events])
     grid = beat_grid(tr.beats_s, bpm, float(times.min()), float(times.max()))
     # beat index and fractional position; an onset a little before a beat belongs to that beat
@@ -173,7 +226,7 @@ def quantise(tr: Transcription) -> tuple[list[tuple[int, Fraction, int]], float]
     phase = int(np.argmax(counts)) if kick_beats else 0
     # measures start at first_beat + phase - 4k; choose the start at or before the first beat
     start = first_beat + phase - (BEATS_PER_MEASURE if phase > 0 else 0)
-    return [(c, p - start, v) for c, p, v in placed], bpm
+    return GridPlacement(placed, grid, start, bpm)
 
 
 def _voice_events(placed: list[tuple[int, Fraction, int]], voice: int) -> dict[Fraction, list[int]]:

@@ -220,6 +220,12 @@ class Transcription:
 
         return write_json_result(self, path)
 
+    def to_chart(self, path: str | Path) -> Path:
+        """Clone Hero / Moonscraper ``.chart`` (Expert, 4-lane Pro Drums) on a beat-mapped tempo track."""
+        from .chart import write_chart
+
+        return write_chart(self, path)
+
     def to_png(self, path: str | Path) -> Path:
         """Spectrogram, activations and onsets as a drum-roll picture (matplotlib, Agg)."""
         from .plot import write_png

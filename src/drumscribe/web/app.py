@@ -9,7 +9,7 @@ at ``/openapi.json``; see docs/web.md):
 * ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, duration, thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
-* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json}?threshold=...&bpm=...`` (``bpm``: a known tempo).
+* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart}?threshold=...&bpm=...`` (``bpm``: a known tempo).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ EXPORTS = {  # format -> (suffix, media type, Transcription method)
     "musicxml": (".musicxml", "application/vnd.recordare.musicxml+xml", "to_musicxml"),
     "csv": (".csv", "text/csv", "to_csv"),
     "json": (".json", "application/json", "to_json"),
+    "chart": (".chart", "text/plain", "to_chart"),
 }
 LOOPBACK_HOSTS = frozenset(["127.0.0.1", "localhost", "::1"])
 ROUND_S = 4  # decimals of times in JSON [s]

@@ -8,6 +8,7 @@
   const CLICK_HZ = [110, 330, 220, 1760, 2640]; // a distinct pitch per class
   const POLL_MS = 400;
   const REPICK_DEBOUNCE_MS = 150;
+  const DOWNLOADS = ["midi", "musicxml", "csv", "json", "chart"]; // the download links dl-<format>
   const LOOKAHEAD_S = 0.12;
   const MIN_SPAN_S = 0.5;
   const GUTTER_PX = 78;
@@ -248,7 +249,7 @@
     // a known tempo (the field's own range check): the score's beat grid and the MIDI tempo follow it
     if (bpm.value !== "" && bpm.checkValidity()) params.set("bpm", bpm.value);
     const q = params.toString() ? `?${params}` : "";
-    for (const fmt of ["midi", "musicxml", "csv", "json"]) {
+    for (const fmt of DOWNLOADS) {
       const a = $(`dl-${fmt}`);
       a.href = `/api/jobs/${st.jobId}/download/${fmt}${q}`;
       a.removeAttribute("aria-disabled");
@@ -275,7 +276,7 @@
     const seq = ++st.repickSeq;
     const roll = $("roll");
     roll.dataset.state = "repicking";
-    for (const fmt of ["midi", "musicxml", "csv", "json"]) $(`dl-${fmt}`).setAttribute("aria-disabled", "true");
+    for (const fmt of DOWNLOADS) $(`dl-${fmt}`).setAttribute("aria-disabled", "true");
     try {
       const body = value === null ? null : { threshold: value };
       const result = body
