@@ -7,9 +7,10 @@
   onset on the nearest sixteenth or eighth-triplet of its tracked beat, measures starting on the downbeat
   phase that holds the most kicks. 192 ticks per quarter note hold both exactly.
 * **Tempo map**: a tempo marker on every beat, from the beat grid of the placement (the tracked beats,
-  their frame jitter smoothed out), so the notes stay on the music where the tempo drifts (a "beat-mapped" chart). Tick 0 is the start of the audio: the time before the
-  first beat used (at least half a beat in) is a lead-in of whole beats (``Offset`` stays 0), and a first
-  measure of fewer than four beats (a ``TS`` marker) puts the following bar lines on the downbeats.
+  their frame jitter smoothed out), so the notes stay on the music where the tempo drifts (a
+  "beat-mapped" chart). Tick 0 is the start of the audio: the time before the first beat used (at least
+  half a beat in) is a lead-in of whole beats (``Offset`` stays 0), and a first measure of fewer than four
+  beats (a ``TS`` marker) puts the following bar lines on the downbeats.
 
 The format is the community one documented by the Moonscraper and GuitarGame_ChartFormats projects:
 ``[Song]``, ``[SyncTrack]`` (``B`` = tempo in thousandths of a BPM, ``TS`` = beats per measure),
@@ -47,14 +48,17 @@ def chart_lines(tr: Transcription) -> list[str]:
     period = 60.0 / g.bpm
     grid = g.grid
 
+    head = float(grid[1] - grid[0]) if len(grid) > 1 else period
+    tail = float(grid[-1] - grid[-2]) if len(grid) > 1 else period
+
     def beat_time(b: int) -> float:
-        """Time [s] of beat ``b`` of the grid, extended by the tempo period on both sides."""
+        """Time [s] of beat ``b`` of the grid, extended on both sides at the grid's first and last period."""
         if len(grid) == 0:
             return b * period
         if b < 0:
-            return float(grid[0]) + b * period
+            return float(grid[0]) + b * head
         if b >= len(grid):
-            return float(grid[-1]) + (b - len(grid) + 1) * period
+            return float(grid[-1]) + (b - len(grid) + 1) * tail
         return float(grid[b])
 
     def pos_time(pos: Fraction) -> float:
@@ -63,10 +67,10 @@ def chart_lines(tr: Transcription) -> list[str]:
 
     # the first beat of the map, the lead-in of n whole beats before it, and the first full measure
     b0 = math.floor(min((p for _, p, _ in g.placed), default=Fraction(0))) - 1
-    while beat_time(b0) < period / 2:  # a shorter lead-in would need a tempo of over twice the song's
+    while beat_time(b0) < head / 2:  # a shorter lead-in would need a tempo of over twice the song's
         b0 += 1
     lead_s = beat_time(b0)
-    n = max(1, round(lead_s / period))
+    n = max(1, round(lead_s / head))
     first = b0 + (g.first_measure - b0) % BEATS_PER_MEASURE
     pickup = (n + first - b0) % BEATS_PER_MEASURE
 

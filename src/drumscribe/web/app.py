@@ -461,7 +461,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
             raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
         return FileResponse(job.upload_path, media_type=job.media_type)
 
-    @app.get("/api/jobs/{job_id}/download/{fmt}", summary="Export as midi, musicxml, csv or json")
+    @app.get("/api/jobs/{job_id}/download/{fmt}", summary="Export as midi, musicxml, csv, json or chart")
     async def job_download(
         job_id: str, fmt: str, threshold: str | None = None, bpm: float | None = None
     ) -> FileResponse:
