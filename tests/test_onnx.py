@@ -164,7 +164,7 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     out = tmp_path / "pretrained" / "shipped"
     out.mkdir(parents=True)
     (out / ONNX_NAME).write_bytes(b"the previous model's export")
-    assert ship.main([str(run), "--mdb", str(tmp_path), "--name", "shipped"]) == 0
+    assert ship.main([str(run), "--mdb", str(tmp_path), "--name", "shipped", "--thresholds", "auto"]) == 0
     card = read_json(out / CARD_NAME)
     assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
     assert card["thresholds_drums_only"] == [0.5] * 5
@@ -172,7 +172,7 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     # --retune: new thresholds and scores in place; weights and export untouched
     rows[1]["best_thresholds_per_class"] = [0.3] * 5
     onnx_bytes = (out / ONNX_NAME).read_bytes()
-    assert ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped"]) == 0
+    assert ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--thresholds", "auto"]) == 0
     card = read_json(out / CARD_NAME)
     assert card["thresholds_drums_only"] == [0.3] * 5 and card["thresholds"] == [0.5] * 5
     assert card["scores"]["mdb_dev_real"]["thresholds_drums_only"] == [0.3] * 5
@@ -186,6 +186,10 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert (
         ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--test-data", str(store)]) == 0
     )
+    card = read_json(out / CARD_NAME)  # --thresholds untuned, the default: 0.5 for all, one set
+    assert card["thresholds"] == [0.5] * 5 and "thresholds_drums_only" not in card
+    assert card["scores"]["mdb_dev_real"]["thresholds_chosen"].startswith("0.5 for every class, untuned")
+    assert "thresholds_drums_only" not in card["scores"]["mdb_dev_real"]  # not left from the previous choice
     synthetic = read_json(out / CARD_NAME)["scores"]["synthetic_test_kits"]
     assert synthetic["datasets"]["toy"]["n_tracks"] == 2
     assert 0.0 <= synthetic["pooled"]["micro_f1"] <= 1.0
@@ -215,6 +219,7 @@ def test_ship_default_threshold_modes():
     assert ship.choose_thresholds([mix, drums], "auto", 2) == ([0.8, 0.2], [0.2, 0.2])
     assert ship.choose_thresholds([mix, drums], "auto-all", 2) == ([0.2, 0.2], [0.2, 0.2])
     assert ship.choose_thresholds([mix, drums], "0.4,0.6", 2) == ([0.4, 0.6], None)
+    assert ship.choose_thresholds([mix, drums], "untuned", 2) == ([0.5, 0.5], None)  # the default
     with pytest.raises(ValueError, match="2 values"):
         ship.choose_thresholds([mix, drums], "0.4", 2)
 
