@@ -376,3 +376,41 @@ def test_smooth_beats_is_scipys_savgol_filter(n) -> None:
     beats = np.cumsum(np.random.default_rng(n).uniform(0.4, 0.6, n))
     want = beats if n < 9 else savgol_filter(beats, 9, 2, mode="interp")
     np.testing.assert_allclose(smooth_beats(beats), want, atol=1e-9)
+
+
+def test_fast_strokes_keep_their_own_slots_in_score_and_chart(tmp_path) -> None:
+    """A beat of 32nd-note double bass (and one of sextuplet snares): every stroke keeps its own note, in the
+    score and in the chart, where sixteenths would merge pairs; the other beats stay in sixteenths."""
+    import music21
+
+    kicks = [grid_time(b) for b in range(12) if b not in (5, 6)] + [grid_time(5 + k / 8) for k in range(8)]
+    snares = [grid_time(b) for b in (1, 3, 9, 11)] + [grid_time(6 + k / 6) for k in range(6)]
+    onsets = [np.sort(kicks), np.sort(snares), np.zeros(0), np.zeros(0), np.zeros(0)]
+    t = Transcription(
+        onsets=onsets,
+        velocities=[np.full(len(o), 100) for o in onsets],
+        confidences=[np.full(len(o), 0.9, np.float32) for o in onsets],
+        activations=np.zeros((int(grid_time(13) * 100), 5), np.float32),
+        fps=100.0,
+        duration_s=grid_time(13),
+        tempo_bpm=BPM,
+        beats_s=np.array([grid_time(b) for b in range(12)]),
+    )
+    placed, _ = quantise(t)
+    for c in (0, 1):
+        pos = [p for k, p, _ in placed if k == c]
+        assert len(set(pos)) == len(onsets[c]), c  # no two strokes share a slot
+    first = min(p for k, p, _ in placed if k == 0)  # positions count from the first measure
+    kick_pos = sorted(p - first for k, p, _ in placed if k == 0)
+    snare_pos = sorted(p - first for k, p, _ in placed if k == 1)
+    assert [p for p in kick_pos if 5 <= p < 6] == [5 + Fraction(k, 8) for k in range(8)]  # 32nds
+    assert [p for p in snare_pos if 6 <= p < 7] == [6 + Fraction(k, 6) for k in range(6)]  # sextuplets
+    assert all(p.denominator == 1 for p in kick_pos if not 5 <= p < 6)  # the other beats as they were
+    score = music21.converter.parse(str(t.to_musicxml(tmp_path / "fast.musicxml")))
+    names = [n.displayName for el in score.parts[0].recurse().notes for n in getattr(el, "notes", [el])]
+    assert names.count("F4") == len(kicks) and names.count("C5") == len(snares)
+    for measure in score.parts[0].getElementsByClass("Measure"):
+        assert all(v.highestTime == 4 for v in measure.voices), measure.number
+    got = chart_onsets(read_chart(t.to_chart(tmp_path / "fast.chart")))
+    np.testing.assert_allclose(got[0], np.sort(kicks), atol=0.002)
+    np.testing.assert_allclose(got[1], np.sort(snares), atol=0.002)

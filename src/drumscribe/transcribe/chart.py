@@ -4,8 +4,9 @@
   (2 with cymbal marker 66), toms -> blue tom (3), cymbals (crash, ride) -> green cymbal (4 with marker 68).
   The five classes do not tell the toms or the cymbals apart, so one lane each holds them.
 * **Placement**: as in the MusicXML score (:func:`~drumscribe.transcribe.exports.place_on_grid`): each
-  onset on the nearest sixteenth or eighth-triplet of its tracked beat, measures starting on the downbeat
-  phase that holds the most kicks. 192 ticks per quarter note hold both exactly.
+  onset on the nearest sixteenth or eighth-triplet of its tracked beat (32nd or sextuplet in a beat of fast
+  strokes), measures starting on the downbeat phase that holds the most kicks. 192 ticks per quarter note
+  hold all four exactly.
 * **Tempo map**: a tempo marker on every beat, from the beat grid of the placement (the tracked beats,
   their frame jitter smoothed out), so the notes stay on the music where the tempo drifts (a
   "beat-mapped" chart). Tick 0 is the start of the audio: the time before the first beat used (at least

@@ -10,7 +10,7 @@ imported only by :func:`write_musicxml`.
 * **MusicXML** (music21): a one-part drum score in 4/4 with a percussion clef. Onsets are quantised to
   the estimated beat grid (its frame jitter smoothed out, extended before the first and after the last
   beat at the period there), in sixteenths or, where they fit better, eighth-note triplets, chosen per
-  beat. Hands (snare, toms, hi-hat, cymbals) are voice 1 with stems up, the kick is voice 2 with stems
+  beat, and twice as fine (32nds, sextuplets) in a beat where two strokes of one drum would share a slot. Hands (snare, toms, hi-hat, cymbals) are voice 1 with stems up, the kick is voice 2 with stems
   down. Staff positions follow common drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead),
   cymbals A5 (x).
 * **txt**: ``time<TAB>class`` per onset, times in seconds with 6 decimals.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from fractions import Fraction
@@ -170,8 +171,8 @@ def beat_grid(beats_s: np.ndarray, tempo_bpm: float, first_s: float, last_s: flo
 def quantise(tr: Transcription) -> tuple[list[tuple[int, Fraction, int]], float]:
     """Onsets on the beat grid: ([(class, offset in quarter notes from the first measure, velocity)], tempo).
 
-    Each beat's subdivision is 4 (sixteenths) or 3 (eighth triplets); measures start on the beat phase
-    that holds the most kicks."""
+    Each beat's subdivision is 4 (sixteenths) or 3 (eighth triplets), doubled where two strokes of one drum
+    would otherwise share a slot; measures start on the beat phase that holds the most kicks."""
     g = place_on_grid(tr)
     return [(c, p - g.first_measure, v) for c, p, v in g.placed], g.bpm
 
@@ -191,9 +192,22 @@ class GridPlacement:
     bpm: float
 
 
+def _error(frac: np.ndarray, d: int) -> float:
+    """Summed distance [beats] of one beat's onsets (fractions of the beat) to their nearest 1/d slot."""
+    return float(np.abs(frac * d - np.round(frac * d)).sum() / d)
+
+
+def _merged(frac: np.ndarray, classes: np.ndarray, d: int) -> int:
+    """How many of one beat's onsets (fractions of the beat, classes) land on a slot of a ``d``-division
+    that another onset of their class already holds."""
+    slots = list(zip(classes.tolist(), np.round(frac * d).astype(int).tolist()))
+    return len(slots) - len(set(slots))
+
+
 def place_on_grid(tr: Transcription) -> GridPlacement:
-    """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat), measures on the
-    beat phase that holds the most kicks."""
+    """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat; 32nds or
+    sixteenth sextuplets where two strokes of one drum would share a slot), measures on the beat phase that
+    holds the most kicks."""
     bpm = _tempo(tr)
     events = [
         (float(t), c, int(v))
@@ -207,12 +221,14 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
     # beat index and fractional position; an onset a little before a beat belongs to that beat
     idx = np.clip(np.searchsorted(grid, times, side="right") - 1, 0, len(grid) - 2)
     frac = (times - grid[idx]) / (grid[idx + 1] - grid[idx])
+    classes = np.array([e[1] for e in events])
     subdiv: dict[int, int] = {}
     for b in np.unique(idx):
-        f = frac[idx == b]
-        err4 = np.abs(f * 4 - np.round(f * 4)).sum() / 4
-        err3 = np.abs(f * 3 - np.round(f * 3)).sum() / 3
-        subdiv[int(b)] = 3 if err3 < TRIPLET_PREFERENCE * err4 else 4
+        f, cls = frac[idx == b], classes[idx == b]
+        d = 3 if _error(f, 3) < TRIPLET_PREFERENCE * _error(f, 4) else 4
+        if _merged(f, cls, d):  # fast strokes (double bass, rolls): 32nds or sextuplets, whichever fits
+            d = min((d, 8, 6), key=lambda e: (_merged(f, cls, e), _error(f, e)))
+        subdiv[int(b)] = d
     placed = []
     for (_, c, v), b, f in zip(events, idx, frac):
         d = subdiv[int(b)]
@@ -251,6 +267,30 @@ def _unpitched(c: int, duration: Fraction, stem: str) -> Any:
     return n
 
 
+@functools.cache
+def _writable(length: Fraction) -> bool:
+    """A single note value a score writes: plain, dotted or a triplet (music21 finds no simpler form for
+    5/8 of a beat, and writes 5/6 as a 6:5 tuplet)."""
+    from music21 import duration
+
+    d = duration.Duration(length)
+    return d.type != "complex" and all(
+        (t.numberNotesActual, t.numberNotesNormal) == (3, 2) for t in d.tuplets
+    )
+
+
+def _notated(length: Fraction) -> list[Fraction]:
+    """``length`` [quarter notes, within one beat] as writable note values, longest first, in steps of its
+    own denominator (5/8 -> 1/2 + 1/8; 5/6 -> 2/3 + 1/6)."""
+    parts = []
+    step = Fraction(1, length.denominator)
+    while length > 0:
+        part = next((k * step for k in range(int(length / step), 0, -1) if _writable(k * step)), step)
+        parts.append(part)
+        length -= part
+    return parts
+
+
 def _fill_voice(
     voice: Any,
     events: dict[Fraction, list[int]],
@@ -263,25 +303,32 @@ def _fill_voice(
     ``positions`` are the sorted keys of ``events``."""
     from music21 import note, percussion
 
+    def rests(length: Fraction) -> None:
+        for part in _notated(length):
+            voice.append(note.Rest(quarterLength=part))
+
     for beat in range(BEATS_PER_MEASURE):
         b0 = measure_start + beat
         inside = positions[bisect.bisect_left(positions, b0) : bisect.bisect_left(positions, b0 + 1)]
         cursor = b0
         for i, p in enumerate(inside):
             if p > cursor:
-                voice.append(note.Rest(quarterLength=p - cursor))
+                rests(p - cursor)
             end = inside[i + 1] if i + 1 < len(inside) else b0 + 1
+            length = _notated(end - p)[0]  # the note, then rests up to the next one where needed
             classes = sorted(events[p], key=lambda c: DRUM_STAFF.get(c, DRUM_STAFF[SNARE])[:2])
             if len(classes) == 1:
-                voice.append(_unpitched(classes[0], end - p, stem))
+                voice.append(_unpitched(classes[0], length, stem))
             else:
-                chord = percussion.PercussionChord([_unpitched(c, end - p, stem) for c in classes])
-                chord.duration.quarterLength = end - p
+                chord = percussion.PercussionChord([_unpitched(c, length, stem) for c in classes])
+                chord.duration.quarterLength = length
                 chord.stemDirection = stem
                 voice.append(chord)
+            if p + length < end:
+                rests(end - p - length)
             cursor = end
         if cursor < b0 + 1:
-            voice.append(note.Rest(quarterLength=b0 + 1 - cursor))
+            rests(b0 + 1 - cursor)
 
 
 def build_score(tr: Transcription) -> Any:
