@@ -10,9 +10,10 @@ imported only by :func:`write_musicxml`.
 * **MusicXML** (music21): a one-part drum score in 4/4 with a percussion clef. Onsets are quantised to
   the estimated beat grid (its frame jitter smoothed out, extended before the first and after the last
   beat at the period there), in sixteenths or, where they fit better, eighth-note triplets, chosen per
-  beat, and twice as fine (32nds, sextuplets) in a beat where two strokes of one drum would share a slot. Hands (snare, toms, hi-hat, cymbals) are voice 1 with stems up, the kick is voice 2 with stems
-  down. Staff positions follow common drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead),
-  cymbals A5 (x).
+  beat, and twice as fine (32nds, sextuplets) in a beat where two strokes of one drum would share a slot;
+  a gap no single note value spans (5/8 of a beat) is a note and rests. Hands (snare, toms, hi-hat,
+  cymbals) are voice 1 with stems up, the kick is voice 2 with stems down. Staff positions follow common
+  drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead), cymbals A5 (x).
 * **txt**: ``time<TAB>class`` per onset, times in seconds with 6 decimals.
 * **CSV**: header ``time_s,class,midi_note,velocity,confidence``.
 * **JSON**: :meth:`Transcription.to_dict`.
