@@ -192,6 +192,16 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
     assert "bpm must be between" in capsys.readouterr().err
 
 
+def test_midi_tempo_map_flag(setup, tmp_path) -> None:
+    out = tmp_path / "o"
+    args = ["transcribe", str(setup["a"]), "-o", str(out), "-m", str(setup["model"]), "-f", "midi,json"]
+    assert main([*args, "--midi-tempo-map"]) == 0
+    data = json.loads((out / "a.json").read_text())
+    assert data["settings"]["midi_tempo_map"] is True
+    starts = sorted(n.start for n in pretty_midi.PrettyMIDI(str(out / "a.mid")).instruments[0].notes)
+    np.testing.assert_allclose(starts, sorted(o["time_s"] for o in data["onsets"]), atol=0.003)
+
+
 def test_option_parsers() -> None:
     assert parse_formats("mid, xml,json") == ["midi", "musicxml", "json"]
     with pytest.raises(ConfigError):

@@ -6,6 +6,7 @@ The Transcription is built by hand (known onsets on a known beat grid), so no mo
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -348,19 +349,8 @@ def test_chart_notes_are_the_onsets_on_a_beat_mapped_tempo_track(tr, tmp_path) -
 
 def test_chart_follows_a_drifting_tempo_and_a_late_start(tmp_path) -> None:
     """Quarter-note kicks from 4.3 s that speed up from 90 to 110 BPM: each note stays on its kick."""
-    period = np.linspace(60 / 90, 60 / 110, 40)
-    kicks = 4.3 + np.concatenate([[0.0], np.cumsum(period[:-1])])
-    zero = np.zeros(0)
-    t = Transcription(
-        onsets=[kicks, zero, zero, zero, zero],
-        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
-        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
-        activations=np.zeros((3000, 5), np.float32),
-        fps=100.0,
-        duration_s=30.0,
-        tempo_bpm=100.0,
-        beats_s=kicks,
-    )
+    t = drifting_kicks()
+    kicks = t.onsets[0]
     chart = read_chart(t.to_chart(tmp_path / "drift.chart"))
     np.testing.assert_allclose(chart_onsets(chart)[0], kicks, atol=0.003)
     assert "MusicStream" not in chart["song"]
@@ -414,3 +404,43 @@ def test_fast_strokes_keep_their_own_slots_in_score_and_chart(tmp_path) -> None:
     got = chart_onsets(read_chart(t.to_chart(tmp_path / "fast.chart")))
     np.testing.assert_allclose(got[0], np.sort(kicks), atol=0.002)
     np.testing.assert_allclose(got[1], np.sort(snares), atol=0.002)
+
+
+def drifting_kicks() -> Transcription:
+    """Quarter-note kicks from 4.3 s that speed up from 90 to 110 BPM."""
+    period = np.linspace(60 / 90, 60 / 110, 40)
+    kicks = 4.3 + np.concatenate([[0.0], np.cumsum(period[:-1])])
+    zero = np.zeros(0)
+    return Transcription(
+        onsets=[kicks, zero, zero, zero, zero],
+        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
+        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
+        activations=np.zeros((3000, 5), np.float32),
+        fps=100.0,
+        duration_s=30.0,
+        tempo_bpm=100.0,
+        beats_s=kicks,
+    )
+
+
+def test_midi_tempo_map_puts_the_files_beats_and_bars_on_the_songs(tr, tmp_path) -> None:
+    t = drifting_kicks()
+    kicks = t.onsets[0]
+    plain = pretty_midi.PrettyMIDI(str(t.to_midi(tmp_path / "plain.mid")))
+    mapped = pretty_midi.PrettyMIDI(str(t.to_midi(tmp_path / "mapped.mid", tempo_map=True)))
+    for pm in (plain, mapped):  # the notes sound at the same times either way
+        starts = sorted(n.start for n in pm.instruments[0].notes)
+        np.testing.assert_allclose(starts, kicks, atol=0.002)
+    assert len(plain.get_tempo_changes()[0]) == 1
+    beats = mapped.get_beats()
+    # every kick is a beat of the mapped file; the plain file's 100 BPM grid drifts off them
+    assert np.abs(beats[:, None] - kicks[None]).min(axis=0).max() < 0.003
+    assert np.abs(plain.get_beats()[:, None] - kicks[None]).min(axis=0).max() > 0.1
+    # bars: the groove's kicks on 1 fall on the mapped file's downbeats (after a shorter first bar)
+    groove = pretty_midi.PrettyMIDI(str(tr.to_midi(tmp_path / "groove.mid", tempo_map=True)))
+    downbeats = groove.get_downbeats()
+    bar_kicks = tr.onsets[0][[0, 2, 4]]  # beats 0, 4 and 8: kicks on 1
+    assert np.abs(downbeats[:, None] - bar_kicks[None]).min(axis=0).max() < 0.015
+    # the CLI flag, recorded in the JSON settings
+    flagged = dataclasses.replace(tr, settings={**tr.settings, "midi_tempo_map": True})
+    assert len(pretty_midi.PrettyMIDI(str(flagged.to_midi(tmp_path / "flag.mid"))).get_tempo_changes()[0]) > 1

@@ -84,6 +84,12 @@ def register(subparsers: Any) -> None:
         "it instead of an estimated one, which may be half or double (default: estimated)",
     )
     p.add_argument(
+        "--midi-tempo-map",
+        action="store_true",
+        help="MIDI with a tempo change on every tracked beat, so a DAW's beats and bars follow the song "
+        "where its tempo drifts (default: one tempo)",
+    )
+    p.add_argument(
         "--midi-notes",
         default=None,
         help="MIDI notes per class: five numbers (36,38,47,42,49) or pairs (kick=35,toms=45); default: the card's",
@@ -324,6 +330,7 @@ def _run_files(
                 keep_spectrogram="png" in formats,
             )
             tr.midi_notes = list(midi_notes)
+            tr.settings["midi_tempo_map"] = bool(args.midi_tempo_map)
             tr.timings["model_load"] += model_load_s  # the model was loaded once, before the first file
             model_load_s = 0.0
             export(tr, paths, workers)

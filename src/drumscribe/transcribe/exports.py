@@ -78,13 +78,25 @@ def _tempo(tr: Transcription) -> float:
     return float(tr.tempo_bpm) if tr.tempo_bpm and np.isfinite(tr.tempo_bpm) else DEFAULT_TEMPO_BPM
 
 
-def write_midi(tr: Transcription, path: str | Path) -> Path:
-    """Standard MIDI file: GM drum channel, the card's notes, velocities from activation, estimated tempo."""
+def write_midi(tr: Transcription, path: str | Path, tempo_map: bool | None = None) -> Path:
+    """Standard MIDI file: GM drum channel, the card's notes, velocities from activation, estimated tempo.
+
+    ``tempo_map`` (default: ``tr.settings["midi_tempo_map"]``, else False): instead of one tempo, a tempo
+    change on every beat of the beat map (:mod:`drumscribe.transcribe.beatmap`), so the file's beats and
+    bars fall on the song's where its tempo drifts; the notes sound at the same times either way."""
     hits = [
         (t, int(tr.midi_notes[c]), v)
         for c, (times, vels) in enumerate(zip(tr.onsets, tr.velocities))
         for t, v in zip(times, vels)
     ]
+    if tempo_map is None:
+        tempo_map = bool(tr.settings.get("midi_tempo_map", False))
+    beats, pickup = None, 0
+    if tempo_map:
+        from .beatmap import beat_map
+
+        bm = beat_map(place_on_grid(tr))
+        beats, pickup = bm.times, bm.pickup
     return write_drum_midi(
         path,
         hits,
@@ -92,6 +104,8 @@ def write_midi(tr: Transcription, path: str | Path) -> Path:
         ticks_per_beat=MIDI_TICKS_PER_BEAT,
         note_s=MIDI_NOTE_S,
         track_name=f"drums ({tr.source or 'drumscribe'})",
+        beat_times=beats,
+        pickup=pickup,
     )
 
 

@@ -190,11 +190,12 @@ class Transcription:
         }
 
     # exports: thin wrappers over drumscribe.transcribe.exports / plot (imported lazily)
-    def to_midi(self, path: str | Path) -> Path:
-        """Standard MIDI file on the GM drum channel with the estimated tempo."""
+    def to_midi(self, path: str | Path, tempo_map: bool | None = None) -> Path:
+        """Standard MIDI file on the GM drum channel with the estimated tempo (``tempo_map=True``: a tempo
+        change on every tracked beat, see :func:`~drumscribe.transcribe.exports.write_midi`)."""
         from .exports import write_midi
 
-        return write_midi(self, path)
+        return write_midi(self, path, tempo_map)
 
     def to_musicxml(self, path: str | Path) -> Path:
         """MusicXML drum score quantised to the estimated beat grid (music21)."""
