@@ -444,3 +444,26 @@ def test_midi_tempo_map_puts_the_files_beats_and_bars_on_the_songs(tr, tmp_path)
     # the CLI flag, recorded in the JSON settings
     flagged = dataclasses.replace(tr, settings={**tr.settings, "midi_tempo_map": True})
     assert len(pretty_midi.PrettyMIDI(str(flagged.to_midi(tmp_path / "flag.mid"))).get_tempo_changes()[0]) > 1
+
+
+@pytest.mark.parametrize("beats", [[0.3, 0.3, 0.3], [2.0, 1.0, 0.5], [0.5, 0.51, 0.52, 1.0], []])
+def test_exports_take_any_beat_list(beats, tmp_path) -> None:
+    """Beats from the API (repeated, unsorted, too close, none) still give every export, every onset kept."""
+    kicks = np.array([0.01, 1.0, 2.0])
+    zero = np.zeros(0)
+    t = Transcription(
+        onsets=[kicks, zero, zero, zero, zero],
+        velocities=[np.full(3, 90)] + [np.zeros(0, int)] * 4,
+        confidences=[np.full(3, 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
+        activations=np.zeros((300, 5), np.float32),
+        fps=100.0,
+        duration_s=3.0,
+        beats_s=np.array(beats),
+    )
+    assert len(chart_onsets(read_chart(t.to_chart(tmp_path / "b.chart")))[0]) == 3
+    midi = pretty_midi.PrettyMIDI(str(t.to_midi(tmp_path / "b.mid", tempo_map=True)))
+    np.testing.assert_allclose(sorted(n.start for n in midi.instruments[0].notes), kicks, atol=0.002)
+    import music21
+
+    score = music21.converter.parse(str(t.to_musicxml(tmp_path / "b.musicxml")))
+    assert len(score.parts[0].recurse().notes) == 3

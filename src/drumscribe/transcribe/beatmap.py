@@ -49,8 +49,8 @@ def beat_map(g: GridPlacement) -> BeatMap:
     """The beat map of a grid placement (see the module docstring)."""
     period = 60.0 / g.bpm
     grid = g.grid
-    head = float(grid[1] - grid[0]) if len(grid) > 1 else period
-    tail = float(grid[-1] - grid[-2]) if len(grid) > 1 else period
+    head = float(grid[1] - grid[0]) if len(grid) > 1 and grid[1] > grid[0] else period
+    tail = float(grid[-1] - grid[-2]) if len(grid) > 1 and grid[-1] > grid[-2] else period
 
     def beat_time(b: int) -> float:
         """Time [s] of grid beat ``b``, extended on both sides at the grid's first and last period."""

@@ -58,6 +58,8 @@ DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
 TRIPLET_PREFERENCE = 0.6
 #: beats in each parabola fit of :func:`smooth_beats`
 SMOOTH_BEATS = 9
+#: beats closer than this to the one before [s] are dropped from a grid (never from the tracker's)
+MIN_BEAT_GAP_S = 0.05
 #: the grid is extended before the first and after the last tracked beat at the mean period of this many
 #: beats there
 EDGE_BEATS = 4
@@ -163,13 +165,18 @@ def beat_grid(beats_s: np.ndarray, tempo_bpm: float, first_s: float, last_s: flo
     """Beat times [s] covering [first_s, last_s]: the tracked beats (:func:`smooth_beats`), extended before
     and after at the period of their first and last few beats (the tempo's period when there are none)."""
     period = 60.0 / tempo_bpm
-    beats = smooth_beats(beats_s)
+    beats = np.unique(np.asarray(beats_s, dtype=np.float64))  # sorted; the tracker's beats already are
+    beats = beats[np.concatenate([[True], np.diff(beats) > MIN_BEAT_GAP_S])] if len(beats) else beats
+    smoothed = smooth_beats(beats)
+    beats = smoothed if np.all(np.diff(smoothed) > 0) else beats
     if len(beats) < 2:
         start = 0.0 if len(beats) == 0 else beats[0] - period * np.ceil(max(beats[0] - first_s, 0) / period)
         n = int(np.ceil((last_s - start) / period)) + 2
         return start + period * np.arange(max(n, 2))
     edge = min(EDGE_BEATS, len(beats) - 1)
     head, tail = (beats[edge] - beats[0]) / edge, (beats[-1] - beats[-1 - edge]) / edge
+    # beats that do not move forward (not from the tracker, which keeps them apart) get the tempo's period
+    head, tail = (head if head > 0 else period), (tail if tail > 0 else period)
     before = []
     t = beats[0]
     while t > first_s - head / 8:
