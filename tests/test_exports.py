@@ -324,6 +324,8 @@ def chart_onsets(chart: dict) -> list[np.ndarray]:
         for c, (lane, marker) in CHART_LANES.items():
             if lane in codes and (marker is None or marker in codes):
                 out[c].append(chart["seconds"](tick))
+        if 32 in codes:  # an Expert+ (double-pedal) kick
+            out[0].append(chart["seconds"](tick))
         assert all(m - 64 in codes for m in codes if m >= 66)  # a cymbal marker only with its note
     return [np.array(o) for o in out]
 
@@ -467,3 +469,27 @@ def test_exports_take_any_beat_list(beats, tmp_path) -> None:
 
     score = music21.converter.parse(str(t.to_musicxml(tmp_path / "b.musicxml")))
     assert len(score.parts[0].recurse().notes) == 3
+
+
+def test_chart_fast_kicks_alternate_with_expert_plus_kicks(tmp_path) -> None:
+    """Sixteenth-note double bass at 150 BPM (0.1 s apart) alternates kick / Expert+ kick; quarter kicks at
+    the same tempo (0.4 s apart) stay plain kicks."""
+    beat = 0.4
+    quarters = 0.6 + beat * np.arange(8)
+    run = quarters[-1] + beat + 0.1 * np.arange(8)
+    kicks = np.concatenate([quarters, run])
+    zero = np.zeros(0)
+    t = Transcription(
+        onsets=[kicks, zero, zero, zero, zero],
+        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
+        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
+        activations=np.zeros((800, 5), np.float32),
+        fps=100.0,
+        duration_s=8.0,
+        tempo_bpm=150.0,
+        beats_s=0.6 + beat * np.arange(13),
+    )
+    chart = read_chart(t.to_chart(tmp_path / "dk.chart"))
+    lanes = [0 if 0 in codes else 32 for _, codes in sorted(chart["notes"].items())]
+    assert lanes == [0] * 8 + [0, 32] * 4
+    np.testing.assert_allclose(chart_onsets(chart)[0], kicks, atol=0.002)

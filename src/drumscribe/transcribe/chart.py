@@ -2,7 +2,9 @@
 
 * **Lanes** (Expert, 4-lane Pro Drums): kick -> kick (note 0), snare -> red (1), hi-hat -> yellow cymbal
   (2 with cymbal marker 66), toms -> blue tom (3), cymbals (crash, ride) -> green cymbal (4 with marker 68).
-  The five classes do not tell the toms or the cymbals apart, so one lane each holds them.
+  The five classes do not tell the toms or the cymbals apart, so one lane each holds them. In a fast run of
+  kicks (double bass) every second kick is an Expert+ kick (note 32), as charters write them, so the chart
+  stays playable with one pedal.
 * **Placement**: as in the MusicXML score (:func:`~drumscribe.transcribe.exports.place_on_grid`): each
   onset on the nearest sixteenth or eighth-triplet of its tracked beat (32nd or sextuplet in a beat of fast
   strokes), measures starting on the downbeat phase that holds the most kicks. 192 ticks per quarter note
@@ -23,9 +25,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..fileio import atomic_open
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
-from .beatmap import beat_map
+from .beatmap import BeatMap, beat_map
 from .exports import BEATS_PER_MEASURE, place_on_grid
 
 if TYPE_CHECKING:
@@ -35,11 +39,28 @@ if TYPE_CHECKING:
 RESOLUTION = 192
 #: class -> the .chart note numbers written for one onset (lane, then its cymbal marker, if any)
 LANES: dict[int, tuple[int, ...]] = {KICK: (0,), SNARE: (1,), HIHAT: (2, 66), TOMS: (3,), CYMBALS: (4, 68)}
+#: Expert+ (double-pedal) kick note, and the gap [s] under which kicks count as a fast run (~5.5 per second)
+DOUBLE_KICK = 32
+DOUBLE_KICK_GAP_S = 0.18
 
 
 def _quote(text: str) -> str:
     """A .chart string value: the format has no escapes, so quotes are dropped."""
     return '"' + text.replace('"', "'") + '"'
+
+
+def double_kicks(kick_ticks: list[int], bm: BeatMap) -> set[int]:
+    """The kicks written as Expert+ kicks: every second one of a fast run (each less than
+    :data:`DOUBLE_KICK_GAP_S` after the one before), so a single pedal plays the others."""
+    if not kick_ticks:
+        return set()
+    times = np.interp(np.asarray(kick_ticks) / RESOLUTION, np.arange(len(bm.times)), bm.times)
+    out, in_run = set(), 0
+    for i in range(1, len(kick_ticks)):
+        in_run = in_run + 1 if times[i] - times[i - 1] < DOUBLE_KICK_GAP_S else 0
+        if in_run % 2 == 1:
+            out.add(kick_ticks[i])
+    return out
 
 
 def chart_lines(tr: Transcription) -> list[str]:
@@ -60,6 +81,8 @@ def chart_lines(tr: Transcription) -> list[str]:
         return round(RESOLUTION * beat)
 
     notes = sorted({(tick(p), code) for c, p, _ in bm.placed for code in LANES.get(c, ())})
+    doubles = double_kicks([t for t, code in notes if code == LANES[KICK][0]], bm)
+    notes = sorted((t, DOUBLE_KICK if code == LANES[KICK][0] and t in doubles else code) for t, code in notes)
     name = Path(tr.source).stem if tr.source else "drums"
     song = [
         f"  Name = {_quote(name)}",
