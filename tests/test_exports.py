@@ -370,6 +370,21 @@ def test_smooth_beats_is_scipys_savgol_filter(n) -> None:
     np.testing.assert_allclose(smooth_beats(beats), want, atol=1e-9)
 
 
+def hits(onsets: list, duration_s: float, beats_s, tempo_bpm: float | None = None) -> Transcription:
+    """A transcription of given onsets per class (missing classes empty), velocity 100, no activations."""
+    onsets = [np.asarray(o, dtype=float) for o in onsets] + [np.zeros(0)] * (5 - len(onsets))
+    return Transcription(
+        onsets=onsets,
+        velocities=[np.full(len(o), 100) for o in onsets],
+        confidences=[np.full(len(o), 0.9, np.float32) for o in onsets],
+        activations=np.zeros((int(duration_s * 100), 5), np.float32),
+        fps=100.0,
+        duration_s=duration_s,
+        tempo_bpm=tempo_bpm,
+        beats_s=np.asarray(beats_s, dtype=float),
+    )
+
+
 def test_fast_strokes_keep_their_own_slots_in_score_and_chart(tmp_path) -> None:
     """A beat of 32nd-note double bass (and one of sextuplet snares): every stroke keeps its own note, in the
     score and in the chart, where sixteenths would merge pairs; the other beats stay in sixteenths."""
@@ -377,17 +392,8 @@ def test_fast_strokes_keep_their_own_slots_in_score_and_chart(tmp_path) -> None:
 
     kicks = [grid_time(b) for b in range(12) if b not in (5, 6)] + [grid_time(5 + k / 8) for k in range(8)]
     snares = [grid_time(b) for b in (1, 3, 9, 11)] + [grid_time(6 + k / 6) for k in range(6)]
-    onsets = [np.sort(kicks), np.sort(snares), np.zeros(0), np.zeros(0), np.zeros(0)]
-    t = Transcription(
-        onsets=onsets,
-        velocities=[np.full(len(o), 100) for o in onsets],
-        confidences=[np.full(len(o), 0.9, np.float32) for o in onsets],
-        activations=np.zeros((int(grid_time(13) * 100), 5), np.float32),
-        fps=100.0,
-        duration_s=grid_time(13),
-        tempo_bpm=BPM,
-        beats_s=np.array([grid_time(b) for b in range(12)]),
-    )
+    t = hits([np.sort(kicks), np.sort(snares)], grid_time(13), [grid_time(b) for b in range(12)], BPM)
+    onsets = t.onsets
     placed, _ = quantise(t)
     for c in (0, 1):
         pos = [p for k, p, _ in placed if k == c]
@@ -412,17 +418,7 @@ def drifting_kicks() -> Transcription:
     """Quarter-note kicks from 4.3 s that speed up from 90 to 110 BPM."""
     period = np.linspace(60 / 90, 60 / 110, 40)
     kicks = 4.3 + np.concatenate([[0.0], np.cumsum(period[:-1])])
-    zero = np.zeros(0)
-    return Transcription(
-        onsets=[kicks, zero, zero, zero, zero],
-        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
-        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
-        activations=np.zeros((3000, 5), np.float32),
-        fps=100.0,
-        duration_s=30.0,
-        tempo_bpm=100.0,
-        beats_s=kicks,
-    )
+    return hits([kicks], 30.0, kicks, 100.0)
 
 
 def test_midi_tempo_map_puts_the_files_beats_and_bars_on_the_songs(tr, tmp_path) -> None:
@@ -452,16 +448,7 @@ def test_midi_tempo_map_puts_the_files_beats_and_bars_on_the_songs(tr, tmp_path)
 def test_exports_take_any_beat_list(beats, tmp_path) -> None:
     """Beats from the API (repeated, unsorted, too close, none) still give every export, every onset kept."""
     kicks = np.array([0.01, 1.0, 2.0])
-    zero = np.zeros(0)
-    t = Transcription(
-        onsets=[kicks, zero, zero, zero, zero],
-        velocities=[np.full(3, 90)] + [np.zeros(0, int)] * 4,
-        confidences=[np.full(3, 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
-        activations=np.zeros((300, 5), np.float32),
-        fps=100.0,
-        duration_s=3.0,
-        beats_s=np.array(beats),
-    )
+    t = hits([kicks], 3.0, beats)
     assert len(chart_onsets(read_chart(t.to_chart(tmp_path / "b.chart")))[0]) == 3
     midi = pretty_midi.PrettyMIDI(str(t.to_midi(tmp_path / "b.mid", tempo_map=True)))
     np.testing.assert_allclose(sorted(n.start for n in midi.instruments[0].notes), kicks, atol=0.002)
@@ -478,17 +465,7 @@ def test_chart_fast_kicks_alternate_with_expert_plus_kicks(tmp_path) -> None:
     quarters = 0.6 + beat * np.arange(8)
     run = quarters[-1] + beat + 0.1 * np.arange(8)
     kicks = np.concatenate([quarters, run])
-    zero = np.zeros(0)
-    t = Transcription(
-        onsets=[kicks, zero, zero, zero, zero],
-        velocities=[np.full(len(kicks), 100)] + [np.zeros(0, int)] * 4,
-        confidences=[np.full(len(kicks), 0.9, np.float32)] + [np.zeros(0, np.float32)] * 4,
-        activations=np.zeros((800, 5), np.float32),
-        fps=100.0,
-        duration_s=8.0,
-        tempo_bpm=150.0,
-        beats_s=0.6 + beat * np.arange(13),
-    )
+    t = hits([kicks], 8.0, 0.6 + beat * np.arange(13), 150.0)
     chart = read_chart(t.to_chart(tmp_path / "dk.chart"))
     lanes = [0 if 0 in codes else 32 for _, codes in sorted(chart["notes"].items())]
     assert lanes == [0] * 8 + [0, 32] * 4
