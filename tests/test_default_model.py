@@ -159,3 +159,49 @@ def test_threshold_choice_scores_each_track_with_thresholds_chosen_on_the_others
     best = OnsetScores([10, 4], [0, 0], [0, 0])
     want = OnsetScores.sum([best, OnsetScores([5, 4], [0, 0], [5, 0]), best, best]).micro_f1
     assert held_out_f1(scores, ["a", "b", "c", "d"], "mix", CHOICES["per class"]) == pytest.approx(want)
+
+
+def test_pseudo_mixes_label_band_and_mix_in_the_guitar(tmp_path):
+    """scripts/pseudo_mixes.py: the teacher's labels of the band alone go with each band + guitar mix; a re-run
+    skips what is done; the folder converter reads the result without a label map."""
+    import importlib.util
+
+    import soundfile as sf
+
+    from drumscribe.cli import main
+    from drumscribe.data.store import Store
+    from drumscribe.transcribe import transcribe
+
+    spec = importlib.util.spec_from_file_location("pseudo_mixes", ROOT / "scripts" / "pseudo_mixes.py")
+    pm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pm)
+    band_src = ROOT / "src" / "drumscribe" / "pretrained" / "example" / "example.ogg"
+    band, sr = sf.read(band_src, always_2d=True, dtype="float32")
+    stems = tmp_path / "stems"
+    for sub in ("bands", "train", "heldout"):
+        (stems / sub).mkdir(parents=True)
+    (stems / "bands" / "song.ogg").write_bytes(band_src.read_bytes())
+    t = np.arange(len(band) // 2) / sr  # a guitar chord, half as long as the band
+    guitar = (0.3 * np.sin(2 * np.pi * 110 * t) * np.sin(2 * np.pi * 2 * t) ** 2).astype(np.float32)
+    sf.write(stems / "train" / "song.ogg", np.tile(guitar[:, None], (1, band.shape[1])), sr)
+    sf.write(stems / "heldout" / "other.ogg", np.zeros((sr, band.shape[1]), np.float32), sr)  # never used
+    out = tmp_path / "mixes"
+    assert pm.main([str(stems), str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pseudo.json",
+        "song_g0.flac",
+        "song_g0.txt",
+        "song_g6.flac",
+        "song_g6.txt",
+    ]
+    want = transcribe(band_src, threshold={"toms": 0.8}, tempo=False, keep_spectrogram=False)
+    assert (out / "song_g0.txt").read_text() == (out / "song_g6.txt").read_text()
+    want.to_txt(tmp_path / "want.txt")
+    assert (out / "song_g0.txt").read_text() == (tmp_path / "want.txt").read_text()
+    guitar_back, _ = sf.read(stems / "train" / "song.ogg", always_2d=True, dtype="float32")
+    mixed, _ = sf.read(out / "song_g6.flac", always_2d=True, dtype="float32")
+    np.testing.assert_allclose(mixed, pm.mix(band, guitar_back, 6.0), atol=1e-4)  # 16-bit FLAC
+    stamp = (out / "song_g0.flac").stat().st_mtime_ns
+    assert pm.main([str(stems), str(out)]) == 0 and (out / "song_g0.flac").stat().st_mtime_ns == stamp
+    assert main(["-q", "convert", "folder", str(out), str(tmp_path / "store"), "--split", "train"]) == 0
+    assert sorted(Store(tmp_path / "store").track_ids("train")) == ["song_g0", "song_g6"]
