@@ -57,6 +57,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "model": model, "songs": songs, "a": a, "b": b}
 
 
+def args_for(setup: dict[str, Path], out: Path, *extra: str, audio: Path | None = None) -> list[str]:
+    """``transcribe AUDIO -o OUT -m MODEL EXTRA...`` with the fixture's model (audio: the fixture's a.wav)."""
+    return ["transcribe", str(audio or setup["a"]), "-o", str(out), "-m", str(setup["model"]), *extra]
+
+
 def test_cli_matches_api(setup, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     code = main(["transcribe", str(setup["a"]), "-o", str(out), "--model", str(setup["model"])])
@@ -81,7 +86,7 @@ def test_cli_matches_api(setup, tmp_path, capsys) -> None:
 
 def test_threshold_and_format_options(setup, tmp_path) -> None:
     out = tmp_path / "out"
-    args = ["transcribe", str(setup["a"]), "-o", str(out), "-m", str(setup["model"]), "--format", "txt,json"]
+    args = args_for(setup, out, "--format", "txt,json")
     assert main([*args, "--threshold", "snare=0.9,HH=0.35"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.txt"]
     data = json.loads((out / "a.json").read_text())
@@ -118,7 +123,7 @@ def test_existing_outputs_are_not_overwritten(setup, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.txt").write_text("keep me\n")
-    args = ["transcribe", str(setup["a"]), "-o", str(out), "-m", str(setup["model"]), "-f", "txt,midi"]
+    args = args_for(setup, out, "-f", "txt,midi")
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "a.txt" in err and "--overwrite" in err
@@ -154,7 +159,7 @@ def test_folders_bad_files_and_exit_code(setup, tmp_path, capsys) -> None:
 
 
 def test_bad_options_fail_cleanly(setup, tmp_path, capsys) -> None:
-    base = ["transcribe", str(setup["a"]), "-o", str(tmp_path / "o"), "-m", str(setup["model"])]
+    base = args_for(setup, tmp_path / "o")
     assert main([*base, "--format", "midi,wav"]) == 1
     assert "unknown format 'wav'" in capsys.readouterr().err
     assert main([*base, "--threshold", "bongo=0.3"]) == 1
@@ -170,16 +175,7 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
     import music21
 
     out = tmp_path / "o"
-    args = [
-        "transcribe",
-        str(setup["a"]),
-        "-o",
-        str(out),
-        "-m",
-        str(setup["model"]),
-        "-f",
-        "midi,musicxml,json,chart",
-    ]
+    args = args_for(setup, out, "-f", "midi,musicxml,json,chart")
     assert main([*args, "--bpm", "87.5"]) == 0
     chart = (out / "a.chart").read_text()
     assert "[ExpertDrums]" in chart and 'MusicStream = "a.wav"' in chart
@@ -194,7 +190,7 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
 
 def test_midi_tempo_map_flag(setup, tmp_path) -> None:
     out = tmp_path / "o"
-    args = ["transcribe", str(setup["a"]), "-o", str(out), "-m", str(setup["model"]), "-f", "midi,json"]
+    args = args_for(setup, out, "-f", "midi,json")
     assert main([*args, "--midi-tempo-map"]) == 0
     data = json.loads((out / "a.json").read_text())
     assert data["settings"]["midi_tempo_map"] is True
@@ -241,20 +237,7 @@ def test_duplicate_output_names_are_reported(setup, tmp_path, capsys) -> None:
 def test_subprocess_run(setup, tmp_path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drumscribe.cli",
-            "-q",
-            "transcribe",
-            str(setup["a"]),
-            "-o",
-            str(out),
-            "-m",
-            str(setup["model"]),
-            "-f",
-            "midi,csv",
-        ],
+        [sys.executable, "-m", "drumscribe.cli", "-q", *args_for(setup, out, "-f", "midi,csv")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -265,17 +248,7 @@ def test_subprocess_run(setup, tmp_path) -> None:
     rows = (out / "a.csv").read_text().splitlines()[1:]
     assert len(rows) == api.num_onsets
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "drumscribe.cli",
-            "transcribe",
-            str(tmp_path / "missing.wav"),
-            "-o",
-            str(out),
-            "-m",
-            str(setup["model"]),
-        ],
+        [sys.executable, "-m", "drumscribe.cli", *args_for(setup, out, audio=tmp_path / "missing.wav")],
         capture_output=True,
         text=True,
         timeout=120,

@@ -32,14 +32,6 @@ class BeatMap:
     placed: list[tuple[int, Fraction | float, int]]
     pickup: int
 
-    def beat_at(self, t: float | np.ndarray) -> np.ndarray:
-        """Map beat (fractional) at time ``t`` [s], linear between beats."""
-        t = np.asarray(t, dtype=np.float64)
-        last = len(self.times) - 1
-        period = self.times[-1] - self.times[-2]
-        inside = np.interp(t, self.times, np.arange(len(self.times), dtype=np.float64))
-        return np.where(t > self.times[-1], last + (t - self.times[-1]) / period, inside)
-
     def bpm(self) -> np.ndarray:
         """Tempo [BPM] of each map beat but the last."""
         return 60.0 / np.diff(self.times)
@@ -49,8 +41,9 @@ def beat_map(g: GridPlacement) -> BeatMap:
     """The beat map of a grid placement (see the module docstring)."""
     period = 60.0 / g.bpm
     grid = g.grid
-    head = float(grid[1] - grid[0]) if len(grid) > 1 and grid[1] > grid[0] else period
-    tail = float(grid[-1] - grid[-2]) if len(grid) > 1 and grid[-1] > grid[-2] else period
+    # exports.beat_grid keeps its beats strictly increasing, so the edge periods are positive
+    head = float(grid[1] - grid[0]) if len(grid) > 1 else period
+    tail = float(grid[-1] - grid[-2]) if len(grid) > 1 else period
 
     def beat_time(b: int) -> float:
         """Time [s] of grid beat ``b``, extended on both sides at the grid's first and last period."""

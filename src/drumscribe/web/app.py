@@ -36,7 +36,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..audioformats import AUDIO_EXTENSIONS
 from ..errors import ConfigError, DrumscribeError
-from ..transcribe.tempo import check_bpm
 from ..vocab import DEFAULT_VOCAB
 from .jobs import WAVEFORM_RATE_HZ, Job, JobManager, JobState, QueueFullError, reduce_peaks
 from .settings import MB, ServerSettings
@@ -469,13 +468,12 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         if fmt not in EXPORTS:
             raise HTTPException(404, f"unknown format {fmt[:32]!r}; use one of {', '.join(EXPORTS)}")
         th = parse_threshold(threshold, len(DEFAULT_VOCAB))
-        try:
-            check_bpm(bpm)
-        except ConfigError as exc:
-            raise HTTPException(422, str(exc)) from None
         t = picked(job, th)
         if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
-            t = t.with_bpm(bpm)
+            try:
+                t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)
+            except ConfigError as exc:
+                raise HTTPException(422, str(exc)) from None
         suffix, media_type, method = EXPORTS[fmt]
         out = job.folder / f"export-{uuid.uuid4().hex}{suffix}"
         try:
