@@ -198,6 +198,35 @@ def test_midi_tempo_map_flag(setup, tmp_path) -> None:
     np.testing.assert_allclose(starts, sorted(o["time_s"] for o in data["onsets"]), atol=0.003)
 
 
+def test_clonehero_song_folder(setup, tmp_path, capsys) -> None:
+    """``-f clonehero``: OUT/<stem>-clonehero/ with the chart, song.ini and the audio; folder inputs keep
+    their sub-folders; an existing song folder is kept without --overwrite and skipped with --skip-existing."""
+    out = tmp_path / "o"
+    args = [
+        "transcribe",
+        str(setup["a"].parent),
+        "-o",
+        str(out),
+        "-m",
+        str(setup["model"]),
+        "-f",
+        "clonehero,json",
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    song = out / "a-clonehero"
+    assert sorted(p.name for p in song.iterdir()) == ["notes.chart", "song.ini", "song.wav"]
+    assert (song / "song.wav").read_bytes() == setup["a"].read_bytes()
+    assert sorted(p.name for p in (out / "sub" / "b-clonehero").iterdir()) == [
+        "notes.chart",
+        "song.ini",
+        "song.ogg",
+    ]
+    n_notes = sum(1 for line in (song / "notes.chart").read_text().splitlines() if " = N " in line)
+    assert n_notes >= json.loads((out / "a.json").read_text())["counts"]["kick"] > 0
+    assert main(args) == 1 and "a-clonehero: output exists" in capsys.readouterr().err
+    assert main([*args, "--skip-existing"]) == 0
+
+
 def test_option_parsers() -> None:
     assert parse_formats("mid, xml,json") == ["midi", "musicxml", "json"]
     with pytest.raises(ConfigError):

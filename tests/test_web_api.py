@@ -7,6 +7,7 @@ import io
 import json
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import mido
@@ -175,6 +176,15 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
     r = client.get(f"/api/jobs/{done_job}/download/chart", params={"bpm": "97"})
     assert r.status_code == 200 and r.headers["content-disposition"].endswith('filename="beat.chart"')
     assert "[ExpertDrums]" in r.text
+    chart = [line for line in r.text.splitlines() if "MusicStream" not in line]
+    r = client.get(f"/api/jobs/{done_job}/download/clonehero", params={"bpm": "97"})
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('filename="beat.zip"')
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        assert sorted(zf.namelist()) == ["beat/notes.chart", "beat/song.ini", "beat/song.wav"]
+        assert zf.read("beat/song.wav") == client.get(f"/api/jobs/{done_job}/audio").content
+        in_zip = zf.read("beat/notes.chart").decode().splitlines()
+        assert [line for line in in_zip if "MusicStream" not in line] == chart  # the same chart, at 97 BPM
+        assert '  MusicStream = "song.wav"' in in_zip
     for bad in ("0", "abc", "9000"):
         r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": bad})
         assert r.status_code == 422

@@ -4,7 +4,8 @@
   (2 with cymbal marker 66), toms -> blue tom (3), cymbals (crash, ride) -> green cymbal (4 with marker 68).
   The five classes do not tell the toms or the cymbals apart, so one lane each holds them. In a fast run of
   kicks (double bass) every second kick is an Expert+ kick (note 32), as charters write them, so the chart
-  stays playable with one pedal.
+  stays playable with one pedal. Where three hand strokes fall on one tick, the two of
+  :data:`HAND_PRIORITY` stay (two hands).
 * **Placement**: as in the MusicXML score (:func:`~drumscribe.transcribe.exports.place_on_grid`): each
   onset on the nearest sixteenth or eighth-triplet of its tracked beat (32nd or sextuplet in a beat of fast
   strokes), measures starting on the downbeat phase that holds the most kicks. 192 ticks per quarter note
@@ -13,6 +14,8 @@
   tracked beats, their frame jitter smoothed out, after a lead-in of whole beats from the start of the
   audio), so the notes stay on the music where the tempo drifts (a "beat-mapped" chart; ``Offset`` stays
   0). A first measure of fewer than four beats (a ``TS`` marker) puts the bar lines on the downbeats.
+* **Sections** (``[Events]``, for the game's practice mode): one every eight measures, named by its first
+  bar.
 
 The format is the community one documented by the Moonscraper and GuitarGame_ChartFormats projects:
 ``[Song]``, ``[SyncTrack]`` (``B`` = tempo in thousandths of a BPM, ``TS`` = beats per measure),
@@ -42,6 +45,11 @@ LANES: dict[int, tuple[int, ...]] = {KICK: (0,), SNARE: (1,), HIHAT: (2, 66), TO
 #: Expert+ (double-pedal) kick note, and the gap [s] under which kicks count as a fast run (~5.5 per second)
 DOUBLE_KICK = 32
 DOUBLE_KICK_GAP_S = 0.18
+#: which hand strokes stay when more than two fall on one tick: the crash/ride and the snare, as a drummer
+#: whose hi-hat hand moves to the crash; the score keeps them all
+HAND_PRIORITY = (CYMBALS, SNARE, TOMS, HIHAT)
+#: measures per practice section
+SECTION_MEASURES = 8
 
 
 def _quote(text: str) -> str:
@@ -63,8 +71,34 @@ def double_kicks(kick_ticks: list[int], bm: BeatMap) -> set[int]:
     return out
 
 
-def chart_lines(tr: Transcription) -> list[str]:
-    """The .chart file of ``tr``, line by line (see the module docstring)."""
+def playable(classes: set[int]) -> list[int]:
+    """The strokes of one tick a player can play: the kick and at most two hand strokes, the first two in
+    :data:`HAND_PRIORITY` (three hand notes at once is a chord the game's checkers reject)."""
+    hands = [c for c in HAND_PRIORITY if c in classes]
+    return sorted(c for c in classes if c not in hands[2:])
+
+
+def song_name(tr: Transcription) -> str:
+    """The song's title in a chart: the audio file's stem, or "drums" for a transcription of samples."""
+    return Path(tr.source).stem if tr.source else "drums"
+
+
+def sections(bm: BeatMap) -> list[tuple[int, str]]:
+    """Practice sections (tick, name): one every :data:`SECTION_MEASURES` measures, named by the bar they
+    start on ("Bar 1", "Bar 9", ...); the first starts at tick 0 and holds the lead-in and pickup."""
+    beats = len(bm.times) - 1
+    step = SECTION_MEASURES * BEATS_PER_MEASURE
+    out = [(0, "Bar 1")]
+    for k in range(1, beats // step + 1):
+        beat = bm.pickup + k * step
+        if beat < beats:
+            out.append((RESOLUTION * beat, f"Bar {k * SECTION_MEASURES + 1}"))
+    return out
+
+
+def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]:
+    """The .chart file of ``tr``, line by line (see the module docstring). ``music_stream``: the audio
+    file the chart names (default: ``tr.source``, the name of the file transcribed)."""
     bm = beat_map(place_on_grid(tr))
     sync = [f"  0 = TS {bm.pickup or BEATS_PER_MEASURE}"]
     if bm.pickup:
@@ -80,20 +114,25 @@ def chart_lines(tr: Transcription) -> list[str]:
     def tick(beat: Fraction | float) -> int:
         return round(RESOLUTION * beat)
 
-    notes = sorted({(tick(p), code) for c, p, _ in bm.placed for code in LANES.get(c, ())})
+    strokes: dict[int, set[int]] = {}
+    for c, p, _ in bm.placed:
+        if c in LANES:
+            strokes.setdefault(tick(p), set()).add(c)
+    notes = sorted((t, code) for t, cs in strokes.items() for c in playable(cs) for code in LANES[c])
     doubles = double_kicks([t for t, code in notes if code == LANES[KICK][0]], bm)
     notes = sorted((t, DOUBLE_KICK if code == LANES[KICK][0] and t in doubles else code) for t, code in notes)
-    name = Path(tr.source).stem if tr.source else "drums"
     song = [
-        f"  Name = {_quote(name)}",
+        f"  Name = {_quote(song_name(tr))}",
         '  Charter = "drumscribe"',
         f"  Resolution = {RESOLUTION}",
         "  Offset = 0",
         f"  Length = {tr.duration_s:.3f}",
     ]
-    if tr.source:
-        song.append(f"  MusicStream = {_quote(tr.source)}")
-    out = ["[Song]", "{", *song, "}", "[SyncTrack]", "{", *sync, "}", "[Events]", "{", "}"]
+    stream = music_stream or tr.source
+    if stream:
+        song.append(f"  MusicStream = {_quote(stream)}")
+    events = [f'  {t} = E "section {name}"' for t, name in sections(bm)]
+    out = ["[Song]", "{", *song, "}", "[SyncTrack]", "{", *sync, "}", "[Events]", "{", *events, "}"]
     out += ["[ExpertDrums]", "{", *(f"  {t} = N {code} 0" for t, code in notes), "}"]
     return out
 

@@ -55,7 +55,8 @@ def register(subparsers: Any) -> None:
         "--format",
         default=",".join(DEFAULT_FORMATS),
         help=f"comma-separated output formats from {','.join(EXTENSIONS)} (default: "
-        f"{','.join(DEFAULT_FORMATS)}; chart is a Clone Hero / Moonscraper drum chart)",
+        f"{','.join(DEFAULT_FORMATS)}; chart is a Clone Hero / Moonscraper drum chart; clonehero is a song "
+        "folder <stem>-clonehero/ with the chart, song.ini and the audio, ready for the game's songs folder)",
     )
     p.add_argument(
         "-m",
@@ -353,8 +354,8 @@ def _run_files(
         print(f"drumscribe transcribe: skipped {skipped} file(s) whose outputs exist", file=sys.stderr)
     if failed:
         print(f"drumscribe transcribe: {len(failed)} of {len(inputs)} file(s) failed:", file=sys.stderr)
-        for audio, problem in failed:
-            print(f"  {audio}: {problem}", file=sys.stderr)
+        for audio, problem in failed:  # most errors name their file already
+            print(f"  {problem}" if str(audio) in problem else f"  {audio}: {problem}", file=sys.stderr)
         return 1
     return 0
 

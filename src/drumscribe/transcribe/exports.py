@@ -18,6 +18,8 @@ imported only by :func:`write_musicxml`.
 * **CSV**: header ``time_s,class,midi_note,velocity,confidence``.
 * **JSON**: :meth:`Transcription.to_dict`.
 * **.chart** (Clone Hero, Moonscraper): :mod:`drumscribe.transcribe.chart`.
+* **Clone Hero song** (a folder or zip with the chart, ``song.ini`` and the audio):
+  :mod:`drumscribe.transcribe.clonehero`.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ MIN_BEAT_GAP_S = 0.05
 #: beats there
 EDGE_BEATS = 4
 
-FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png", "chart")
+FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png", "chart", "clonehero")
 EXTENSIONS = {
     "midi": ".mid",
     "musicxml": ".musicxml",
@@ -73,6 +75,7 @@ EXTENSIONS = {
     "json": ".json",
     "png": ".png",
     "chart": ".chart",
+    "clonehero": "-clonehero",  # a folder: notes.chart, song.ini and the audio (drumscribe.transcribe.clonehero)
 }
 
 

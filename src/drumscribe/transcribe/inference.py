@@ -413,7 +413,7 @@ def transcribe(
     )
     timings["model_load"] = model_load_s
     source = None if not isinstance(path_or_array, (str, Path)) else Path(path_or_array).name
-    return transcribe_spectrogram(
+    tr = transcribe_spectrogram(
         spec,
         duration_s,
         loaded,
@@ -429,6 +429,9 @@ def transcribe(
         backend=loaded.backend,
         input_kind=input_kind,
     )
+    if source is not None:
+        tr.audio_path = Path(path_or_array)  # type: ignore[arg-type]
+    return tr
 
 
 def transcribe_spectrogram(

@@ -70,7 +70,8 @@ class Transcription:
     (1..127, see :mod:`drumscribe.transcribe.velocity`) and ``confidences[c]`` their activation heights
     (0..1). ``activations`` (T, C) are the sigmoid outputs at ``fps`` frames per second, so
     :meth:`repick` can change thresholds without running the model again. ``spectrogram`` (T, bands), when
-    kept, is the log spectrogram the model saw (for :meth:`to_png`). ``timings`` holds the wall time [s] of
+    kept, is the log spectrogram the model saw (for :meth:`to_png`); ``audio_path`` is the audio file
+    transcribed, when it was one (for :meth:`to_clonehero`; ``source`` holds only its name). ``timings`` holds the wall time [s] of
     each stage (load, features, model, peaks, tempo, export).
     """
 
@@ -91,6 +92,7 @@ class Transcription:
     timings: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     spectrogram: np.ndarray | None = None
+    audio_path: Path | None = None
 
     @property
     def num_onsets(self) -> int:
@@ -107,24 +109,16 @@ class Transcription:
         )
         th = normalise_thresholds(threshold, default, self.classes)
         onsets, velocities, confidences = pick_onsets(self.activations, th, self.fps)
-        return Transcription(
+        return replace(
+            self,
             onsets=onsets,
             velocities=velocities,
             confidences=confidences,
-            activations=self.activations,
-            fps=self.fps,
-            duration_s=self.duration_s,
             classes=list(self.classes),
             midi_notes=list(self.midi_notes),
             thresholds=th.tolist(),
-            tempo_bpm=self.tempo_bpm,
-            beats_s=self.beats_s,
-            source=self.source,
-            model_name=self.model_name,
-            model_card=self.model_card,
             timings=dict(self.timings),
             settings={**self.settings, "thresholds": th.tolist()},
-            spectrogram=self.spectrogram,
         )
 
     def with_bpm(self, bpm: float | None) -> Transcription:
@@ -226,6 +220,13 @@ class Transcription:
         from .chart import write_chart
 
         return write_chart(self, path)
+
+    def to_clonehero(self, path: str | Path, audio: str | Path | None = None) -> Path:
+        """A Clone Hero song (``notes.chart``, ``song.ini`` and the audio): a folder at ``path``, or a zip of
+        one when ``path`` ends in ``.zip``. ``audio`` defaults to :attr:`audio_path`, the file transcribed."""
+        from .clonehero import write_song
+
+        return write_song(self, path, audio)
 
     def to_png(self, path: str | Path) -> Path:
         """Spectrogram, activations and onsets as a drum-roll picture (matplotlib, Agg)."""

@@ -9,7 +9,7 @@ at ``/openapi.json``; see docs/web.md):
 * ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, duration, thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
-* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart}?threshold=...&bpm=...`` (``bpm``: a known tempo).
+* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...`` (``bpm``: a known tempo).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ EXPORTS = {  # format -> (suffix, media type, Transcription method)
     "csv": (".csv", "text/csv", "to_csv"),
     "json": (".json", "application/json", "to_json"),
     "chart": (".chart", "text/plain", "to_chart"),
+    "clonehero": (".zip", "application/zip", "to_clonehero"),  # a song folder (chart, song.ini, audio)
 }
 LOOPBACK_HOSTS = frozenset(["127.0.0.1", "localhost", "::1"])
 ROUND_S = 4  # decimals of times in JSON [s]
@@ -460,7 +461,10 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
             raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
         return FileResponse(job.upload_path, media_type=job.media_type)
 
-    @app.get("/api/jobs/{job_id}/download/{fmt}", summary="Export as midi, musicxml, csv, json or chart")
+    @app.get(
+        "/api/jobs/{job_id}/download/{fmt}",
+        summary="Export as midi, musicxml, csv, json, chart or clonehero (a zip)",
+    )
     async def job_download(
         job_id: str, fmt: str, threshold: str | None = None, bpm: float | None = None
     ) -> FileResponse:
@@ -474,6 +478,8 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
                 t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)
             except ConfigError as exc:
                 raise HTTPException(422, str(exc)) from None
+        if fmt == "clonehero" and not job.upload_path.is_file():  # the song's audio goes in the zip
+            raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
         suffix, media_type, method = EXPORTS[fmt]
         out = job.folder / f"export-{uuid.uuid4().hex}{suffix}"
         try:

@@ -148,6 +148,7 @@ def _default_runner(model_name: str | None, device: str) -> Callable[[], Callabl
             manager.record_speed(job.duration_s, elapsed)
             with contextlib.suppress(AttributeError):  # a frozen result keeps its own source
                 result.source = job.name
+                result.audio_path = job.upload_path  # what a Clone Hero song download plays
             return result
 
         return process

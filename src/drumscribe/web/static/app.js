@@ -8,7 +8,7 @@
   const CLICK_HZ = [110, 330, 220, 1760, 2640]; // a distinct pitch per class
   const POLL_MS = 400;
   const REPICK_DEBOUNCE_MS = 150;
-  const DOWNLOADS = ["midi", "musicxml", "csv", "json", "chart"]; // the download links dl-<format>
+  const DOWNLOADS = ["midi", "musicxml", "csv", "json", "chart", "clonehero"]; // the download links dl-<format>
   const LOOKAHEAD_S = 0.12;
   const MIN_SPAN_S = 0.5;
   const GUTTER_PX = 78;

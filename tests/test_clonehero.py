@@ -1,0 +1,128 @@
+"""Clone Hero songs (drumscribe.transcribe.clonehero): folder and zip, the audio copied or encoded, song.ini,
+playable chords and practice sections in the chart."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from conftest import music_like, write_audio
+from drumscribe.errors import AudioError, ConfigError
+from drumscribe.transcribe.chart import SECTION_MEASURES
+from test_exports import chart_onsets, hits, make_transcription, read_chart
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def tr():
+    return make_transcription()
+
+
+def ini(path: Path) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(path.read_text(encoding="utf-8"))
+    return dict(parser["song"])
+
+
+def test_folder_with_a_playable_audio_file_copies_it(tr, tmp_path) -> None:
+    wav = write_audio(tmp_path / "groove.wav", music_like(tr.duration_s, SR))
+    song = dataclasses.replace(tr, audio_path=wav).to_clonehero(tmp_path / "out" / "groove-clonehero")
+    assert sorted(p.name for p in song.iterdir()) == ["notes.chart", "song.ini", "song.wav"]
+    assert (song / "song.wav").read_bytes() == wav.read_bytes()
+    meta = ini(song / "song.ini")
+    assert meta["name"] == "groove" and meta["pro_drums"] == "True" and meta["charter"] == "drumscribe"
+    assert meta["song_length"] == str(round(1000 * tr.duration_s))
+    chart = read_chart(song / "notes.chart")
+    assert chart["song"]["MusicStream"] == '"song.wav"'
+    # the same notes as the plain .chart export
+    plain = read_chart(tr.to_chart(tmp_path / "groove.chart"))
+    assert chart["notes"] == plain["notes"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["groove-clonehero"]  # no staging left
+
+
+def test_other_audio_is_encoded_to_ogg_with_tags_at_most_stereo_and_48k(tr, tmp_path) -> None:
+    """A 96 kHz, 6-channel FLAC with tags: song.ogg at 44.1 kHz mono, the same length; the ini takes the
+    song's title, artist, album, genre and year from the tags."""
+    mono = music_like(tr.duration_s, 96000)
+    flac = tmp_path / "take.flac"
+    with sf.SoundFile(str(flac), "w", 96000, 6, format="FLAC") as f:
+        f.title, f.artist, f.album, f.genre, f.date = "Song Title", "The Band", "LP", "Punk", "1999-02-03"
+        f.write(np.repeat(mono[:, None], 6, axis=1) * 0.5)
+    song = tr.to_clonehero(tmp_path / "song-folder", audio=flac)
+    info = sf.info(str(song / "song.ogg"))
+    assert (info.format, info.subtype, info.samplerate, info.channels) == ("OGG", "VORBIS", 44100, 1)
+    assert info.duration == pytest.approx(tr.duration_s, abs=0.01)
+    enc, _ = sf.read(str(song / "song.ogg"))
+    want = soxr.resample(mono * 0.5, 96000, 44100)
+    assert np.corrcoef(enc[: 2 * SR], want[: 2 * SR])[0, 1] > 0.9
+    meta = ini(song / "song.ini")
+    assert (meta["name"], meta["artist"], meta["album"], meta["genre"], meta["year"]) == (
+        "Song Title",
+        "The Band",
+        "LP",
+        "Punk",
+        "1999",
+    )
+    assert read_chart(song / "notes.chart")["song"]["MusicStream"] == '"song.ogg"'
+
+
+def test_zip_holds_one_song_folder(tr, tmp_path) -> None:
+    wav = write_audio(tmp_path / "groove.wav", music_like(tr.duration_s, SR))
+    out = tr.to_clonehero(tmp_path / "export-1234.zip", audio=wav)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == ["groove/notes.chart", "groove/song.ini", "groove/song.wav"]
+        assert zf.read("groove/song.wav") == wav.read_bytes()
+        assert b"pro_drums = True" in zf.read("groove/song.ini")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export-1234.zip", "groove.wav"]
+
+
+def test_replacing_a_folder_and_failing_without_loss(tr, tmp_path) -> None:
+    wav = write_audio(tmp_path / "a.wav", music_like(2.0, SR))
+    dest = tmp_path / "a-clonehero"
+    tr.to_clonehero(dest, audio=wav)
+    (dest / "stale.txt").write_text("old")
+    tr.to_clonehero(dest, audio=wav)
+    assert not (dest / "stale.txt").exists()  # replaced as a whole
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    bad = tmp_path / "bad.flac"
+    bad.write_text("not audio")
+    with pytest.raises(AudioError, match="bad.flac"):
+        tr.to_clonehero(dest, audio=bad)
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before  # the earlier song is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-clonehero", "a.wav", "bad.flac"]
+    with pytest.raises(ConfigError, match="needs the song's audio"):
+        dataclasses.replace(tr, audio_path=None).to_clonehero(tmp_path / "x-clonehero")
+
+
+def test_chart_keeps_two_hand_strokes_per_tick_and_has_practice_sections(tmp_path) -> None:
+    """Snare, hi-hat, tom and crash together: the chart keeps the crash and the snare (two hands) and the
+    kick; 20 bars of kicks at 120 BPM get sections at bars 1, 9 and 17."""
+    beats = 0.5 * np.arange(81)
+    both = [4.0, 8.0]
+    kicks = [0.0, *both, *np.arange(10.0, 40.0, 2.0)]
+    t = hits([kicks, both, both, [1.0, *both], both], 40.5, beats, 120.0)
+    chart = read_chart(t.to_chart(tmp_path / "c.chart"))
+    got = chart_onsets(chart)
+    np.testing.assert_allclose(got[0], kicks, atol=1e-6)
+    np.testing.assert_allclose(got[1], both, atol=1e-6)  # snare
+    np.testing.assert_allclose(got[4], both, atol=1e-6)  # crash
+    assert len(got[2]) == 0  # toms dropped
+    np.testing.assert_allclose(got[3], [1.0], atol=1e-6)  # the hi-hat alone stays
+    events = Path(tmp_path / "c.chart").read_text().split("[Events]")[1].split("}")[0]
+    sections = [line.split("=", 1) for line in events.strip().strip("{").strip().splitlines()]
+    names = [v.strip() for _, v in sections]
+    assert names == ['E "section Bar 1"', 'E "section Bar 9"', 'E "section Bar 17"']
+    seconds = [chart["seconds"](int(k)) for k, _ in sections]
+    bar_s = 4 * 0.5
+    np.testing.assert_allclose(
+        seconds, [0.0, SECTION_MEASURES * bar_s, 2 * SECTION_MEASURES * bar_s], atol=1e-6
+    )
