@@ -126,3 +126,43 @@ def test_chart_keeps_two_hand_strokes_per_tick_and_has_practice_sections(tmp_pat
     np.testing.assert_allclose(
         seconds, [0.0, SECTION_MEASURES * bar_s, 2 * SECTION_MEASURES * bar_s], atol=1e-6
     )
+
+
+def chart_levels(path: Path) -> dict[str, dict[int, set[int]]]:
+    """Notes per difficulty section ([ExpertDrums], [HardDrums], ...): tick -> note numbers."""
+    out: dict[str, dict[int, set[int]]] = {}
+    level = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            level = line[1:-1].removesuffix("Drums") if line.endswith("Drums]") else None
+            if level:
+                out[level] = {}
+        elif level and " = N " in line:
+            tick, _, rest = line.partition(" = N ")
+            out[level].setdefault(int(tick), set()).add(int(rest.split()[0]))
+    return out
+
+
+def test_lower_difficulties_are_reductions_a_player_can_play(tmp_path) -> None:
+    """Hard: no Expert+ kick, nothing finer than sixteenths or eighth triplets; Medium: eighths; Easy: beats
+    and one hand at a time; each level's notes are notes of the level above."""
+    t = make_transcription()  # 16th tom fill, a beat of hi-hat triplets, crashes with kick and hi-hat
+    beat = 0.4  # plus a run of 32nd-note double bass at 150 BPM after it
+    kicks = np.concatenate([t.onsets[0], t.duration_s + 0.2 + 0.05 * np.arange(8)])
+    beats = np.concatenate([t.beats_s, t.beats_s[-1] + beat * np.arange(1, 12)])
+    t = dataclasses.replace(t, onsets=[kicks, *t.onsets[1:]], beats_s=beats, duration_s=t.duration_s + 1.0)
+    t = dataclasses.replace(t, velocities=[np.full(len(o), 100) for o in t.onsets])
+    t = dataclasses.replace(t, confidences=[np.full(len(o), 0.9, np.float32) for o in t.onsets])
+    levels = chart_levels(t.to_chart(tmp_path / "d.chart"))
+    assert list(levels) == ["Expert", "Hard", "Medium", "Easy"]
+    expert, hard, medium, easy = levels.values()
+    assert any(32 in codes for codes in expert.values())
+    assert all(32 not in codes for level in (hard, medium, easy) for codes in level.values())
+    assert all(tick % 48 == 0 or tick % 64 == 0 for tick in hard)
+    assert any(tick % 64 == 0 and tick % 48 for tick in hard)  # the triplets stay on Hard
+    assert all(tick % 96 == 0 for tick in medium) and all(tick % 192 == 0 for tick in easy)
+    assert all(len(codes & {1, 2, 3, 4}) <= 1 for codes in easy.values())
+    for upper, lower in ((expert, hard), (hard, medium), (medium, easy)):
+        assert all(codes <= (upper[tick] | {0}) for tick, codes in lower.items())
+    assert len(expert) > len(hard) > len(medium) > len(easy) > 10

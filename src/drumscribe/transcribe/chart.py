@@ -1,6 +1,6 @@
 """A playable drum chart for Clone Hero and chart editors (Moonscraper): the text ``.chart`` format.
 
-* **Lanes** (Expert, 4-lane Pro Drums): kick -> kick (note 0), snare -> red (1), hi-hat -> yellow cymbal
+* **Lanes** (4-lane Pro Drums): kick -> kick (note 0), snare -> red (1), hi-hat -> yellow cymbal
   (2 with cymbal marker 66), toms -> blue tom (3), cymbals (crash, ride) -> green cymbal (4 with marker 68).
   The five classes do not tell the toms or the cymbals apart, so one lane each holds them. In a fast run of
   kicks (double bass) every second kick is an Expert+ kick (note 32), as charters write them, so the chart
@@ -14,6 +14,9 @@
   tracked beats, their frame jitter smoothed out, after a lead-in of whole beats from the start of the
   audio), so the notes stay on the music where the tempo drifts (a "beat-mapped" chart; ``Offset`` stays
   0). A first measure of fewer than four beats (a ``TS`` marker) puts the bar lines on the downbeats.
+* **Difficulties**: Expert holds the transcription; Hard, Medium and Easy are reduced from it by rule
+  (:func:`difficulty_notes`: no Expert+ kicks, then sixteenths, eighths, beats; one hand on Easy), so the
+  chart is playable at every level.
 * **Sections** (``[Events]``, for the game's practice mode): one every eight measures, named by its first
   bar.
 
@@ -48,6 +51,14 @@ DOUBLE_KICK_GAP_S = 0.18
 #: which hand strokes stay when more than two fall on one tick: the crash/ride and the snare, as a drummer
 #: whose hi-hat hand moves to the crash; the score keeps them all
 HAND_PRIORITY = (CYMBALS, SNARE, TOMS, HIHAT)
+#: the difficulties written, and the grids [ticks] each keeps strokes on (empty: all)
+DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
+DIFFICULTY_GRIDS: dict[str, tuple[int, ...]] = {
+    "Expert": (),
+    "Hard": (RESOLUTION // 4, RESOLUTION // 3),
+    "Medium": (RESOLUTION // 2,),
+    "Easy": (RESOLUTION,),
+}
 #: measures per practice section
 SECTION_MEASURES = 8
 
@@ -118,9 +129,8 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
     for c, p, _ in bm.placed:
         if c in LANES:
             strokes.setdefault(tick(p), set()).add(c)
-    notes = sorted((t, code) for t, cs in strokes.items() for c in playable(cs) for code in LANES[c])
-    doubles = double_kicks([t for t, code in notes if code == LANES[KICK][0]], bm)
-    notes = sorted((t, DOUBLE_KICK if code == LANES[KICK][0] and t in doubles else code) for t, code in notes)
+    strokes = {t: set(playable(cs)) for t, cs in strokes.items()}
+    doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
     song = [
         f"  Name = {_quote(song_name(tr))}",
         '  Charter = "drumscribe"',
@@ -133,8 +143,37 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
         song.append(f"  MusicStream = {_quote(stream)}")
     events = [f'  {t} = E "section {name}"' for t, name in sections(bm)]
     out = ["[Song]", "{", *song, "}", "[SyncTrack]", "{", *sync, "}", "[Events]", "{", *events, "}"]
-    out += ["[ExpertDrums]", "{", *(f"  {t} = N {code} 0" for t, code in notes), "}"]
+    for level in DIFFICULTIES:
+        notes = difficulty_notes(strokes, doubles, level)
+        out += [f"[{level}Drums]", "{", *(f"  {t} = N {code} 0" for t, code in notes), "}"]
     return out
+
+
+def difficulty_notes(strokes: dict[int, set[int]], doubles: set[int], level: str) -> list[tuple[int, int]]:
+    """(tick, note) of one difficulty from the Expert strokes (tick -> classes) and Expert+ kick ticks:
+
+    * **Expert**: every stroke, every second kick of a fast run as an Expert+ kick.
+    * **Hard**: no Expert+ kicks; strokes on sixteenths and eighth-note triplets only (no 32nds or sextuplets).
+    * **Medium**: strokes on eighth notes only.
+    * **Easy**: strokes on the beats only, and one hand at a time (the first in :data:`HAND_PRIORITY`).
+
+    Strokes off the grid (in the lead-in before the first tracked beat, placed by time) are Expert's only.
+    """
+    grids = DIFFICULTY_GRIDS[level]
+    notes = []
+    for t, cs in strokes.items():
+        if grids and not any(t % g == 0 for g in grids):
+            continue
+        kept = set(cs)
+        if level != "Expert" and t in doubles:
+            kept.discard(KICK)
+        if level == "Easy":
+            hands = [c for c in HAND_PRIORITY if c in kept]
+            kept -= set(hands[1:])
+        for c in kept:
+            for code in LANES[c]:
+                notes.append((t, DOUBLE_KICK if c == KICK and t in doubles and level == "Expert" else code))
+    return sorted(notes)
 
 
 def write_chart(tr: Transcription, path: str | Path) -> Path:
