@@ -276,7 +276,7 @@ def _iter_blocks(
     if _use_ffmpeg(path):
         chunks: Iterator[np.ndarray] = iter([to_mono(_read_all(path)[0])])
     else:
-        chunks = _iter_file(path, read_frames)
+        chunks = iter_file_blocks(path, read_frames)
     stream = None
     if info.sample_rate_hz != sample_rate:
         stream = soxr.ResampleStream(
@@ -305,13 +305,15 @@ def _iter_blocks(
         yield buf.copy()
 
 
-def _iter_file(path: Path, read_frames: int) -> Iterator[np.ndarray]:
-    """Mono float32 chunks of ``read_frames`` frames straight from libsndfile."""
+def iter_file_blocks(path: str | Path, read_frames: int = 65536, mono: bool = True) -> Iterator[np.ndarray]:
+    """float32 chunks of ``read_frames`` frames straight from libsndfile, at the file's own rate: mono (N,),
+    or (N, channels) with ``mono=False``. Errors name the file (:class:`AudioError`)."""
+    path = Path(path)
     with _open(path) as f:
         try:
             for block in f.blocks(blocksize=read_frames, dtype="float32", always_2d=True):
                 if not np.isfinite(block).all():
                     raise AudioError(path, "corrupt audio: contains NaN or infinite samples")
-                yield to_mono(block)
+                yield to_mono(block) if mono else block
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(path, f"corrupt audio data ({exc})") from exc

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import AudioError, ConfigError
+from ..errors import ConfigError
 from ..fileio import atomic_open
 from .chart import chart_lines, song_name
 
@@ -65,7 +65,7 @@ def encode_ogg(audio: Path, dest: Path) -> None:
     import soundfile as sf
     import soxr
 
-    from ..audio import RESAMPLE_QUALITY, _open, audio_info
+    from ..audio import RESAMPLE_QUALITY, audio_info, iter_file_blocks
 
     info = audio_info(audio)
     rate = info.sample_rate_hz if info.sample_rate_hz <= MAX_RATE_HZ else ENCODE_RATE_HZ
@@ -75,28 +75,18 @@ def encode_ogg(audio: Path, dest: Path) -> None:
         stream = soxr.ResampleStream(
             info.sample_rate_hz, rate, channels, dtype="float32", quality=RESAMPLE_QUALITY
         )
-    with (
-        _open(audio) as src,
-        sf.SoundFile(
-            str(dest), "w", samplerate=rate, channels=channels, format="OGG", subtype="VORBIS"
-        ) as out,
-    ):
-        try:
-            blocks = src.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
-            for block in blocks:
-                if channels != block.shape[1]:
-                    block = block.mean(axis=1, keepdims=True)
-                if not np.isfinite(block).all():
-                    raise AudioError(audio, "corrupt audio: contains NaN or infinite samples")
-                if stream is not None:
-                    block = stream.resample_chunk(block)
-                out.write(np.clip(block, -1.0, 1.0))
+    with sf.SoundFile(
+        str(dest), "w", samplerate=rate, channels=channels, format="OGG", subtype="VORBIS"
+    ) as out:
+        for block in iter_file_blocks(audio, BLOCK_FRAMES, mono=channels == 1 and info.channels > 1):
+            block = block.reshape(len(block), -1)
             if stream is not None:
-                out.write(
-                    np.clip(stream.resample_chunk(np.zeros((0, channels), np.float32), last=True), -1, 1)
-                )
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(audio, f"corrupt audio data ({exc})") from exc
+                block = stream.resample_chunk(block)
+            out.write(np.clip(block, -1.0, 1.0))
+        if stream is not None:
+            out.write(
+                np.clip(stream.resample_chunk(np.zeros((0, channels), np.float32), last=True), -1.0, 1.0)
+            )
 
 
 #: audio file tags (libsndfile's names) -> song.ini keys
