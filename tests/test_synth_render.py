@@ -675,3 +675,44 @@ def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
         added += u["hits"]
         assert len(unison.onsets(t)[2]) >= len(plain.onsets(t)[2])
     assert added > 0
+
+
+def test_bloomed_crash_restrokes_swell_in_above_the_split():
+    """A re-stroke of a ringing crash (within BLOOM_RING_S) keeps its sound below the split and swells in
+    above it; the first stroke and strokes of other pieces are untouched; labels are unchanged."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from drumscribe.synth.render import BLOOM_RING_S, TrackKit, bloomed
+    from drumscribe.synth.samples import OneShot
+
+    sr = SAMPLE_RATE_HZ
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(sr).astype(np.float32) * np.exp(-np.arange(sr) / (0.6 * sr)).astype(
+        np.float32
+    )
+    shot = OneShot(noise, 100, 0.0, "test")
+    bloom = {"split_hz": 2000.0, "floor": 0.0, "swell_s": 0.2, "gain_db": 0.0}
+    y = bloomed(shot.audio, 0.0, bloom, sr)
+    np.testing.assert_allclose(bloomed(shot.audio, 0.0, {**bloom, "floor": 1.0}, sr), shot.audio, atol=1e-5)
+    hp = butter(4, 4000.0, btype="high", fs=sr, output="sos")
+    first = slice(0, int(0.03 * sr))  # the onset frames: almost nothing above the split yet
+    assert np.sqrt(np.mean(sosfiltfilt(hp, y)[first] ** 2)) < 0.05 * np.sqrt(
+        np.mean(sosfiltfilt(hp, noise)[first] ** 2)
+    )
+    late = slice(int(0.3 * sr), int(0.5 * sr))  # past the swell: as recorded
+    np.testing.assert_allclose(y[late], noise[late], atol=1e-4)
+
+    kit = TrackKit()
+    kit.pieces.update({"crash": [shot], "ride": [shot]})
+    times = [0.1, 0.1 + BLOOM_RING_S / 2, 0.1 + BLOOM_RING_S / 2 + BLOOM_RING_S + 0.1, 0.5]
+    perf = Performance(times_s=times, pieces=["crash", "crash", "crash", "ride"], velocities=[100] * 4,
+                       duration_s=4.0, tempo_bpm=120)  # fmt: skip
+    n = 4 * sr
+    plain, on_plain, _ = place_hits(perf, kit, np.random.default_rng(1), n)
+    blm, on_bloom, _ = place_hits(perf, kit, np.random.default_rng(1), n, bloom=bloom)
+    for a, b in zip(on_plain, on_bloom):
+        np.testing.assert_array_equal(a, b)
+    diff = blm["cymbals"] - plain["cymbals"]
+    changed = np.flatnonzero(np.abs(diff) > 1e-6) / sr
+    # only the second crash (a re-stroke while the first rings) changed; the third comes after the ring
+    assert changed.min() >= times[1] - 0.01 and changed.max() < times[2] - 0.01

@@ -121,6 +121,11 @@ class SynthConfig:
     #: floor tom doubling the backbeat, quarter-note stabs of kick, snare and tom): toms under louder hits.
     #: At 0 nothing is drawn, so earlier renders keep their draws
     unison_prob: float = 0.0
+    #: share of the tracks in which a crash-type cymbal struck again while it still rings "blooms": above a
+    #: split frequency the new stroke's sound swells in over tens of ms instead of starting at once, as the
+    #: plate's high modes build up, so a ridden crash adds little to its own wash at the onset (see
+    #: :func:`draw_bloom`). At 0 nothing is drawn, so earlier renders keep their draws
+    crash_bloom_prob: float = 0.0
     max_shots_per_piece: int = 8
     accompaniment: bool = True
     #: files or folders of real recordings without drums (guitars, bass, vocals, ...) mixed into the band
@@ -151,6 +156,7 @@ class SynthConfig:
             "test_share",
             "stems_share",
             "unison_prob",
+            "crash_bloom_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -595,17 +601,53 @@ def realise_kit(
 
 
 # ------------------------------------------------------------------------------------------ placement
+#: crash-type cymbals (a re-stroke while one rings may bloom) and how long one rings [s] for that
+BLOOM_PIECES = ("crash", "china", "splash")
+BLOOM_RING_S = 1.5
+
+
+def draw_bloom(rng: np.random.Generator) -> dict[str, float]:
+    """One track's bloom of re-struck crashes: split frequency [Hz], the level the part above it starts at
+    (0-1), the swell's length [s] and a gain [dB] on the whole re-stroke (ridden crashes are played lighter)."""
+    return {
+        "split_hz": float(rng.uniform(1000.0, 3000.0)),
+        "floor": float(rng.uniform(0.0, 0.15)),
+        "swell_s": float(rng.uniform(0.1, 0.3)),
+        "gain_db": float(rng.uniform(-8.0, 0.0)),
+    }
+
+
+def bloomed(audio: np.ndarray, onset_s: float, bloom: dict[str, float], sr: int) -> np.ndarray:
+    """``audio`` with the part above ``split_hz`` swelling from ``floor`` to 1 over ``swell_s`` after the
+    onset, slowly at first (a quadratic ramp); a zero-phase split, so low + high == audio."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(2, bloom["split_hz"], btype="low", fs=sr, output="sos")
+    low = sosfiltfilt(sos, audio).astype(np.float32)
+    high = audio - low
+    env = np.ones(len(audio), dtype=np.float32)
+    start = max(0, int(round(onset_s * sr)))
+    n = max(1, int(round(bloom["swell_s"] * sr)))
+    ramp = (bloom["floor"] + (1.0 - bloom["floor"]) * np.linspace(0.0, 1.0, n) ** 2).astype(np.float32)
+    env[start : start + n] = ramp[: max(0, len(env) - start)]
+    env[:start] = bloom["floor"]
+    return (low + high * env) * np.float32(10 ** (bloom["gain_db"] / 20))
+
+
 def place_hits(
     perf: Performance,
     kit: TrackKit,
     rng: np.random.Generator,
     n_samples: int,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
+    bloom: dict[str, float] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Mix every hit into per-class buses so that its audible onset lands on its time.
 
     Returns (buses, onsets per class [s], velocities per class [0-1]). Open hi-hats are choked by the
     next closed or pedal hi-hat; each hit gets a random +-1.5 dB gain variation and a round-robin sample.
+    With ``bloom`` (:func:`draw_bloom`), a crash-type cymbal struck within :data:`BLOOM_RING_S` of the
+    previous stroke of the same piece is :func:`bloomed`.
     """
     from . import mixing
 
@@ -616,6 +658,8 @@ def place_hits(
     hat_close = [t for t, p in zip(times, perf.pieces) if p in ("hihat_closed", "hihat_pedal")]
     hat_close_arr = np.asarray(hat_close)
     fade = int(0.008 * sample_rate_hz)
+    last_struck: dict[str, float] = {}
+    bloom_cache: dict[int, np.ndarray] = {}
     for t, piece, v in zip(times, perf.pieces, perf.velocities):
         if t < 0 or t >= n_samples / sample_rate_hz or piece not in kit.pieces:
             continue
@@ -623,6 +667,13 @@ def place_hits(
         ratio = float(np.clip(v / max(shot.velocity, 1), 0.2, 3.0))
         gain = ratio**0.8 * (v / 127.0) ** 0.5 * 10 ** (rng.normal(0, 1.5) / 20)
         audio = shot.audio
+        if bloom is not None and piece in BLOOM_PIECES:
+            if t - last_struck.get(piece, -np.inf) < BLOOM_RING_S:
+                key = id(shot.audio)
+                if key not in bloom_cache:
+                    bloom_cache[key] = bloomed(shot.audio, shot.onset_s, bloom, sample_rate_hz)
+                audio = bloom_cache[key]
+            last_struck[piece] = float(t)
         if piece == "hihat_open" and len(hat_close_arr):
             j = np.searchsorted(hat_close_arr, t, side="right")
             if j < len(hat_close_arr):
@@ -702,7 +753,12 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         rng_tacet = np.random.default_rng([cfg.seed, index, 7])
         if rng_tacet.random() < cfg.band_only_share:
             played_perf = perf.without_span(*tacet_span(rng_tacet, cfg.track_s))
-    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr)
+    bloom = None
+    if cfg.crash_bloom_prob > 0:
+        rng_bloom = np.random.default_rng([cfg.seed, index, 9])
+        if rng_bloom.random() < cfg.crash_bloom_prob:
+            bloom = draw_bloom(rng_bloom)
+    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr, bloom=bloom)
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
@@ -741,6 +797,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         },
         "drums_only": drums_only,
         "tacet_s": tacet,
+        "crash_bloom": bloom,
         "accompaniment": acc_meta,
         "mix": settings.to_dict(),
     }
