@@ -45,7 +45,6 @@ MAX_RATE_HZ = 48000
 ENCODE_RATE_HZ = 44100
 #: frames per block when encoding
 BLOCK_FRAMES = 65536
-FOLDER_SUFFIX = "-clonehero"
 
 
 def playable_suffix(audio: Path) -> str | None:
@@ -55,8 +54,6 @@ def playable_suffix(audio: Path) -> str | None:
     info = audio_info(audio)  # raises AudioError (naming the file) for missing, corrupt or non-audio files
     if info.format == "OGG":
         return ".opus" if info.subtype == "OPUS" else ".ogg"
-    if info.format == "MP3" and info.subtype == "ffmpeg":  # no MP3 in this libsndfile: decoded by ffmpeg
-        return ".mp3"
     return PLAYABLE.get(info.format)
 
 
@@ -93,13 +90,11 @@ def encode_ogg(audio: Path, dest: Path) -> None:
 TAGS = {"title": "name", "artist": "artist", "album": "album", "genre": "genre", "date": "year"}
 
 
-def audio_tags(audio: Path | None) -> dict[str, str]:
+def audio_tags(audio: Path) -> dict[str, str]:
     """song.ini values from the audio file's tags (title, artist, album, genre, year) where libsndfile
     reads them (FLAC, Ogg, WAV INFO, ...); none for other files."""
     import soundfile as sf
 
-    if audio is None:
-        return {}
     try:
         with sf.SoundFile(str(audio)) as f:
             meta = f.copy_metadata()
@@ -135,16 +130,14 @@ def song_ini_lines(tr: Transcription, tags: dict[str, str] | None = None) -> lis
     ]
 
 
-def _fill(tr: Transcription, folder: Path, audio: Path | None) -> None:
+def _fill(tr: Transcription, folder: Path, audio: Path) -> None:
     """Write the song's files into the (empty) ``folder``."""
-    stream = None
-    if audio is not None:
-        suffix = playable_suffix(audio)
-        stream = SONG_STEM + (suffix or ".ogg")
-        if suffix:
-            shutil.copyfile(audio, folder / stream)
-        else:
-            encode_ogg(audio, folder / stream)
+    suffix = playable_suffix(audio)
+    stream = SONG_STEM + (suffix or ".ogg")
+    if suffix:
+        shutil.copyfile(audio, folder / stream)
+    else:
+        encode_ogg(audio, folder / stream)
     with open(folder / "notes.chart", "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(chart_lines(tr, music_stream=stream)) + "\n")
     with open(folder / "song.ini", "w", encoding="utf-8", newline="\r\n") as fh:
@@ -161,23 +154,18 @@ def _staged(parent: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _audio_of(tr: Transcription, audio: str | Path | None) -> Path | None:
-    if audio is not None:
-        return Path(audio)
-    return Path(tr.audio_path) if tr.audio_path is not None else None
-
-
 def write_song(tr: Transcription, path: str | Path, audio: str | Path | None = None) -> Path:
     """Write ``tr`` as a Clone Hero song: a ``.zip`` path gets a zip of the song folder, any other path
     becomes the folder (replacing one there). ``audio``: the song's audio file (default:
     ``tr.audio_path``, the file that was transcribed). Returns ``path``."""
     path = Path(path)
-    src = _audio_of(tr, audio)
+    src = audio if audio is not None else tr.audio_path
     if src is None:
         raise ConfigError(
             f"{path}: a Clone Hero song needs the song's audio; this transcription was made from samples, "
             "so pass the audio file (to_clonehero(path, audio=...))"
         )
+    src = Path(src)
     as_zip = path.suffix.lower() == ".zip"
     with _staged(path.parent) as staging:
         song = staging / "new" / (_folder_name(song_name(tr)) if as_zip else path.name)
