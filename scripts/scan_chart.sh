@@ -30,7 +30,10 @@ for (const dir of process.argv.slice(2)) {
   const issues = notes ? notes.chartIssues.map((i) => `${i.noteIssue}${i.difficulty ? "@" + i.difficulty : ""}`) : [];
   console.log(JSON.stringify({folder: dir, playable: r.playable, drumType: notes && notes.drumType, pro_drums: r.pro_drums,
     notes: counts, chartIssues: [...new Set(issues)], folderIssues: r.folderIssues.map((i) => i.folderIssue),
-    X}));
+    metadataIssues: r.metadataIssues.map((i) => {
+      const key = i.description.match(/"([^"]+)"/);
+      return key ? `${i.metadataIssue}:${key[1]}` : i.metadataIssue;
+    })}));
   if (!r.playable) bad++;
 }
 process.exit(bad ? 1 : 0);
