@@ -82,11 +82,11 @@ def double_kicks(kick_ticks: list[int], bm: BeatMap) -> set[int]:
     return out
 
 
-def playable(classes: set[int]) -> list[int]:
-    """The strokes of one tick a player can play: the kick and at most two hand strokes, the first two in
+def playable(classes: set[int], hands: int = 2) -> set[int]:
+    """The strokes of one tick a player can play: the kick and at most ``hands`` hand strokes, the first in
     :data:`HAND_PRIORITY` (three hand notes at once is a chord the game's checkers reject)."""
-    hands = [c for c in HAND_PRIORITY if c in classes]
-    return sorted(c for c in classes if c not in hands[2:])
+    ranked = [c for c in HAND_PRIORITY if c in classes]
+    return {c for c in classes if c not in ranked[hands:]}
 
 
 def song_name(tr: Transcription) -> str:
@@ -129,7 +129,7 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
     for c, p, _ in bm.placed:
         if c in LANES:
             strokes.setdefault(tick(p), set()).add(c)
-    strokes = {t: set(playable(cs)) for t, cs in strokes.items()}
+    strokes = {t: playable(cs) for t, cs in strokes.items()}
     doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
     song = [
         f"  Name = {_quote(song_name(tr))}",
@@ -164,12 +164,9 @@ def difficulty_notes(strokes: dict[int, set[int]], doubles: set[int], level: str
     for t, cs in strokes.items():
         if grids and not any(t % g == 0 for g in grids):
             continue
-        kept = set(cs)
+        kept = playable(cs, hands=1) if level == "Easy" else set(cs)
         if level != "Expert" and t in doubles:
             kept.discard(KICK)
-        if level == "Easy":
-            hands = [c for c in HAND_PRIORITY if c in kept]
-            kept -= set(hands[1:])
         for c in kept:
             for code in LANES[c]:
                 notes.append((t, DOUBLE_KICK if c == KICK and t in doubles and level == "Expert" else code))
