@@ -412,7 +412,7 @@ def transcribe(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
     )
     timings["model_load"] = model_load_s
-    source = None if not isinstance(path_or_array, (str, Path)) else Path(path_or_array).name
+    audio_path = Path(path_or_array) if isinstance(path_or_array, (str, Path)) else None
     tr = transcribe_spectrogram(
         spec,
         duration_s,
@@ -424,13 +424,12 @@ def transcribe(
         keep_spectrogram=keep_spectrogram,
         tempo=tempo,
         bpm=bpm,
-        source=source,
+        source=audio_path.name if audio_path else None,
         timings=timings,
         backend=loaded.backend,
         input_kind=input_kind,
     )
-    if source is not None:
-        tr.audio_path = Path(path_or_array)  # type: ignore[arg-type]
+    tr.audio_path = audio_path
     return tr
 
 
