@@ -43,7 +43,8 @@ PLAYABLE = {"WAV": ".wav", "WAVEX": ".wav", "MP3": ".mp3", "MPEG": ".mp3"}
 #: the highest sample rate [Hz] kept when encoding; higher ones are resampled to ENCODE_RATE_HZ
 MAX_RATE_HZ = 48000
 ENCODE_RATE_HZ = 44100
-#: frames per block when encoding
+#: frames per block when encoding (bounded memory; libsndfile 1.2.2's Vorbis encoder also crashed here on one
+#: 197-s write, never on blocks)
 BLOCK_FRAMES = 65536
 
 
