@@ -202,16 +202,7 @@ def test_clonehero_song_folder(setup, tmp_path, capsys) -> None:
     """``-f clonehero``: OUT/<stem>-clonehero/ with the chart, song.ini and the audio; folder inputs keep
     their sub-folders; an existing song folder is kept without --overwrite and skipped with --skip-existing."""
     out = tmp_path / "o"
-    args = [
-        "transcribe",
-        str(setup["a"].parent),
-        "-o",
-        str(out),
-        "-m",
-        str(setup["model"]),
-        "-f",
-        "clonehero,json",
-    ]
+    args = args_for(setup, out, "-f", "clonehero,json", audio=setup["a"].parent)
     assert main(args) == 0, capsys.readouterr().err
     song = out / "a-clonehero"
     assert sorted(p.name for p in song.iterdir()) == ["notes.chart", "song.ini", "song.wav"]

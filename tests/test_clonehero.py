@@ -117,44 +117,24 @@ def test_chart_keeps_two_hand_strokes_per_tick_and_has_practice_sections(tmp_pat
     np.testing.assert_allclose(got[4], both, atol=1e-6)  # crash
     assert len(got[2]) == 0  # toms dropped
     np.testing.assert_allclose(got[3], [1.0], atol=1e-6)  # the hi-hat alone stays
-    events = Path(tmp_path / "c.chart").read_text().split("[Events]")[1].split("}")[0]
-    sections = [line.split("=", 1) for line in events.strip().strip("{").strip().splitlines()]
-    names = [v.strip() for _, v in sections]
+    names = [v for _, v in chart["events"]]
     assert names == ['E "section Bar 1"', 'E "section Bar 9"', 'E "section Bar 17"']
-    seconds = [chart["seconds"](int(k)) for k, _ in sections]
+    seconds = [chart["seconds"](k) for k, _ in chart["events"]]
     bar_s = 4 * 0.5
     np.testing.assert_allclose(
         seconds, [0.0, SECTION_MEASURES * bar_s, 2 * SECTION_MEASURES * bar_s], atol=1e-6
     )
 
 
-def chart_levels(path: Path) -> dict[str, dict[int, set[int]]]:
-    """Notes per difficulty section ([ExpertDrums], [HardDrums], ...): tick -> note numbers."""
-    out: dict[str, dict[int, set[int]]] = {}
-    level = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            level = line[1:-1].removesuffix("Drums") if line.endswith("Drums]") else None
-            if level:
-                out[level] = {}
-        elif level and " = N " in line:
-            tick, _, rest = line.partition(" = N ")
-            out[level].setdefault(int(tick), set()).add(int(rest.split()[0]))
-    return out
-
-
 def test_lower_difficulties_are_reductions_a_player_can_play(tmp_path) -> None:
     """Hard: no Expert+ kick, nothing finer than sixteenths or eighth triplets; Medium: eighths; Easy: beats
     and one hand at a time; each level's notes are notes of the level above."""
-    t = make_transcription()  # 16th tom fill, a beat of hi-hat triplets, crashes with kick and hi-hat
+    groove = make_transcription()  # 16th tom fill, a beat of hi-hat triplets, crashes with kick and hi-hat
     beat = 0.4  # plus a run of 32nd-note double bass at 150 BPM after it
-    kicks = np.concatenate([t.onsets[0], t.duration_s + 0.2 + 0.05 * np.arange(8)])
-    beats = np.concatenate([t.beats_s, t.beats_s[-1] + beat * np.arange(1, 12)])
-    t = dataclasses.replace(t, onsets=[kicks, *t.onsets[1:]], beats_s=beats, duration_s=t.duration_s + 1.0)
-    t = dataclasses.replace(t, velocities=[np.full(len(o), 100) for o in t.onsets])
-    t = dataclasses.replace(t, confidences=[np.full(len(o), 0.9, np.float32) for o in t.onsets])
-    levels = chart_levels(t.to_chart(tmp_path / "d.chart"))
+    kicks = np.concatenate([groove.onsets[0], groove.duration_s + 0.2 + 0.05 * np.arange(8)])
+    beats = np.concatenate([groove.beats_s, groove.beats_s[-1] + beat * np.arange(1, 12)])
+    t = hits([kicks, *groove.onsets[1:]], groove.duration_s + 1.0, beats, groove.tempo_bpm)
+    levels = read_chart(t.to_chart(tmp_path / "d.chart"))["levels"]
     assert list(levels) == ["Expert", "Hard", "Medium", "Easy"]
     expert, hard, medium, easy = levels.values()
     assert any(32 in codes for codes in expert.values())

@@ -280,7 +280,8 @@ CHART_LANES = {0: (0, None), 1: (1, None), 2: (3, None), 3: (2, 66), 4: (4, 68)}
 
 
 def read_chart(path: Path) -> dict:
-    """Sections of a .chart file: resolution, tempo and time-signature events, and timed notes."""
+    """Sections of a .chart file: resolution, tempo and time-signature events, the [Events] entries (tick,
+    value), and timed notes (``notes``: Expert's; ``levels``: every difficulty's, Expert first)."""
     sections: dict[str, list[tuple[str, str]]] = {}
     name = None
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -308,13 +309,19 @@ def read_chart(path: Path) -> dict:
             prev_tick, bpm = at, new_bpm
         return t + (tick - prev_tick) / res * 60.0 / bpm
 
-    notes: dict[int, set[int]] = {}
-    for k, v in sections["ExpertDrums"]:
-        kind, code, length = v.split()
-        assert kind == "N" and length == "0"
-        notes.setdefault(int(k), set()).add(int(code))
-    assert list(notes) == sorted(notes)
-    return {"song": song, "res": res, "ts": ts, "notes": notes, "seconds": seconds}
+    levels: dict[str, dict[int, set[int]]] = {}
+    for name, entries in sections.items():
+        if not name.endswith("Drums"):
+            continue
+        notes = levels[name.removesuffix("Drums")] = {}
+        for k, v in entries:
+            kind, code, length = v.split()
+            assert kind == "N" and length == "0"
+            notes.setdefault(int(k), set()).add(int(code))
+        assert list(notes) == sorted(notes)
+    events = [(int(k), v) for k, v in sections.get("Events", [])]
+    return {"song": song, "res": res, "ts": ts, "notes": levels["Expert"], "levels": levels, "events": events,
+            "seconds": seconds}  # fmt: skip
 
 
 def chart_onsets(chart: dict) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -51,13 +51,23 @@ DOUBLE_KICK_GAP_S = 0.18
 #: which hand strokes stay when more than two fall on one tick: the crash/ride and the snare, as a drummer
 #: whose hi-hat hand moves to the crash; the score keeps them all
 HAND_PRIORITY = (CYMBALS, SNARE, TOMS, HIHAT)
-#: the difficulties written, and the grids [ticks] each keeps strokes on (empty: all)
-DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
-DIFFICULTY_GRIDS: dict[str, tuple[int, ...]] = {
-    "Expert": (),
-    "Hard": (RESOLUTION // 4, RESOLUTION // 3),
-    "Medium": (RESOLUTION // 2,),
-    "Easy": (RESOLUTION,),
+
+
+class Difficulty(NamedTuple):
+    """How a difficulty is reduced from Expert: the grids [ticks] its strokes lie on (empty: all), the hand
+    strokes per tick and whether fast-run kicks are Expert+ kicks (else they are left out)."""
+
+    grids: tuple[int, ...]
+    hands: int
+    double_kicks: bool
+
+
+#: the difficulties written, Expert first
+DIFFICULTIES: dict[str, Difficulty] = {
+    "Expert": Difficulty((), 2, True),
+    "Hard": Difficulty((RESOLUTION // 4, RESOLUTION // 3), 2, False),
+    "Medium": Difficulty((RESOLUTION // 2,), 2, False),
+    "Easy": Difficulty((RESOLUTION,), 1, False),
 }
 #: measures per practice section
 SECTION_MEASURES = 8
@@ -129,7 +139,6 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
     for c, p, _ in bm.placed:
         if c in LANES:
             strokes.setdefault(tick(p), set()).add(c)
-    strokes = {t: playable(cs) for t, cs in strokes.items()}
     doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
     song = [
         f"  Name = {_quote(song_name(tr))}",
@@ -143,33 +152,35 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
         song.append(f"  MusicStream = {_quote(stream)}")
     events = [f'  {t} = E "section {name}"' for t, name in sections(bm)]
     out = ["[Song]", "{", *song, "}", "[SyncTrack]", "{", *sync, "}", "[Events]", "{", *events, "}"]
-    for level in DIFFICULTIES:
-        notes = difficulty_notes(strokes, doubles, level)
+    for level, rule in DIFFICULTIES.items():
+        notes = difficulty_notes(strokes, doubles, rule)
         out += [f"[{level}Drums]", "{", *(f"  {t} = N {code} 0" for t, code in notes), "}"]
     return out
 
 
-def difficulty_notes(strokes: dict[int, set[int]], doubles: set[int], level: str) -> list[tuple[int, int]]:
-    """(tick, note) of one difficulty from the Expert strokes (tick -> classes) and Expert+ kick ticks:
+def difficulty_notes(
+    strokes: dict[int, set[int]], doubles: set[int], rule: Difficulty
+) -> list[tuple[int, int]]:
+    """(tick, note) of one difficulty (:data:`DIFFICULTIES`) from the transcribed strokes (tick -> classes)
+    and the ticks of the fast-run kicks written as Expert+ kicks:
 
-    * **Expert**: every stroke, every second kick of a fast run as an Expert+ kick.
+    * **Expert**: every stroke (at most two hands per tick), every second kick of a fast run as an Expert+ kick.
     * **Hard**: no Expert+ kicks; strokes on sixteenths and eighth-note triplets only (no 32nds or sextuplets).
     * **Medium**: strokes on eighth notes only.
     * **Easy**: strokes on the beats only, and one hand at a time (the first in :data:`HAND_PRIORITY`).
 
     Strokes off the grid (in the lead-in before the first tracked beat, placed by time) are Expert's only.
     """
-    grids = DIFFICULTY_GRIDS[level]
     notes = []
     for t, cs in strokes.items():
-        if grids and not any(t % g == 0 for g in grids):
+        if rule.grids and not any(t % g == 0 for g in rule.grids):
             continue
-        kept = playable(cs, hands=1) if level == "Easy" else set(cs)
-        if level != "Expert" and t in doubles:
+        kept = playable(cs, rule.hands)
+        if t in doubles and KICK in kept:
             kept.discard(KICK)
-        for c in kept:
-            for code in LANES[c]:
-                notes.append((t, DOUBLE_KICK if c == KICK and t in doubles and level == "Expert" else code))
+            if rule.double_kicks:
+                notes.append((t, DOUBLE_KICK))
+        notes += [(t, code) for c in kept for code in LANES[c]]
     return sorted(notes)
 
 

@@ -35,6 +35,7 @@ from ..fileio import atomic_open
 from .chart import chart_lines, song_name
 
 if TYPE_CHECKING:
+    from ..audio import AudioInfo
     from .result import Transcription
 
 #: the game's audio file name stem, and libsndfile format -> the suffix the game plays it under
@@ -48,24 +49,20 @@ ENCODE_RATE_HZ = 44100
 BLOCK_FRAMES = 65536
 
 
-def playable_suffix(audio: Path) -> str | None:
-    """The suffix under which the game plays ``audio`` as it is, or None when it must be encoded."""
-    from ..audio import audio_info
-
-    info = audio_info(audio)  # raises AudioError (naming the file) for missing, corrupt or non-audio files
+def playable_suffix(info: AudioInfo) -> str | None:
+    """The suffix under which the game plays the file of ``info`` as it is, or None when it must be encoded."""
     if info.format == "OGG":
         return ".opus" if info.subtype == "OPUS" else ".ogg"
     return PLAYABLE.get(info.format)
 
 
-def encode_ogg(audio: Path, dest: Path) -> None:
-    """``audio`` as Ogg Vorbis at ``dest`` (see the module docstring), read and written in blocks."""
+def encode_ogg(info: AudioInfo, dest: Path) -> None:
+    """The file of ``info`` as Ogg Vorbis at ``dest`` (see the module docstring), read and written in blocks."""
     import soundfile as sf
     import soxr
 
-    from ..audio import RESAMPLE_QUALITY, audio_info, iter_file_blocks
+    from ..audio import RESAMPLE_QUALITY, iter_file_blocks
 
-    info = audio_info(audio)
     rate = info.sample_rate_hz if info.sample_rate_hz <= MAX_RATE_HZ else ENCODE_RATE_HZ
     channels = info.channels if info.channels <= 2 else 1
     stream = None
@@ -76,7 +73,7 @@ def encode_ogg(audio: Path, dest: Path) -> None:
     with sf.SoundFile(
         str(dest), "w", samplerate=rate, channels=channels, format="OGG", subtype="VORBIS"
     ) as out:
-        for block in iter_file_blocks(audio, BLOCK_FRAMES, mono=channels == 1 and info.channels > 1):
+        for block in iter_file_blocks(info.path, BLOCK_FRAMES, mono=channels == 1 and info.channels > 1):
             block = block.reshape(len(block), -1)
             if stream is not None:
                 block = stream.resample_chunk(block)
@@ -131,18 +128,26 @@ def song_ini_lines(tr: Transcription, tags: dict[str, str] | None = None) -> lis
     ]
 
 
-def _fill(tr: Transcription, folder: Path, audio: Path) -> None:
-    """Write the song's files into the (empty) ``folder``."""
-    suffix = playable_suffix(audio)
+def _fill(tr: Transcription, folder: Path, audio: Path) -> dict[str, Path]:
+    """Write the song's chart and ini (and its audio, when it must be encoded) into the (empty) ``folder``;
+    returns the song's files by name, audio the game plays as it is given by its original path (not copied
+    here: the folder or the zip takes it from there)."""
+    from ..audio import audio_info
+
+    info = audio_info(audio)  # raises AudioError (naming the file) for missing, corrupt or non-audio files
+    suffix = playable_suffix(info)
     stream = SONG_STEM + (suffix or ".ogg")
-    if suffix:
-        shutil.copyfile(audio, folder / stream)
-    else:
-        encode_ogg(audio, folder / stream)
+    if not suffix:
+        encode_ogg(info, folder / stream)
     with open(folder / "notes.chart", "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(chart_lines(tr, music_stream=stream)) + "\n")
     with open(folder / "song.ini", "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(song_ini_lines(tr, audio_tags(audio))) + "\n")
+    return {
+        "notes.chart": folder / "notes.chart",
+        "song.ini": folder / "song.ini",
+        stream: audio if suffix else folder / stream,
+    }
 
 
 @contextlib.contextmanager
@@ -171,13 +176,16 @@ def write_song(tr: Transcription, path: str | Path, audio: str | Path | None = N
     with _staged(path.parent) as staging:
         song = staging / "new" / (_folder_name(song_name(tr)) if as_zip else path.name)
         song.mkdir(parents=True)
-        _fill(tr, song, src)
+        files = _fill(tr, song, src)
         if as_zip:
             with atomic_open(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
-                for f in sorted(song.iterdir()):
+                for name, f in sorted(files.items()):
                     packed = zipfile.ZIP_DEFLATED if f.suffix in (".chart", ".ini") else zipfile.ZIP_STORED
-                    zf.write(f, f"{song.name}/{f.name}", compress_type=packed)
+                    zf.write(f, f"{song.name}/{name}", compress_type=packed)
             return path
+        for name, f in files.items():
+            if f.parent != song:  # audio played as it is
+                shutil.copyfile(f, song / name)
         old = None
         if path.exists():
             if not path.is_dir():

@@ -177,9 +177,9 @@ def beat_grid(beats_s: np.ndarray, tempo_bpm: float, first_s: float, last_s: flo
         n = int(np.ceil((last_s - start) / period)) + 2
         return start + period * np.arange(max(n, 2))
     edge = min(EDGE_BEATS, len(beats) - 1)
+    # positive: the beats above are strictly increasing (at least MIN_BEAT_GAP_S apart, smoothing only kept
+    # when it keeps their order)
     head, tail = (beats[edge] - beats[0]) / edge, (beats[-1] - beats[-1 - edge]) / edge
-    # beats that do not move forward (not from the tracker, which keeps them apart) get the tempo's period
-    head, tail = (head if head > 0 else period), (tail if tail > 0 else period)
     before = []
     t = beats[0]
     while t > first_s - head / 8:

@@ -328,6 +328,12 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
             )
         return job
 
+    def stored_upload(job: Job) -> Path:
+        """The job's uploaded audio file; 410 once retention has removed it."""
+        if not job.upload_path.is_file():
+            raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
+        return job.upload_path
+
     def finished(job: Job) -> Any:
         if job.state is JobState.FAILED:
             raise HTTPException(409, f"job failed: {job.error}")
@@ -457,9 +463,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
     @app.get("/api/jobs/{job_id}/audio", summary="The uploaded audio file (supports range requests)")
     def job_audio(job_id: str) -> FileResponse:
         job = get_job(job_id)
-        if not job.upload_path.is_file():
-            raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
-        return FileResponse(job.upload_path, media_type=job.media_type)
+        return FileResponse(stored_upload(job), media_type=job.media_type)
 
     @app.get(
         "/api/jobs/{job_id}/download/{fmt}",
@@ -472,14 +476,14 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         if fmt not in EXPORTS:
             raise HTTPException(404, f"unknown format {fmt[:32]!r}; use one of {', '.join(EXPORTS)}")
         th = parse_threshold(threshold, len(DEFAULT_VOCAB))
+        if fmt == "clonehero":  # the song's audio goes in the zip
+            stored_upload(job)
         t = picked(job, th)
         if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
             try:
                 t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)
             except ConfigError as exc:
                 raise HTTPException(422, str(exc)) from None
-        if fmt == "clonehero" and not job.upload_path.is_file():  # the song's audio goes in the zip
-            raise HTTPException(410, f"{job.name}: the uploaded file is no longer stored")
         suffix, media_type, method = EXPORTS[fmt]
         out = job.folder / f"export-{uuid.uuid4().hex}{suffix}"
         try:
