@@ -48,8 +48,10 @@ def find_tracks(data: Path) -> list[str]:
 
 
 def audio_path(data: Path, condition: str, track: str) -> Path:
+    from drumscribe.data.converters.base import AUDIO_EXTENSIONS  # FLAC and WAV first, then any other
+
     folder = data / CONDITIONS[condition]
-    for ext in (".flac", ".wav"):
+    for ext in AUDIO_EXTENSIONS:
         if (folder / f"{track}{ext}").is_file():
             return folder / f"{track}{ext}"
     from drumscribe.errors import DatasetLayoutError

@@ -261,3 +261,135 @@ def test_mp3_without_ffmpeg_names_the_fix(tmp_path, monkeypatch):
     with pytest.raises(AudioError, match="ffmpeg") as err:
         load_audio(path)
     assert "a.mp3" in str(err.value)
+
+
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
+)
+
+
+def _ffmpeg_encode(src, dest, *args):
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dest)], check=True)
+    return dest
+
+
+def _clicks(rate: int, duration_s: float, every_s: float, channels: int = 2) -> np.ndarray:
+    x = np.zeros(int(round(duration_s * rate)), np.float32)
+    x[:: int(round(every_s * rate))] = 0.9
+    return np.repeat(x[:, None], channels, axis=1)
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize(
+    ("suffix", "args", "container", "codec"),
+    [
+        (".m4a", ["-c:a", "aac", "-b:a", "192k"], "MOV", "AAC"),
+        (".webm", ["-c:a", "libopus", "-b:a", "128k"], "MATROSKA", "OPUS"),
+        (".mka", ["-c:a", "flac"], "MATROSKA", "FLAC"),
+    ],
+)
+def test_formats_libsndfile_does_not_read_go_through_ffmpeg(tmp_path, suffix, args, container, codec):
+    """.m4a (AAC), WebM (Opus) and Matroska (FLAC, lossless): the header from ffprobe, the samples on time
+    (no encoder delay left in), the same as the WAV they were made from."""
+    wav = write_audio(
+        tmp_path / "src.wav", _clicks(48000, 3.0, 0.25) * 0.5 + _tone(48000, 3.0, 440.0, 2) * 0.5, 48000
+    )
+    path = _ffmpeg_encode(wav, tmp_path / f"a{suffix}", *args)
+    info = audio_info(path)
+    assert (info.sample_rate_hz, info.channels, info.format, info.subtype) == (48000, 2, container, codec)
+    assert info.duration_s == pytest.approx(3.0, abs=0.03)
+    ref, _ = load_audio(wav)
+    got, sr = load_audio(path)
+    assert sr == SR and got.dtype == np.float32
+    n = min(len(ref), len(got))
+    assert abs(len(got) - len(ref)) < 0.03 * SR
+    lags = list(range(-400, 401))
+    lag = lags[int(np.argmax([np.dot(ref[500 : n - 500], got[500 + k : n - 500 + k]) for k in lags]))]
+    assert abs(lag) <= 2  # < 0.05 ms: the container's encoder delay was removed
+    if codec == "FLAC":
+        np.testing.assert_allclose(got[: len(ref)], ref, atol=1e-4)
+    else:
+        assert np.corrcoef(ref[500 : n - 500], got[500 : n - 500])[0, 1] > 0.95
+
+
+@needs_ffmpeg
+def test_ffmpeg_files_stream_in_blocks(tmp_path):
+    """Blocks through the pipe add up to the whole decode; read_excerpt and iter_audio_blocks agree with it;
+    stopping early leaves no ffmpeg process behind."""
+    wav = write_audio(tmp_path / "src.wav", _tone(44100, 4.0, 300.0, 2))
+    path = _ffmpeg_encode(wav, tmp_path / "a.mka", "-c:a", "flac")
+    whole, _ = audio._read_all(path)
+    blocks = list(audio.iter_file_blocks(path, read_frames=10000, mono=False))
+    assert len(blocks) == 18 and all(len(b) == 10000 for b in blocks[:-1])
+    np.testing.assert_array_equal(np.concatenate(blocks), whole)
+    np.testing.assert_allclose(audio.read_excerpt(path, 25000, 30000), audio.to_mono(whole[25000:55000]))
+    mono, _ = load_audio(path)
+    streamed = list(iter_audio_blocks(path, 1.0, 0.25, read_frames=8192))
+    np.testing.assert_allclose(streamed[1], mono[33075 : 33075 + 44100], atol=1e-6)
+
+    started = []
+    real_popen = audio.subprocess.Popen
+
+    def popen(*a, **k):
+        started.append(real_popen(*a, **k))
+        return started[-1]
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(audio.subprocess, "Popen", popen):
+        gen = audio.iter_file_blocks(path, read_frames=1000)
+        next(gen)
+        gen.close()
+    decoders = [p for p in started if "-nostdin" in p.args]  # not ffprobe
+    assert len(decoders) == 1 and decoders[0].poll() is not None
+
+
+@needs_ffmpeg
+def test_ffmpeg_files_bad_input_gets_a_clear_error(tmp_path):
+    text = tmp_path / "notes.m4a"
+    text.write_text("not audio at all\n" * 10)
+    with pytest.raises(AudioError, match=r"notes\.m4a: not an audio file ffmpeg can read \(Invalid data"):
+        load_audio(text)
+    video = tmp_path / "silent-film.mp4"
+    import subprocess
+
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=32x32:rate=5", str(video)],
+        check=True,
+    )
+    with pytest.raises(AudioError, match=r"silent-film\.mp4: has no audio stream"):
+        audio_info(video)
+    wav = write_audio(tmp_path / "src.wav", _tone(44100, 2.0))
+    good = _ffmpeg_encode(wav, tmp_path / "good.m4a", "-c:a", "aac")
+    cut = tmp_path / "cut.m4a"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # the index (moov atom) is at the end
+    with pytest.raises(AudioError, match=r"cut\.m4a: not an audio file ffmpeg can read"):
+        load_audio(cut)
+
+
+def test_ffmpeg_formats_without_ffmpeg_name_the_fix(tmp_path, monkeypatch):
+    path = tmp_path / "song.m4a"
+    path.write_bytes(b"\0" * 100)
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    with pytest.raises(AudioError, match=r"song\.m4a: decoding \.m4a files needs ffmpeg.*install ffmpeg"):
+        load_audio(path)
+    assert audio.read_tags(path) == {}
+
+
+@needs_ffmpeg
+def test_tags_from_libsndfile_and_ffprobe(tmp_path):
+    flac = tmp_path / "a.flac"
+    with sf.SoundFile(str(flac), "w", SR, 1, format="FLAC") as f:
+        f.title, f.artist = "Song", "Band"
+        f.write(_tone(SR, 0.5))
+    assert {k: v for k, v in audio.read_tags(flac).items() if k in ("title", "artist")} == {
+        "title": "Song",
+        "artist": "Band",
+    }
+    m4a = _ffmpeg_encode(
+        flac, tmp_path / "a.m4a", "-c:a", "aac", "-metadata", "album=LP", "-metadata", "date=1999"
+    )
+    tags = audio.read_tags(m4a)
+    assert (tags["title"], tags["artist"], tags["album"], tags["date"]) == ("Song", "Band", "LP", "1999")

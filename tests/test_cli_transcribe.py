@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -371,3 +372,63 @@ def test_png_process_gets_only_the_part_the_picture_shows(setup, tmp_path, monke
     sent.to_png(tmp_path / "sent.png")
     assert (tmp_path / "full.png").read_bytes() == (tmp_path / "sent.png").read_bytes()
     assert _payload("musicxml", tr).spectrogram is None
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_m4a_and_video_files_in_a_folder(tmp_path, capsys) -> None:
+    """A folder of an .m4a song (AAC, tagged) and a WebM video made from the bundled example clip: both are
+    found and transcribed by the default model as the clip itself is (the same onsets within a frame, F1
+    against them at least 0.95); the Clone Hero song takes the .m4a's tags and gets Ogg audio."""
+    import configparser
+
+    from drumscribe.modelio import PRETRAINED_DIR
+    from drumscribe.scoring import evaluate_onsets
+
+    clip = PRETRAINED_DIR / "example" / "example.ogg"
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    meta = ["-metadata", "title=Take Five", "-metadata", "artist=The Band"]
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(clip),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            *meta,
+            str(songs / "a.m4a"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=30:size=32x32:rate=5",
+            "-i",
+            str(clip),
+        ]
+        + ["-c:a", "libopus", "-b:a", "128k", "-shortest", str(songs / "clip.webm")],
+        check=True,
+    )
+    out = tmp_path / "o"
+    assert main(["transcribe", str(songs), "-o", str(out), "-f", "json,clonehero"]) == 0, (
+        capsys.readouterr().err
+    )
+    ref = transcribe(clip)
+    for name in ("a", "clip"):
+        got = json.loads((out / f"{name}.json").read_text())
+        onsets = [np.array([o["time_s"] for o in got["onsets"] if o["class"] == c]) for c in ref.classes]
+        assert evaluate_onsets(ref.onsets, onsets, window_s=0.011).micro_f1 >= 0.95, name
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read_string((out / "a-clonehero" / "song.ini").read_text(encoding="utf-8"))
+    assert (ini["song"]["name"], ini["song"]["artist"]) == ("Take Five", "The Band")
+    assert sorted(p.name for p in (out / "a-clonehero").iterdir()) == ["notes.chart", "song.ini", "song.ogg"]

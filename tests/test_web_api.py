@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
 import threading
 import time
 import zipfile
@@ -249,6 +250,29 @@ def test_not_audio_and_empty(client: TestClient) -> None:
     work = Path(client.app.state.manager.workdir)
     ids = {j.id for j in client.app.state.manager.jobs()}
     assert {d.name for d in work.iterdir()} <= ids  # rejected uploads leave nothing behind
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_m4a_upload(client: TestClient, assets: dict[str, Path], tmp_path: Path) -> None:
+    """An .m4a (AAC) upload is transcribed as the library transcribes the file, and played back as audio/mp4;
+    a text file named .m4a gets a 415 naming it, without the server's paths."""
+    import subprocess
+
+    from drumscribe.transcribe import transcribe
+
+    m4a = tmp_path / "song.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(assets["clip"]), "-c:a", "aac", str(m4a)], check=True)
+    job = upload(client, m4a.read_bytes(), "my song.m4a").json()["id"]
+    assert wait(client, job)["state"] == "done"
+    want = transcribe(m4a, model=str(assets["model"]))
+    assert client.get(f"/api/jobs/{job}/result").json()["total"] == want.num_onsets
+    audio = client.get(f"/api/jobs/{job}/audio")
+    assert audio.headers["content-type"] == "audio/mp4" and audio.content == m4a.read_bytes()
+    r = upload(client, b"this is a text file, not audio\n" * 20, "notes.m4a")
+    assert r.status_code == 415 and r.json()["detail"].startswith(
+        "notes.m4a: not an audio file ffmpeg can read"
+    )
+    assert str(client.app.state.manager.workdir) not in r.json()["detail"]
 
 
 def test_corrupt_job_fails_next_to_good_one(client: TestClient, assets: dict[str, Path]) -> None:

@@ -2,8 +2,10 @@
 
 Every container libsndfile reads (wav, flac, ogg, mp3, aiff, ...) is accepted (SPEC section 0.1). Samples
 are float32 in [-1, 1], channels are averaged to mono, and the result is resampled with soxr (``HQ``) to
-the requested rate (44 100 Hz by default). When the installed libsndfile cannot decode MP3, ``ffmpeg`` is
-used for ``.mp3`` files if it is on the PATH.
+the requested rate (44 100 Hz by default). Files libsndfile does not read (.m4a, .aac, .webm, .mp4, .wma,
+...: :data:`~drumscribe.audioformats.FFMPEG_EXTENSIONS`) are decoded by the ``ffmpeg`` command, streamed
+through a pipe in blocks, when it is on the PATH; so are ``.mp3`` files when the installed libsndfile
+cannot decode MP3. Their header comes from ``ffprobe`` (the frame count is its duration estimate).
 
 Bad input raises :class:`~drumscribe.errors.AudioError` naming the file: missing, a directory, not audio,
 corrupt or truncated, or zero-length. Silence and clips shorter than one feature frame are valid.
@@ -13,10 +15,12 @@ Long files can be streamed with :func:`iter_audio_blocks` (bounded memory).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import struct
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .audioformats import FFMPEG_EXTENSIONS
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -34,7 +39,6 @@ DEFAULT_SAMPLE_RATE = 44100
 RESAMPLE_QUALITY = "HQ"
 #: An MP3's frame count in its header is an estimate; decoding fewer than this fraction of it is an error.
 MP3_MIN_DECODED_FRACTION = 0.9
-_FFMPEG_SUFFIXES = (".mp3",)
 #: More channels than this in an array means it was given as (channels, samples) by mistake.
 MAX_CHANNELS = 64
 
@@ -97,7 +101,8 @@ def _check_path(path: Path) -> None:
 
 
 def _use_ffmpeg(path: Path) -> bool:
-    return path.suffix.lower() in _FFMPEG_SUFFIXES and "MP3" not in sf.available_formats()
+    suffix = path.suffix.lower()
+    return suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats())
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -141,9 +146,7 @@ def audio_info(path: str | Path) -> AudioInfo:
     path = Path(path)
     _check_path(path)
     if _use_ffmpeg(path):
-        samples, sr = _decode_ffmpeg(path)
-        n, ch = samples.shape
-        info = AudioInfo(path, sr, ch, n, "MP3", "ffmpeg")
+        info = _ffprobe(path)
     else:
         truncated = _wav_truncated(path)
         if truncated:
@@ -158,7 +161,10 @@ def audio_info(path: str | Path) -> AudioInfo:
 def _read_all(path: Path) -> tuple[np.ndarray, int]:
     """All samples (frames, channels) float32 and the file's sample rate."""
     if _use_ffmpeg(path):
-        return _decode_ffmpeg(path)
+        info = _ffprobe(path)
+        blocks = list(_ffmpeg_blocks(path, info.channels))
+        data = np.concatenate(blocks) if blocks else np.zeros((0, info.channels), np.float32)
+        return data, info.sample_rate_hz
     truncated = _wav_truncated(path)
     if truncated:
         raise AudioError(path, truncated)
@@ -183,34 +189,123 @@ def _read_all(path: Path) -> tuple[np.ndarray, int]:
     return data, sr
 
 
-def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with the ``ffmpeg`` command to float32 at the file's own rate and channel count."""
+def _ffmpeg_tools(path: Path) -> tuple[str, str]:
     exe, probe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     if exe is None or probe is None:
+        what = "MP3" if path.suffix.lower() == ".mp3" else f"{path.suffix or 'this'} files"
         raise AudioError(
-            path, "this libsndfile cannot decode MP3 and ffmpeg is not on the PATH; install ffmpeg"
+            path,
+            f"decoding {what} needs ffmpeg, which is not on the PATH; install ffmpeg "
+            "(apt install ffmpeg, brew install ffmpeg) or convert the file to WAV or FLAC",
         )
-    info = subprocess.run(
-        [probe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels"]
-        + ["-of", "default=noprint_wrappers=1", str(path)],
+    return exe, probe
+
+
+def _ffmpeg_message(path: Path, stderr: str) -> str:
+    """The last line ffmpeg or ffprobe printed, without the path it starts with (our error names the file)
+    and with the file's name for its path elsewhere (a server's folders stay private)."""
+    lines = stderr.strip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    prefix = f"{path}: "
+    last = last[len(prefix) :] if last.startswith(prefix) else last
+    return last.replace(str(path), path.name)
+
+
+def _ffprobe(path: Path) -> AudioInfo:
+    """Header of the file's first audio stream from ``ffprobe``: rate, channels, frames (from its duration),
+    container (``format``, e.g. MOV, MATROSKA, MP3) and codec (``subtype``, e.g. AAC)."""
+    _, probe = _ffmpeg_tools(path)
+    proc = subprocess.run(
+        [probe, "-v", "error", "-select_streams", "a:0", "-show_entries"]
+        + ["stream=sample_rate,channels,codec_name,duration:format=format_name,duration", "-of", "json"]
+        + [str(path)],
         capture_output=True,
         text=True,
         check=False,
     )
-    fields = dict(line.split("=", 1) for line in info.stdout.splitlines() if "=" in line)
     try:
-        sr, ch = int(fields["sample_rate"]), int(fields["channels"])
+        meta = json.loads(proc.stdout or "{}")
+    except json.JSONDecodeError:
+        meta = {}
+    fmt = meta.get("format") or {}
+    if proc.returncode != 0 or not fmt:
+        detail = _ffmpeg_message(path, proc.stderr) or "unknown format"
+        raise AudioError(path, f"not an audio file ffmpeg can read ({detail})")
+    streams = meta.get("streams") or []
+    if not streams:
+        raise AudioError(path, "has no audio stream (a video without sound?)")
+    stream = streams[0]
+    try:
+        sr, ch = int(stream["sample_rate"]), int(stream["channels"])
     except (KeyError, ValueError):
-        raise AudioError(path, "not an audio file ffmpeg can read") from None
-    proc = subprocess.run(
-        [exe, "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-"],
-        capture_output=True,
-        check=False,
+        raise AudioError(
+            path, "not an audio file ffmpeg can read (no sample rate or channel count)"
+        ) from None
+    if sr <= 0 or ch <= 0:
+        raise AudioError(path, f"invalid audio stream ({sr} Hz, {ch} channels)")
+    duration = next(
+        (d for d in (stream.get("duration"), fmt.get("duration")) if d not in (None, "N/A")), None
     )
-    if proc.returncode != 0:
-        raise AudioError(path, f"ffmpeg could not decode it: {proc.stderr.decode(errors='replace').strip()}")
-    data = np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
-    return data[: len(data) // ch * ch].reshape(-1, ch), sr
+    if duration is None:  # no duration in the header (e.g. a raw AAC stream): count the decoded frames
+        frames = sum(len(b) for b in _ffmpeg_blocks(path, ch))
+    else:
+        frames = int(round(float(duration) * sr))
+    container = str(fmt.get("format_name", "ffmpeg")).split(",")[0].upper()
+    return AudioInfo(path, sr, ch, frames, container, str(stream.get("codec_name", "")).upper())
+
+
+def _ffmpeg_blocks(path: Path, channels: int, read_frames: int = 65536) -> Iterator[np.ndarray]:
+    """The first audio stream decoded by ``ffmpeg`` at its own rate, streamed through a pipe as float32
+    (frames, channels) blocks of ``read_frames`` frames (bounded memory); errors name the file."""
+    exe, _ = _ffmpeg_tools(path)
+    cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    frame_bytes = 4 * channels
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty decoder cannot block on it
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        try:
+            while True:
+                raw = proc.stdout.read(read_frames * frame_bytes)
+                if not raw:
+                    break
+                usable = len(raw) - len(raw) % frame_bytes
+                block = np.frombuffer(raw[:usable], dtype="<f4").astype(np.float32).reshape(-1, channels)
+                if not np.isfinite(block).all():
+                    raise AudioError(path, "corrupt audio: contains NaN or infinite samples")
+                yield block
+            if proc.wait() != 0:
+                err.seek(0)
+                detail = _ffmpeg_message(path, err.read().decode(errors="replace")) or "no message"
+                raise AudioError(path, f"ffmpeg could not decode it ({detail})")
+        finally:
+            if proc.poll() is None:  # the caller stopped early, or an error: do not leave ffmpeg running
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+
+
+def read_tags(path: str | Path) -> dict[str, str]:
+    """The file's text tags (title, artist, album, genre, date, ...; lower-case keys), read by libsndfile
+    (FLAC, Ogg, WAV INFO, ...) or ``ffprobe`` (MP4, Matroska, ...); empty when it has none or cannot be read
+    (tags are optional: decoding the file reports its problem)."""
+    path = Path(path)
+    try:
+        if _use_ffmpeg(path):
+            _, probe = _ffmpeg_tools(path)
+            proc = subprocess.run(
+                [probe, "-v", "error", "-show_entries", "format_tags", "-of", "json", str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            tags = (json.loads(proc.stdout or "{}").get("format") or {}).get("tags") or {}
+        else:
+            with sf.SoundFile(str(path)) as f:
+                tags = f.copy_metadata()
+    except Exception:  # noqa: BLE001 - see the docstring
+        return {}
+    return {str(k).lower(): str(v) for k, v in tags.items() if str(v).strip()}
 
 
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -230,12 +325,19 @@ def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> tupl
 
 def read_excerpt(path: str | Path, start: int, frames: int) -> np.ndarray:
     """Mono float32 samples ``[start, start + frames)`` of ``path`` at its own sample rate (fewer at its
-    end), read by seeking (MP3 through ffmpeg: decoded whole); raises AudioError like :func:`load_audio`."""
+    end), read by seeking (through ffmpeg: decoded from the start, in blocks); raises AudioError like
+    :func:`load_audio`."""
     path = Path(path)
     _check_path(path)
     if _use_ffmpeg(path):
-        data, _ = _decode_ffmpeg(path)
-        return to_mono(data[max(0, int(start)) : max(0, int(start)) + int(frames)])
+        start, end, pos, parts = max(0, int(start)), max(0, int(start)) + int(frames), 0, []
+        for block in iter_file_blocks(path):
+            if pos + len(block) > start:
+                parts.append(block[max(0, start - pos) : end - pos])
+            pos += len(block)
+            if pos >= end:
+                break
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
     with _open(path) as f:
         try:
             f.seek(max(0, min(int(start), f.frames)))
@@ -273,10 +375,7 @@ def iter_audio_blocks(
 def _iter_blocks(
     path: Path, info: AudioInfo, block_len: int, overlap_len: int, sample_rate: int, read_frames: int
 ) -> Iterator[np.ndarray]:
-    if _use_ffmpeg(path):
-        chunks: Iterator[np.ndarray] = iter([to_mono(_read_all(path)[0])])
-    else:
-        chunks = iter_file_blocks(path, read_frames)
+    chunks = iter_file_blocks(path, read_frames)
     stream = None
     if info.sample_rate_hz != sample_rate:
         stream = soxr.ResampleStream(
@@ -307,8 +406,13 @@ def _iter_blocks(
 
 def iter_file_blocks(path: str | Path, read_frames: int = 65536, mono: bool = True) -> Iterator[np.ndarray]:
     """float32 chunks of ``read_frames`` frames straight from libsndfile, at the file's own rate: mono (N,),
-    or (N, channels) with ``mono=False``. Errors name the file (:class:`AudioError`)."""
+    or (N, channels) with ``mono=False``; through ``ffmpeg`` for the files libsndfile does not read. Errors
+    name the file (:class:`AudioError`)."""
     path = Path(path)
+    if _use_ffmpeg(path):
+        for block in _ffmpeg_blocks(path, _ffprobe(path).channels, read_frames):
+            yield to_mono(block) if mono else block
+        return
     with _open(path) as f:
         try:
             for block in f.blocks(blocksize=read_frames, dtype="float32", always_2d=True):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: Suffixes (lower case, with the dot) of the audio files that :mod:`drumscribe.audio` can decode.
-AUDIO_EXTENSIONS = frozenset(
+#: Suffixes (lower case, with the dot) of the files libsndfile decodes (MP3 too since libsndfile 1.1).
+LIBSNDFILE_EXTENSIONS = frozenset(
     [
         ".wav",
         ".wave",
@@ -27,6 +27,14 @@ AUDIO_EXTENSIONS = frozenset(
         ".voc",
     ]
 )
+#: Suffixes of the files :mod:`drumscribe.audio` decodes with the ``ffmpeg`` command (libsndfile reads none of
+#: them): AAC or ALAC in MP4 (.m4a, the usual bought or ripped song), Matroska/WebM and MP4/QuickTime video with
+#: an audio track (downloaded videos), and raw AAC (ADTS). The first audio stream is decoded. A raw .aac file
+#: has no record of its encoder's delay, so its audio (and every onset) comes out that much late: 1024-2048
+#: samples, 21-46 ms at 48 kHz; in MP4 the delay is recorded and removed.
+FFMPEG_EXTENSIONS = frozenset([".m4a", ".m4b", ".mp4", ".m4v", ".mov", ".aac", ".mka", ".mkv", ".webm"])
+#: Suffixes of every audio file :mod:`drumscribe.audio` decodes.
+AUDIO_EXTENSIONS = LIBSNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS
 
 
 def audio_files_under(folder: Path) -> list[Path]:

@@ -362,9 +362,9 @@ def _run_files(
 
 def _duration_s(path: Path) -> float:
     """Duration [s] from the file header, 0 when unknown (the real error comes from decoding)."""
-    try:
-        import soundfile as sf
+    from ..audio import audio_info
 
-        return float(sf.info(str(path)).duration)
-    except Exception:
+    try:
+        return audio_info(path).duration_s
+    except Exception:  # noqa: BLE001 - only a progress estimate
         return 0.0

@@ -4,7 +4,8 @@ Clone Hero (and YARG) load a song from a folder holding ``notes.chart``, the aud
 ``song.mp3``, ``song.wav`` or ``song.opus``) and ``song.ini``, the song's metadata. Without
 ``pro_drums = True`` there, the game plays a 4-lane chart's cymbal markers as toms, so the ini is not
 optional for our Pro Drums charts (:mod:`drumscribe.transcribe.chart`). Its name, artist, album, genre
-and year come from the audio file's tags where it has them (else the name is the file's stem).
+and year come from the audio file's tags where it has them (else the name is the file's stem), .m4a
+files' included.
 
 * **Folder** (``drumscribe transcribe -f clonehero``, ``OUT/<stem>-clonehero/``): put it, or the output
   folder, in the game's song folder and rescan. It is built beside its destination and renamed into place,
@@ -13,7 +14,7 @@ and year come from the audio file's tags where it has them (else the name is the
   folder inside, the usual way charts are shared.
 
 The audio is copied byte for byte when the game can play its format (Ogg Vorbis or Opus, MP3, WAV); any
-other (FLAC, AIFF, ...) is encoded to Ogg Vorbis in blocks (bounded memory on long files), at most two
+other (FLAC, AIFF, .m4a, WebM, ...) is encoded to Ogg Vorbis in blocks (bounded memory on long files), at most two
 channels (more are mixed to mono) and at most 48 kHz (higher rates are resampled to 44.1 kHz).
 """
 
@@ -84,23 +85,19 @@ def encode_ogg(info: AudioInfo, dest: Path) -> None:
             )
 
 
-#: audio file tags (libsndfile's names) -> song.ini keys
+#: audio file tags (lower-case, as :func:`drumscribe.audio.read_tags` gives them) -> song.ini keys
 TAGS = {"title": "name", "artist": "artist", "album": "album", "genre": "genre", "date": "year"}
 
 
 def audio_tags(audio: Path) -> dict[str, str]:
-    """song.ini values from the audio file's tags (title, artist, album, genre, year) where libsndfile
-    reads them (FLAC, Ogg, WAV INFO, ...); none for other files."""
-    import soundfile as sf
+    """song.ini values from the audio file's tags (title, artist, album, genre, year) where it has them
+    (FLAC, Ogg, WAV INFO through libsndfile; MP4/.m4a, Matroska/WebM through ffprobe); none otherwise."""
+    from ..audio import read_tags
 
-    try:
-        with sf.SoundFile(str(audio)) as f:
-            meta = f.copy_metadata()
-    except Exception:  # noqa: BLE001 - tags are optional; an unreadable file fails with its own error
-        return {}
+    meta = read_tags(audio)
     out = {}
     for tag, key in TAGS.items():
-        value = " ".join(str(meta.get(tag, "")).split())  # one line
+        value = " ".join(meta.get(tag, "").split())  # one line
         if key == "year":
             value = value[:4] if value[:4].isdigit() else ""
         if value:

@@ -58,6 +58,9 @@ MEDIA_TYPES = {
     "MPEG": "audio/mpeg",
     "MP3": "audio/mpeg",
     "AIFF": "audio/aiff",
+    "MOV": "audio/mp4",  # ffprobe's container names (drumscribe.audio): .m4a/.mp4, .webm/.mka, raw AAC
+    "MATROSKA": "audio/webm",
+    "AAC": "audio/aac",
 }
 EXPORTS = {  # format -> (suffix, media type, Transcription method)
     "midi": (".mid", "audio/midi", "to_midi"),

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ... import audioformats
 from ...errors import AnnotationError, DatasetLayoutError, DrumscribeError, OutputExistsError
 from ...fileio import read_json, write_json
 from ...vocab import CLASS_NAMES, LabelMap
@@ -31,7 +32,8 @@ from . import DEFAULT_WORKERS
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "conversion.json"
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
+#: the suffixes :mod:`drumscribe.audio` decodes, WAV and FLAC first (the order a converter tries them in)
+AUDIO_EXTENSIONS = (".wav", ".flac", *sorted(audioformats.AUDIO_EXTENSIONS - {".wav", ".flac"}))
 
 
 @dataclass

@@ -104,7 +104,7 @@ class MdbDevConverter(Converter):
             candidates = [self.src / self.stem / f"{name}{ext}" for ext in AUDIO_EXTENSIONS]
             audio = next((p for p in candidates if p.is_file()), None)
             if audio is None:
-                problems.append(Problem(name, self.relative(candidates[1]), "file not found"))
+                problems.append(Problem(name, self.relative(candidates[0]), "file not found"))
                 continue
             jobs.append(TrackJob(name, "test", audio=[audio], annotation=ann, meta={"stem": self.stem}))
         return jobs, problems
