@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -146,3 +147,38 @@ def test_lower_difficulties_are_reductions_a_player_can_play(tmp_path) -> None:
     for upper, lower in ((expert, hard), (hard, medium), (medium, easy)):
         assert all(codes <= (upper[tick] | {0}) for tick, codes in lower.items())
     assert len(expert) > len(hard) > len(medium) > len(easy) > 10
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@pytest.mark.parametrize(
+    ("suffix", "codec", "album"), [(".flac", "png", "album.png"), (".m4a", "mjpeg", "album.jpg")]
+)
+def test_embedded_cover_becomes_the_album_art(tr, tmp_path, suffix, codec, album) -> None:
+    """A FLAC with a PNG cover and an .m4a with a JPEG one: the song folder (and the zip) get the picture as
+    it is; a file without a cover gets none."""
+    import subprocess
+
+    wav = write_audio(tmp_path / "take.wav", music_like(tr.duration_s, SR))
+    cover = tmp_path / "cover.png"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=48x32", "-frames:v", "1", str(cover)],
+        check=True,
+    )
+    song_file = tmp_path / f"take{suffix}"
+    audio_codec = ["-c:a", "flac"] if suffix == ".flac" else ["-c:a", "aac"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(wav), "-i", str(cover), "-map", "0:a", "-map", "1", *audio_codec]
+        + ["-c:v", codec, "-disposition:v", "attached_pic", str(song_file)],
+        check=True,
+    )
+    song = tr.to_clonehero(tmp_path / "song", audio=song_file)
+    assert album in {p.name for p in song.iterdir()}
+    from PIL import Image
+
+    with Image.open(song / album) as img:
+        assert img.size == (48, 32) and img.format == ("PNG" if codec == "png" else "JPEG")
+        assert img.convert("RGB").getpixel((10, 10))[0] > 200  # red
+    with zipfile.ZipFile(tr.to_clonehero(tmp_path / "song.zip", audio=song_file)) as zf:
+        assert any(n.endswith("/" + album) for n in zf.namelist())
+    plain = tr.to_clonehero(tmp_path / "plain", audio=wav)
+    assert not any(p.name.startswith("album") for p in plain.iterdir())

@@ -308,6 +308,47 @@ def read_tags(path: str | Path) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in tags.items() if str(v).strip()}
 
 
+#: ffprobe's codec names of embedded pictures the image is kept as (others are converted to PNG)
+COVER_SUFFIXES = {"mjpeg": ".jpg", "png": ".png"}
+
+
+def read_cover(path: str | Path) -> tuple[bytes, str] | None:
+    """The cover picture embedded in an audio file (MP3 APIC, FLAC PICTURE, MP4 covr, ...) as (image bytes,
+    ".jpg" or ".png"), read with ffmpeg; None when the file has none, or ffmpeg is not installed (covers are
+    optional: decoding the file reports its problems)."""
+    path = Path(path)
+    exe, probe = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    if exe is None or probe is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [probe, "-v", "error", "-select_streams", "v", "-show_entries"]
+            + ["stream=index,codec_name:stream_disposition=attached_pic", "-of", "json", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        streams = json.loads(proc.stdout or "{}").get("streams") or []
+        pic = next((st for st in streams if (st.get("disposition") or {}).get("attached_pic") == 1), None)
+        if pic is None:
+            return None
+        suffix = COVER_SUFFIXES.get(str(pic.get("codec_name")), ".png")
+        codec = ["-c:v", "copy"] if str(pic.get("codec_name")) in COVER_SUFFIXES else ["-c:v", "png"]
+        out = subprocess.run(
+            [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:{int(pic['index'])}", *codec]
+            + ["-frames:v", "1", "-f", "image2pipe", "-"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0 or not out.stdout:
+        return None
+    return out.stdout, suffix
+
+
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> tuple[np.ndarray, int]:
     """Decode ``path`` to float32 mono (channel mean) at ``sample_rate`` [Hz]: returns (samples, sample_rate)."""
     path = Path(path)

@@ -1,13 +1,7 @@
 """``drumscribe transcribe AUDIO... [-o OUT_DIR] [--format ...] [--model ...] [--threshold ...]``.
 
-Inputs are files or folders (searched recursively for audio extensions). Each input ``<stem>`` gets
-``OUT_DIR/<stem>.mid``, ``.musicxml``, ``.txt``, ``.csv``, ``.json``, ``.png`` (the formats asked for);
-files found inside a folder keep their path relative to that folder under ``OUT_DIR``. The default
-``OUT_DIR`` is ``drumscribe-output/`` in the current directory, so inputs' folders are never written to.
-Existing outputs are never replaced without ``--overwrite``; ``--skip-existing`` skips inputs whose
-outputs all exist, so an interrupted batch resumes where it stopped. A file that fails is reported (name and
-problem) and skipped; the exit code is 1 when any input failed. MusicXML and PNG are written by two
-export processes started with the command (:mod:`drumscribe.transcribe.workers`), side by side with the
+What it does for a user is :data:`DESCRIPTION` (the command's ``--help``). MusicXML and PNG are written by
+two export processes started with the command (:mod:`drumscribe.transcribe.workers`), side by side with the
 other formats.
 """
 
@@ -32,6 +26,23 @@ DEFAULT_OUT_DIR = "drumscribe-output"
 DEFAULT_FORMATS = ("midi", "musicxml", "txt", "csv", "json", "png")
 #: Files longer than this [s] show their own progress bars (features and model).
 LONG_FILE_S = 600.0
+DESCRIPTION = """\
+Write down what the drummer played: kick, snare, toms, hi-hat and cymbals, and when.
+
+Inputs are audio files or folders (searched recursively): WAV, FLAC, Ogg, Opus, MP3, AIFF and the other
+formats libsndfile reads, and, through ffmpeg, .m4a/.aac, WebM, Matroska and MP4/MOV video with sound.
+Each input <stem> gets OUT_DIR/<stem>.mid, .musicxml, .txt, .csv, .json, .png (the formats asked for);
+files found inside a folder keep their path relative to that folder under OUT_DIR. The default OUT_DIR is
+drumscribe-output/ in the current directory, so inputs' folders are never written to. Existing outputs are
+never replaced without --overwrite; --skip-existing skips inputs whose outputs all exist, so an
+interrupted batch resumes where it stopped. A file that fails is reported (name and problem) and skipped;
+the exit code is 1 when any input failed."""
+EXAMPLES = """\
+examples:
+  drumscribe transcribe song.mp3                    # -> drumscribe-output/song.mid, .musicxml, ...
+  drumscribe transcribe albums/ -o out -f midi,musicxml
+  drumscribe transcribe song.m4a --bpm 87           # a known tempo for the score's beat grid
+  drumscribe transcribe song.ogg -f clonehero -o ~/"Clone Hero/Songs\""""
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +54,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "transcribe",
         help="transcribe drums in audio files to MIDI, MusicXML, txt, CSV, JSON and PNG",
-        description=__doc__.split("\n\n", 1)[1],
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files or folders (searched recursively)")

@@ -5,7 +5,8 @@ Clone Hero (and YARG) load a song from a folder holding ``notes.chart``, the aud
 ``pro_drums = True`` there, the game plays a 4-lane chart's cymbal markers as toms, so the ini is not
 optional for our Pro Drums charts (:mod:`drumscribe.transcribe.chart`). Its name, artist, album, genre
 and year come from the audio file's tags where it has them (else the name is the file's stem), .m4a
-files' included.
+files' included. A cover picture embedded in the audio file (MP3, FLAC, .m4a, ...) becomes the song's
+``album.jpg`` or ``album.png`` (read with ffmpeg, when it is installed).
 
 * **Folder** (``drumscribe transcribe -f clonehero``, ``OUT/<stem>-clonehero/``): put it, or the output
   folder, in the game's song folder and rescan. It is built beside its destination and renamed into place,
@@ -129,7 +130,7 @@ def _fill(tr: Transcription, folder: Path, audio: Path) -> dict[str, Path]:
     """Write the song's chart and ini (and its audio, when it must be encoded) into the (empty) ``folder``;
     returns the song's files by name, audio the game plays as it is given by its original path (not copied
     here: the folder or the zip takes it from there)."""
-    from ..audio import audio_info
+    from ..audio import audio_info, read_cover
 
     info = audio_info(audio)  # raises AudioError (naming the file) for missing, corrupt or non-audio files
     suffix = playable_suffix(info)
@@ -140,11 +141,17 @@ def _fill(tr: Transcription, folder: Path, audio: Path) -> dict[str, Path]:
         fh.write("\n".join(chart_lines(tr, music_stream=stream)) + "\n")
     with open(folder / "song.ini", "w", encoding="utf-8", newline="\r\n") as fh:
         fh.write("\n".join(song_ini_lines(tr, audio_tags(audio))) + "\n")
-    return {
+    files = {
         "notes.chart": folder / "notes.chart",
         "song.ini": folder / "song.ini",
         stream: audio if suffix else folder / stream,
     }
+    cover = read_cover(audio)
+    if cover is not None:
+        image, ext = cover
+        (folder / f"album{ext}").write_bytes(image)
+        files[f"album{ext}"] = folder / f"album{ext}"
+    return files
 
 
 @contextlib.contextmanager
