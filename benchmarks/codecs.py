@@ -17,7 +17,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import CONDITIONS, DEFAULT_DATA, audio_path, find_tracks  # noqa: E402
+from mdb_dev import CONDITIONS, audio_path, find_tracks, model_data_parser  # noqa: E402
 
 #: name -> (suffix, ffmpeg encoder arguments)
 CODECS = {
@@ -106,13 +105,7 @@ def decode_seconds(folder: Path, names: list[str], repeats: int = 3) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model", default="default", help="model name or folder (default: the shipped default)"
-    )
-    parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help=f"mdb-dev folder (default: {DEFAULT_DATA})"
-    )
+    parser = model_data_parser(__doc__)
     parser.add_argument(
         "--codecs", default=",".join(CODECS), help=f"comma-separated, of: {', '.join(CODECS)}"
     )

@@ -247,14 +247,26 @@ def format_per_track(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--model", action="append", help="model name or folder (repeatable; default: the shipped default)"
-    )
+def model_data_parser(doc: str, models: bool = False) -> argparse.ArgumentParser:
+    """A benchmark's parser (description: ``doc``'s first paragraph) with ``--model`` (one, or repeatable
+    with ``models``) and ``--data`` (the mdb-dev folder)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if models:
+        parser.add_argument(
+            "--model", action="append", help="model name or folder (repeatable; default: the shipped default)"
+        )
+    else:
+        parser.add_argument(
+            "--model", default="default", help="model name or folder (default: the shipped default)"
+        )
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help=f"mdb-dev folder (default: {DEFAULT_DATA})"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = model_data_parser(__doc__, models=True)
     parser.add_argument("--conditions", default="mix,drums", help="comma-separated: mix, drums")
     parser.add_argument("--window-s", type=float, default=0.05, help="matching window [s] (default 0.05)")
     parser.add_argument(

@@ -28,7 +28,7 @@ from drumscribe.transcribe.inference import (
     stream_log_spectrogram,
 )
 from drumscribe.transcribe.tempo import estimate_beats, estimate_tempo, onset_envelope
-from drumscribe.transcribe.velocity import velocity_from_height
+from drumscribe.transcribe.velocity import velocities_from_levels, velocity_from_height
 
 SR = 44100
 AWAY_S = 0.5  # "away from the joins" [s]
@@ -118,7 +118,13 @@ def test_flux_model_finds_bursts_at_known_times(models, burst_file) -> None:
     for c in range(5):
         frames = np.rint(tr.onsets[c] * 100).astype(int)
         np.testing.assert_allclose(tr.confidences[c], tr.activations[frames, c])
-        np.testing.assert_array_equal(tr.velocities[c], np.clip(np.rint(40 + 87 * tr.confidences[c]), 1, 127))
+    # velocities: each burst's level against the class's median burst (equal bursts: all near 79)
+    np.testing.assert_allclose(tr.levels, tr.spectrogram.mean(axis=1), rtol=1e-5)
+    for c in range(5):
+        np.testing.assert_array_equal(
+            tr.velocities[c], velocities_from_levels(tr.levels, tr.onsets, 100.0)[c]
+        )
+        assert np.all(np.abs(tr.velocities[c] - 79) <= 12), tr.velocities[c]
     for key in ("load", "features", "model", "peaks", "tempo"):
         assert tr.timings[key] >= 0
     events = tr.events()
@@ -326,6 +332,38 @@ def test_package_is_callable_and_import_is_light() -> None:
 def test_velocity_mapping_table() -> None:
     heights = np.array([0.0, 0.5, 0.75, 1.0, 2.0, -1.0])
     np.testing.assert_array_equal(velocity_from_height(heights), [40, 84, 105, 127, 127, 1])
+    # levels: the class's median stroke gets 79, +-0.1 in level is +-10.7 velocity; the level of an onset is
+    # the highest of its frame and the next two; each class has its own median
+    curve = np.zeros(100, np.float32)
+    curve[[10, 31, 52, 70, 90]] = [0.1, 0.0, -0.1, 1.0, -2.0]
+    onsets = [np.array([0.10, 0.30, 0.50]), np.array([0.70, 0.90]), np.zeros(0)]
+    got = velocities_from_levels(curve, onsets, 100.0)
+    np.testing.assert_array_equal(got[0], [90, 79, 79])  # 0.50 s sees frames 50-52: max(0, 0, -0.1) = 0
+    # levels 1.0 (frames 70-72) and 0.0 (frames 90-92: the -2.0 is outvoted by the next two), median 0.5
+    np.testing.assert_array_equal(got[1], [127, 26])
+    assert got[2].size == 0
+
+
+def test_louder_strokes_get_higher_velocities(models, tmp_path) -> None:
+    """Bursts at -8, -5, -2.5 and 0 dB, twice over: velocities rise with the level and hardly depend on the
+    recording's overall gain; re-picking keeps them."""
+    gains = [0.4, 0.56, 0.75, 1.0] * 2
+    times = [0.5, 1.25, 2.0, 2.6, 3.3, 4.1, 5.0, 5.55]
+    audio = np.zeros(int(6.5 * SR), np.float32)
+    for t, g in zip(times, gains):
+        audio += g * events_audio([t], 6.5, "noise", SR, gain=0.4)
+    loud = transcribe(write_audio(tmp_path / "loud.wav", audio), model=models["flux"], threshold=0.2)
+    quiet = transcribe(write_audio(tmp_path / "quiet.wav", audio * 0.5), model=models["flux"], threshold=0.2)
+    c = loud.classes.index("snare")
+    assert_onsets_at(loud.onsets[c], times)
+    v = loud.velocities[c]
+    assert np.all(np.diff(v[:4]) > 0) and np.all(np.diff(v[4:]) > 0), v
+    assert v[3] - v[0] >= 15, v
+    np.testing.assert_allclose(
+        quiet.velocities[c], v, atol=5
+    )  # log(1 + x) compresses a quieter file a little
+    np.testing.assert_array_equal(loud.repick().velocities[c], v)
+    assert loud.to_dict()["settings"]["velocity_rule"].startswith("velocity = clip(round(79 + 107")
 
 
 @pytest.mark.parametrize("bpm", [72.0, 95.0, 120.0, 140.0, 168.0])

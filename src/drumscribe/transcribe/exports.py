@@ -84,7 +84,7 @@ def _tempo(tr: Transcription) -> float:
 
 
 def write_midi(tr: Transcription, path: str | Path, tempo_map: bool | None = None) -> Path:
-    """Standard MIDI file: GM drum channel, the card's notes, velocities from activation, estimated tempo.
+    """Standard MIDI file: GM drum channel, the card's notes, velocities from the onsets' levels, estimated tempo.
 
     ``tempo_map`` (default: ``tr.settings["midi_tempo_map"]``, else False): instead of one tempo, a tempo
     change on every beat of the beat map (:mod:`drumscribe.transcribe.beatmap`), so the file's beats and

@@ -13,7 +13,7 @@
   recording) is kept. Windows of equal length run as one batch. Only the receptive field of the
   recurrent/attention layers crosses a join, so onsets away from the joins equal unchunked processing.
 * **Peaks**: :func:`drumscribe.peaks.pick_peaks` with the model card's per-class thresholds (or the
-  caller's); velocities from activation heights (:mod:`drumscribe.transcribe.velocity`).
+  caller's); velocities from the onsets' levels (:mod:`drumscribe.transcribe.velocity`).
 * **Tempo/beats**: :func:`drumscribe.transcribe.tempo.estimate_beats` on the activations.
 """
 
@@ -35,6 +35,7 @@ from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
 from .tempo import check_bpm
+from .velocity import level_curve
 
 if TYPE_CHECKING:
     from ..features import FeatureConfig
@@ -470,7 +471,8 @@ def transcribe_spectrogram(
     timings["model"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    onsets, velocities, confidences = pick_onsets(activations, thresholds, fps)
+    levels = level_curve(spec)
+    onsets, velocities, confidences = pick_onsets(activations, thresholds, fps, levels)
     timings["peaks"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -486,6 +488,7 @@ def transcribe_spectrogram(
         velocities=velocities,
         confidences=confidences,
         activations=activations,
+        levels=levels,
         fps=fps,
         duration_s=float(duration_s),
         classes=loaded.classes,

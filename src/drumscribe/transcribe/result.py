@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..vocab import DEFAULT_VOCAB
-from .velocity import VELOCITY_RULE, velocity_from_height
+from .velocity import HEIGHT_RULE, VELOCITY_RULE, velocities_from_levels, velocity_from_height
 
 
 def normalise_thresholds(
@@ -50,15 +50,20 @@ def normalise_thresholds(
 
 
 def pick_onsets(
-    activations: np.ndarray, thresholds: np.ndarray, fps: float
+    activations: np.ndarray, thresholds: np.ndarray, fps: float, levels: np.ndarray | None = None
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """(onset times [s], velocities, confidences) per class from activations (T, C) via Böck's peak picking."""
+    """(onset times [s], velocities, confidences) per class from activations (T, C) via Böck's peak picking;
+    velocities from the per-frame ``levels`` (:func:`~drumscribe.transcribe.velocity.level_curve`), or
+    from the activation heights without them."""
     from ..peaks import pick_peaks
 
     picked = pick_peaks(activations, [float(t) for t in thresholds], fps=fps)
     onsets = [np.asarray(t, dtype=np.float64) for t, _ in picked]
     confidences = [np.asarray(h, dtype=np.float32) for _, h in picked]
-    velocities = [velocity_from_height(h) for h in confidences]
+    if levels is None:
+        velocities = [velocity_from_height(h) for h in confidences]
+    else:
+        velocities = velocities_from_levels(levels, onsets, fps)
     return onsets, velocities, confidences
 
 
@@ -67,8 +72,8 @@ class Transcription:
     """Drum onsets of one recording.
 
     ``onsets[c]`` holds the onset times [s] of class ``classes[c]``, ``velocities[c]`` their MIDI velocities
-    (1..127, see :mod:`drumscribe.transcribe.velocity`) and ``confidences[c]`` their activation heights
-    (0..1). ``activations`` (T, C) are the sigmoid outputs at ``fps`` frames per second, so
+    (1..127, from the onsets' levels ``levels`` (T,), see :mod:`drumscribe.transcribe.velocity`) and
+    ``confidences[c]`` their activation heights (0..1). ``activations`` (T, C) are the sigmoid outputs at ``fps`` frames per second, so
     :meth:`repick` can change thresholds without running the model again. ``spectrogram`` (T, bands), when
     kept, is the log spectrogram the model saw (for :meth:`to_png`); ``audio_path`` is the audio file
     transcribed, when it was one (for :meth:`to_clonehero`; ``source`` holds only its name). ``timings``
@@ -93,6 +98,7 @@ class Transcription:
     settings: dict[str, Any] = field(default_factory=dict)
     spectrogram: np.ndarray | None = None
     audio_path: Path | None = None
+    levels: np.ndarray | None = None
 
     @property
     def num_onsets(self) -> int:
@@ -108,7 +114,7 @@ class Transcription:
             "thresholds", self.thresholds
         )
         th = normalise_thresholds(threshold, default, self.classes)
-        onsets, velocities, confidences = pick_onsets(self.activations, th, self.fps)
+        onsets, velocities, confidences = pick_onsets(self.activations, th, self.fps, self.levels)
         return replace(
             self,
             onsets=onsets,
@@ -176,7 +182,7 @@ class Transcription:
             "settings": {
                 **self.settings,
                 "thresholds": [float(t) for t in self.thresholds],
-                "velocity_rule": VELOCITY_RULE,
+                "velocity_rule": VELOCITY_RULE if self.levels is not None else HEIGHT_RULE,
             },
             "counts": {name: int(len(o)) for name, o in zip(self.classes, self.onsets)},
             "timings_s": {k: round(float(v), 4) for k, v in self.timings.items()},
