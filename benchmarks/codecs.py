@@ -3,10 +3,10 @@
 Songs reach users as MP3s, .m4a files (AAC) and downloaded videos (Opus in WebM), not as FLAC. Each mdb-dev
 track (mixes and drum-only tracks) is encoded with ``ffmpeg`` at the bitrates below, decoded by drumscribe
 (libsndfile, or ffmpeg for the formats libsndfile does not read) and transcribed with the model's card
-thresholds; it prints micro F1 per encoding side by side with the lossless original, and how far the
-onsets move: the median and the largest shift [ms] of the onsets found in both the original's and the
-encoding's transcription (same class, within 50 ms). A container that records its encoder's delay (MP4,
-Ogg, WebM) should shift nothing; a raw AAC stream cannot. Also the median decode time of a 3-minute
+thresholds; it prints micro F1 per encoding side by side with the lossless original, and how far the onsets
+move: the median and the largest shift [ms] of the onsets found in both the original's and the encoding's
+transcription (same class, matched one to one within 50 ms). A container that records its encoder's delay
+(MP4, Ogg, WebM) should shift nothing; a raw AAC stream cannot. Also the median decode time of a 3-minute
 stereo 44.1 kHz song in each format (``load_audio``, 3 runs each).
 
 Usage::
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import CONDITIONS, audio_path, find_tracks, model_data_parser  # noqa: E402
+from mdb_dev import CONDITIONS, audio_path, find_tracks, matched_pairs, model_data_parser  # noqa: E402
 
 #: name -> (suffix, ffmpeg encoder arguments)
 CODECS = {
@@ -49,17 +49,8 @@ def encode(src: Path, dest: Path, args: list[str]) -> None:
 
 
 def shifts_ms(ref: list[np.ndarray], est: list[np.ndarray]) -> list[float]:
-    """Per onset of ``est`` with a same-class onset of ``ref`` within MATCH_S: est - nearest ref [ms]."""
-    out = []
-    for r, e in zip(ref, est):
-        if len(r) == 0:
-            continue
-        for t in e:
-            d = r - t
-            k = int(np.argmin(np.abs(d)))
-            if abs(d[k]) <= MATCH_S:
-                out.append(-1000.0 * float(d[k]))
-    return out
+    """Per pair of same-class onsets of ``ref`` and ``est`` matched within MATCH_S: est - ref [ms]."""
+    return [1000.0 * float(e[j] - r[i]) for r, e in zip(ref, est) for i, j in matched_pairs(r, e, MATCH_S)]
 
 
 def transcribe_tracks(data: Path, model, tracks: list[str]) -> dict[tuple[str, str], list[np.ndarray]]:

@@ -59,6 +59,19 @@ def audio_path(data: Path, condition: str, track: str) -> Path:
     raise DatasetLayoutError(f"{folder}: no audio for track {track}")
 
 
+def matched_pairs(
+    reference: np.ndarray, estimated: np.ndarray, window_s: float = 0.05
+) -> list[tuple[int, int]]:
+    """(reference index, estimated index) of a maximum one-to-one matching of onset times [s] within
+    ``window_s``: mir_eval's, the one the F1 counts."""
+    import mir_eval
+
+    ref, est = np.asarray(reference, dtype=np.float64), np.asarray(estimated, dtype=np.float64)
+    if len(ref) == 0 or len(est) == 0:
+        return []
+    return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
+
+
 def evaluate_models(
     models: list[str],
     data: Path = DEFAULT_DATA,

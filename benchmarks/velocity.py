@@ -2,12 +2,13 @@
 
 Two references with velocities: the MDB Drums++ annotations of the mdb-dev tracks (``annotations_midi/``,
 real drummers; mixes and drum-only tracks) and the test split of engine renders (held-out kits; the
-velocities the strokes were rendered at). Each reference stroke is matched to the transcribed onset of its
-class nearest within 50 ms; per recording and class with at least 8 matched strokes, the Spearman
-correlation of the velocities drumscribe writes (onset level, :mod:`drumscribe.transcribe.velocity`) and of
-the old rule (activation height) with the reference is computed. Printed: per class, the median over
-recordings and the number of recordings. Ranks within a recording are what a player hears as accents and
-ghost notes; the absolute level of a recording says nothing about how hard it was played.
+velocities the strokes were rendered at). Reference strokes and transcribed onsets of each class are matched
+one to one within 50 ms (mir_eval's matching, as the F1 counts them); per recording and class with at least
+8 matched strokes, the Spearman correlation of the velocities drumscribe writes (onset level,
+:mod:`drumscribe.transcribe.velocity`) and of the old rule (activation height) with the reference is
+computed. Printed: per class, the median over recordings and the number of recordings. Ranks within a
+recording are what a player hears as accents and ghost notes; the absolute level of a recording says nothing
+about how hard it was played.
 
 Usage::
 
@@ -23,22 +24,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import audio_path, model_data_parser  # noqa: E402
+from mdb_dev import audio_path, matched_pairs, model_data_parser  # noqa: E402
 
 MATCH_S = 0.05
 MIN_STROKES = 8
 
 
 def pairs(tr, reference: list[tuple[float, int, float]]) -> dict[int, list[tuple[float, float, float]]]:
-    """Per class, (reference velocity, our velocity, activation height) of the matched strokes."""
+    """Per class, (reference velocity, our velocity, activation height) of the strokes matched one to one
+    within MATCH_S (``reference``: (time [s], class, velocity) per stroke)."""
     out: dict[int, list[tuple[float, float, float]]] = {}
-    for t, c, v in reference:
-        est = tr.onsets[c]
-        if len(est) == 0:
-            continue
-        k = int(np.argmin(np.abs(est - t)))
-        if abs(est[k] - t) <= MATCH_S:
-            out.setdefault(c, []).append((v, float(tr.velocities[c][k]), float(tr.confidences[c][k])))
+    for c in {c for _, c, _ in reference}:
+        ref = sorted((t, v) for t, cc, v in reference if cc == c)
+        for i, j in matched_pairs([t for t, _ in ref], tr.onsets[c], MATCH_S):
+            out.setdefault(c, []).append((ref[i][1], float(tr.velocities[c][j]), float(tr.confidences[c][j])))
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -128,3 +130,15 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int = SR, **kwargs
 
     sf.write(str(path), samples, sample_rate, **kwargs)
     return path
+
+
+#: tests of the formats drumscribe decodes through ffmpeg (make system-deps installs it)
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
+)
+
+
+def run_ffmpeg(*args: str | Path) -> Path:
+    """``ffmpeg ARGS`` (quiet, replacing its output); returns the last argument, the file written."""
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
+    return Path(args[-1])

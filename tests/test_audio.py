@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import soundfile as sf
 
 import drumscribe.audio as audio
-from conftest import SR, music_like, write_audio
+from conftest import SR, music_like, needs_ffmpeg, run_ffmpeg, write_audio
 from drumscribe.audio import audio_info, iter_audio_blocks, load_audio
 from drumscribe.errors import AudioError, DrumscribeError
 from drumscribe.features import log_spectrogram
@@ -237,7 +236,7 @@ def test_iter_audio_blocks_exact_multiple_has_no_empty_tail(tmp_path):
     assert [len(b) for b in blocks] == [2 * SR, 2 * SR]
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@needs_ffmpeg
 def test_mp3_falls_back_to_ffmpeg(tmp_path, monkeypatch):
     path = write_audio(tmp_path / "a.mp3", _tone(48000, 1.0, 500.0, channels=2), 48000)
     native, _ = load_audio(path)
@@ -263,18 +262,6 @@ def test_mp3_without_ffmpeg_names_the_fix(tmp_path, monkeypatch):
     assert "a.mp3" in str(err.value)
 
 
-needs_ffmpeg = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="ffmpeg is not installed"
-)
-
-
-def _ffmpeg_encode(src, dest, *args):
-    import subprocess
-
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dest)], check=True)
-    return dest
-
-
 def _clicks(rate: int, duration_s: float, every_s: float, channels: int = 2) -> np.ndarray:
     x = np.zeros(int(round(duration_s * rate)), np.float32)
     x[:: int(round(every_s * rate))] = 0.9
@@ -296,7 +283,7 @@ def test_formats_libsndfile_does_not_read_go_through_ffmpeg(tmp_path, suffix, ar
     wav = write_audio(
         tmp_path / "src.wav", _clicks(48000, 3.0, 0.25) * 0.5 + _tone(48000, 3.0, 440.0, 2) * 0.5, 48000
     )
-    path = _ffmpeg_encode(wav, tmp_path / f"a{suffix}", *args)
+    path = run_ffmpeg("-i", wav, *args, tmp_path / f"a{suffix}")
     info = audio_info(path)
     assert (info.sample_rate_hz, info.channels, info.format, info.subtype) == (48000, 2, container, codec)
     assert info.duration_s == pytest.approx(3.0, abs=0.03)
@@ -319,7 +306,7 @@ def test_ffmpeg_files_stream_in_blocks(tmp_path):
     """Blocks through the pipe add up to the whole decode; read_excerpt and iter_audio_blocks agree with it;
     stopping early leaves no ffmpeg process behind."""
     wav = write_audio(tmp_path / "src.wav", _tone(44100, 4.0, 300.0, 2))
-    path = _ffmpeg_encode(wav, tmp_path / "a.mka", "-c:a", "flac")
+    path = run_ffmpeg("-i", wav, "-c:a", "flac", tmp_path / "a.mka")
     whole, _ = audio._read_all(path)
     blocks = list(audio.iter_file_blocks(path, read_frames=10000, mono=False))
     assert len(blocks) == 18 and all(len(b) == 10000 for b in blocks[:-1])
@@ -352,17 +339,13 @@ def test_ffmpeg_files_bad_input_gets_a_clear_error(tmp_path):
     text.write_text("not audio at all\n" * 10)
     with pytest.raises(AudioError, match=r"notes\.m4a: not an audio file ffmpeg can read \(Invalid data"):
         load_audio(text)
-    video = tmp_path / "silent-film.mp4"
-    import subprocess
-
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=32x32:rate=5", str(video)],
-        check=True,
+    video = run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=duration=1:size=32x32:rate=5", tmp_path / "silent-film.mp4"
     )
     with pytest.raises(AudioError, match=r"silent-film\.mp4: has no audio stream"):
         audio_info(video)
     wav = write_audio(tmp_path / "src.wav", _tone(44100, 2.0))
-    good = _ffmpeg_encode(wav, tmp_path / "good.m4a", "-c:a", "aac")
+    good = run_ffmpeg("-i", wav, "-c:a", "aac", tmp_path / "good.m4a")
     cut = tmp_path / "cut.m4a"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # the index (moov atom) is at the end
     with pytest.raises(AudioError, match=r"cut\.m4a: not an audio file ffmpeg can read"):
@@ -388,8 +371,8 @@ def test_tags_from_libsndfile_and_ffprobe(tmp_path):
         "title": "Song",
         "artist": "Band",
     }
-    m4a = _ffmpeg_encode(
-        flac, tmp_path / "a.m4a", "-c:a", "aac", "-metadata", "album=LP", "-metadata", "date=1999"
+    m4a = run_ffmpeg(
+        "-i", flac, "-c:a", "aac", "-metadata", "album=LP", "-metadata", "date=1999", tmp_path / "a.m4a"
     )
     tags = audio.read_tags(m4a)
     assert (tags["title"], tags["artist"], tags["album"], tags["date"]) == ("Song", "Band", "LP", "1999")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from conftest import events_audio, write_audio
+from conftest import events_audio, needs_ffmpeg, run_ffmpeg, write_audio
 from drumscribe.cli import main
 from drumscribe.errors import ConfigError
 from drumscribe.features import FeatureConfig
@@ -374,7 +373,7 @@ def test_png_process_gets_only_the_part_the_picture_shows(setup, tmp_path, monke
     assert _payload("musicxml", tr).spectrogram is None
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@needs_ffmpeg
 def test_m4a_and_video_files_in_a_folder(tmp_path, capsys) -> None:
     """A folder of an .m4a song (AAC, tagged) and a WebM video made from the bundled example clip: both are
     found and transcribed by the default model as the clip itself is (the same onsets within a frame, F1
@@ -388,37 +387,9 @@ def test_m4a_and_video_files_in_a_folder(tmp_path, capsys) -> None:
     songs = tmp_path / "songs"
     songs.mkdir()
     meta = ["-metadata", "title=Take Five", "-metadata", "artist=The Band"]
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-i",
-            str(clip),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "192k",
-            *meta,
-            str(songs / "a.m4a"),
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=duration=30:size=32x32:rate=5",
-            "-i",
-            str(clip),
-        ]
-        + ["-c:a", "libopus", "-b:a", "128k", "-shortest", str(songs / "clip.webm")],
-        check=True,
-    )
+    run_ffmpeg("-i", clip, "-c:a", "aac", "-b:a", "192k", *meta, songs / "a.m4a")
+    video = ["-f", "lavfi", "-i", "testsrc=duration=30:size=32x32:rate=5"]
+    run_ffmpeg(*video, "-i", clip, "-c:a", "libopus", "-b:a", "128k", "-shortest", songs / "clip.webm")
     out = tmp_path / "o"
     assert main(["transcribe", str(songs), "-o", str(out), "-f", "json,clonehero"]) == 0, (
         capsys.readouterr().err

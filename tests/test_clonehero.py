@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from conftest import music_like, write_audio
+from conftest import music_like, needs_ffmpeg, run_ffmpeg, write_audio
 from drumscribe.errors import AudioError, ConfigError
 from drumscribe.transcribe.chart import SECTION_MEASURES
 from test_exports import chart_onsets, hits, make_transcription, read_chart
@@ -149,27 +148,19 @@ def test_lower_difficulties_are_reductions_a_player_can_play(tmp_path) -> None:
     assert len(expert) > len(hard) > len(medium) > len(easy) > 10
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@needs_ffmpeg
 @pytest.mark.parametrize(
     ("suffix", "codec", "album"), [(".flac", "png", "album.png"), (".m4a", "mjpeg", "album.jpg")]
 )
 def test_embedded_cover_becomes_the_album_art(tr, tmp_path, suffix, codec, album) -> None:
     """A FLAC with a PNG cover and an .m4a with a JPEG one: the song folder (and the zip) get the picture as
     it is; a file without a cover gets none."""
-    import subprocess
-
     wav = write_audio(tmp_path / "take.wav", music_like(tr.duration_s, SR))
-    cover = tmp_path / "cover.png"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=48x32", "-frames:v", "1", str(cover)],
-        check=True,
-    )
-    song_file = tmp_path / f"take{suffix}"
+    cover = run_ffmpeg("-f", "lavfi", "-i", "color=c=red:s=48x32", "-frames:v", "1", tmp_path / "cover.png")
     audio_codec = ["-c:a", "flac"] if suffix == ".flac" else ["-c:a", "aac"]
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(wav), "-i", str(cover), "-map", "0:a", "-map", "1", *audio_codec]
-        + ["-c:v", codec, "-disposition:v", "attached_pic", str(song_file)],
-        check=True,
+    song_file = run_ffmpeg(
+        *("-i", wav, "-i", cover, "-map", "0:a", "-map", "1", *audio_codec),
+        *("-c:v", codec, "-disposition:v", "attached_pic", tmp_path / f"take{suffix}"),
     )
     song = tr.to_clonehero(tmp_path / "song", audio=song_file)
     assert album in {p.name for p in song.iterdir()}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import shutil
 import threading
 import time
 import zipfile
@@ -21,6 +20,7 @@ pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from conftest import needs_ffmpeg, run_ffmpeg  # noqa: E402
 from drumscribe.cli import main  # noqa: E402
 from drumscribe.web.app import create_app, download_stem, parse_threshold, safe_display_name  # noqa: E402
 from drumscribe.web.fixtures import random_model, write_clip  # noqa: E402
@@ -96,6 +96,7 @@ def test_page_and_schema(client: TestClient) -> None:
     assert client.get("/docs").status_code == 404  # FastAPI's docs page would load a CDN
     cfg = client.get("/api/config").json()
     assert cfg["max_upload_bytes"] == 200 * 1024 * 1024 and cfg["model_name"] == "random-cnn-seed0"
+    assert ".m4a" in cfg["audio_suffixes"] and ".wav" in cfg["audio_suffixes"]
 
 
 def test_result_matches_library(client: TestClient, done_job: str, reference) -> None:
@@ -252,16 +253,13 @@ def test_not_audio_and_empty(client: TestClient) -> None:
     assert {d.name for d in work.iterdir()} <= ids  # rejected uploads leave nothing behind
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@needs_ffmpeg
 def test_m4a_upload(client: TestClient, assets: dict[str, Path], tmp_path: Path) -> None:
     """An .m4a (AAC) upload is transcribed as the library transcribes the file, and played back as audio/mp4;
     a text file named .m4a gets a 415 naming it, without the server's paths."""
-    import subprocess
-
     from drumscribe.transcribe import transcribe
 
-    m4a = tmp_path / "song.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(assets["clip"]), "-c:a", "aac", str(m4a)], check=True)
+    m4a = run_ffmpeg("-i", assets["clip"], "-c:a", "aac", tmp_path / "song.m4a")
     job = upload(client, m4a.read_bytes(), "my song.m4a").json()["id"]
     assert wait(client, job)["state"] == "done"
     want = transcribe(m4a, model=str(assets["model"]))

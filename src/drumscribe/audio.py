@@ -15,6 +15,7 @@ Long files can be streamed with :func:`iter_audio_blocks` (bounded memory).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -161,10 +162,9 @@ def audio_info(path: str | Path) -> AudioInfo:
 def _read_all(path: Path) -> tuple[np.ndarray, int]:
     """All samples (frames, channels) float32 and the file's sample rate."""
     if _use_ffmpeg(path):
-        info = _ffprobe(path)
-        blocks = list(_ffmpeg_blocks(path, info.channels))
-        data = np.concatenate(blocks) if blocks else np.zeros((0, info.channels), np.float32)
-        return data, info.sample_rate_hz
+        sr, ch, _ = _audio_stream(path)
+        blocks = list(_ffmpeg_blocks(path, ch))
+        return (np.concatenate(blocks) if blocks else np.zeros((0, ch), np.float32)), sr
     truncated = _wav_truncated(path)
     if truncated:
         raise AudioError(path, truncated)
@@ -211,14 +211,26 @@ def _ffmpeg_message(path: Path, stderr: str) -> str:
     return last.replace(str(path), path.name)
 
 
-def _ffprobe(path: Path) -> AudioInfo:
-    """Header of the file's first audio stream from ``ffprobe``: rate, channels, frames (from its duration),
-    container (``format``, e.g. MOV, MATROSKA, MP3) and codec (``subtype``, e.g. AAC)."""
+#: what one ffprobe run reads of a file: the container, its tags and every stream (audio header, cover)
+_PROBE_ENTRIES = (
+    "format=format_name,duration:format_tags"
+    ":stream=index,codec_type,codec_name,sample_rate,channels,duration:stream_disposition=attached_pic"
+)
+
+
+def _probe(path: Path) -> dict:
+    """``ffprobe``'s JSON of ``path`` (:data:`_PROBE_ENTRIES`), run once per file version: the header, the
+    tags and the cover all come from it (a transcription asks for the header several times)."""
+    st = path.stat()
+    return _probe_cached(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_cached(path_str: str, mtime_ns: int, size: int) -> dict:
+    path = Path(path_str)
     _, probe = _ffmpeg_tools(path)
     proc = subprocess.run(
-        [probe, "-v", "error", "-select_streams", "a:0", "-show_entries"]
-        + ["stream=sample_rate,channels,codec_name,duration:format=format_name,duration", "-of", "json"]
-        + [str(path)],
+        [probe, "-v", "error", "-show_entries", _PROBE_ENTRIES, "-of", "json", path_str],
         capture_output=True,
         text=True,
         check=False,
@@ -227,14 +239,17 @@ def _ffprobe(path: Path) -> AudioInfo:
         meta = json.loads(proc.stdout or "{}")
     except json.JSONDecodeError:
         meta = {}
-    fmt = meta.get("format") or {}
-    if proc.returncode != 0 or not fmt:
+    if proc.returncode != 0 or not meta.get("format"):
         detail = _ffmpeg_message(path, proc.stderr) or "unknown format"
         raise AudioError(path, f"not an audio file ffmpeg can read ({detail})")
-    streams = meta.get("streams") or []
-    if not streams:
+    return meta
+
+
+def _audio_stream(path: Path) -> tuple[int, int, dict]:
+    """Sample rate [Hz], channels and ffprobe's record of the file's first audio stream."""
+    stream = next((st for st in _probe(path).get("streams") or [] if st.get("codec_type") == "audio"), None)
+    if stream is None:
         raise AudioError(path, "has no audio stream (a video without sound?)")
-    stream = streams[0]
     try:
         sr, ch = int(stream["sample_rate"]), int(stream["channels"])
     except (KeyError, ValueError):
@@ -243,6 +258,14 @@ def _ffprobe(path: Path) -> AudioInfo:
         ) from None
     if sr <= 0 or ch <= 0:
         raise AudioError(path, f"invalid audio stream ({sr} Hz, {ch} channels)")
+    return sr, ch, stream
+
+
+def _ffprobe(path: Path) -> AudioInfo:
+    """Header of the file's first audio stream from ``ffprobe``: rate, channels, frames (from its duration),
+    container (``format``, e.g. MOV, MATROSKA, MP3) and codec (``subtype``, e.g. AAC)."""
+    sr, ch, stream = _audio_stream(path)
+    fmt = _probe(path)["format"]
     duration = next(
         (d for d in (stream.get("duration"), fmt.get("duration")) if d not in (None, "N/A")), None
     )
@@ -292,14 +315,7 @@ def read_tags(path: str | Path) -> dict[str, str]:
     path = Path(path)
     try:
         if _use_ffmpeg(path):
-            _, probe = _ffmpeg_tools(path)
-            proc = subprocess.run(
-                [probe, "-v", "error", "-show_entries", "format_tags", "-of", "json", str(path)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            tags = (json.loads(proc.stdout or "{}").get("format") or {}).get("tags") or {}
+            tags = _probe(path)["format"].get("tags") or {}
         else:
             with sf.SoundFile(str(path)) as f:
                 tags = f.copy_metadata()
@@ -317,36 +333,33 @@ def read_cover(path: str | Path) -> tuple[bytes, str] | None:
     ".jpg" or ".png"), read with ffmpeg; None when the file has none, or ffmpeg is not installed (covers are
     optional: decoding the file reports its problems)."""
     path = Path(path)
-    exe, probe = shutil.which("ffmpeg"), shutil.which("ffprobe")
-    if exe is None or probe is None:
-        return None
     try:
-        proc = subprocess.run(
-            [probe, "-v", "error", "-select_streams", "v", "-show_entries"]
-            + ["stream=index,codec_name:stream_disposition=attached_pic", "-of", "json", str(path)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        streams = json.loads(proc.stdout or "{}").get("streams") or []
+        streams = _probe(path).get("streams") or []
         pic = next((st for st in streams if (st.get("disposition") or {}).get("attached_pic") == 1), None)
         if pic is None:
             return None
-        suffix = COVER_SUFFIXES.get(str(pic.get("codec_name")), ".png")
-        codec = ["-c:v", "copy"] if str(pic.get("codec_name")) in COVER_SUFFIXES else ["-c:v", "png"]
+        codec = str(pic.get("codec_name"))
+        exe, _ = _ffmpeg_tools(path)
         out = subprocess.run(
-            [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:{int(pic['index'])}", *codec]
-            + ["-frames:v", "1", "-f", "image2pipe", "-"],
+            [exe, "-nostdin", "-v", "error", "-i", str(path), "-map", f"0:{int(pic['index'])}"]
+            + [
+                "-c:v",
+                "copy" if codec in COVER_SUFFIXES else "png",
+                "-frames:v",
+                "1",
+                "-f",
+                "image2pipe",
+                "-",
+            ],
             capture_output=True,
             check=False,
             timeout=60,
         )
-    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+    except (AudioError, OSError, ValueError, KeyError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0 or not out.stdout:
         return None
-    return out.stdout, suffix
+    return out.stdout, COVER_SUFFIXES.get(codec, ".png")
 
 
 def load_audio(path: str | Path, sample_rate: int = DEFAULT_SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -451,7 +464,7 @@ def iter_file_blocks(path: str | Path, read_frames: int = 65536, mono: bool = Tr
     name the file (:class:`AudioError`)."""
     path = Path(path)
     if _use_ffmpeg(path):
-        for block in _ffmpeg_blocks(path, _ffprobe(path).channels, read_frames):
+        for block in _ffmpeg_blocks(path, _audio_stream(path)[1], read_frames):
             yield to_mono(block) if mono else block
         return
     with _open(path) as f:

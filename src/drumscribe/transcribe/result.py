@@ -73,8 +73,9 @@ class Transcription:
 
     ``onsets[c]`` holds the onset times [s] of class ``classes[c]``, ``velocities[c]`` their MIDI velocities
     (1..127, from the onsets' levels ``levels`` (T,), see :mod:`drumscribe.transcribe.velocity`) and
-    ``confidences[c]`` their activation heights (0..1). ``activations`` (T, C) are the sigmoid outputs at ``fps`` frames per second, so
-    :meth:`repick` can change thresholds without running the model again. ``spectrogram`` (T, bands), when
+    ``confidences[c]`` their activation heights (0..1). ``activations`` (T, C) are the sigmoid outputs at
+    ``fps`` frames per second, so :meth:`repick` can change thresholds (and velocities follow) without
+    running the model again. ``spectrogram`` (T, bands), when
     kept, is the log spectrogram the model saw (for :meth:`to_png`); ``audio_path`` is the audio file
     transcribed, when it was one (for :meth:`to_clonehero`; ``source`` holds only its name). ``timings``
     holds the wall time [s] of each stage (load, features, model, peaks, tempo, export).

@@ -364,6 +364,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
             "classes": list(DEFAULT_VOCAB.names),
             "short_names": list(DEFAULT_VOCAB.short),
             "midi_notes": list(DEFAULT_VOCAB.midi_notes),
+            "audio_suffixes": sorted(AUDIO_SUFFIXES),  # the page's file chooser offers these
             **model_info,
         }
 

@@ -89,7 +89,9 @@
   async function loadConfig() {
     try {
       st.config = await fetchJSON("/api/config");
-      $("limits").textContent = `WAV, FLAC, OGG, MP3, AIFF, up to ${st.config.max_upload_mb} MB. ` +
+      $("file-input").accept = ["audio/*", ...st.config.audio_suffixes].join(",");
+      $("limits").textContent = "WAV, FLAC, OGG, MP3, M4A, AIFF, WebM or a video with sound, " +
+        `up to ${st.config.max_upload_mb} MB. ` +
         `Files are deleted ${st.config.retention_min} min after transcription.`;
       $("model-name").textContent = st.config.model_name ? `model: ${st.config.model_name}` : "";
     } catch (e) {
