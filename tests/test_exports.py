@@ -273,6 +273,25 @@ def test_png_is_an_image_of_the_right_size(tr, tmp_path) -> None:
     assert Path(no_spec.to_png(tmp_path / "nospec.png")).stat().st_size > 0
 
 
+def test_png_frequency_axis_in_hz() -> None:
+    from drumscribe.features import FeatureConfig, band_frequencies
+    from drumscribe.transcribe.plot import frequency_ticks
+
+    config = FeatureConfig()
+    freqs = band_frequencies(config)
+    ticks = frequency_ticks(config.to_dict(), len(freqs))
+    assert [label for _, label in ticks] == ["100", "300", "1k", "3k", "10k"]
+    positions = np.array([pos for pos, _ in ticks])
+    assert np.all(np.diff(positions) > 5)  # ascending, and apart enough to read
+    # the 1 kHz tick lies between the bands whose centres enclose 1 kHz (band i is drawn over [i, i + 1))
+    i = int(np.searchsorted(freqs, 1000.0))
+    assert i - 0.5 <= positions[2] <= i + 0.5
+    # no feature settings, or settings that do not fit the spectrogram: band numbers instead
+    assert frequency_ticks(None, len(freqs)) == []
+    assert frequency_ticks(config.to_dict(), len(freqs) + 3) == []
+    assert frequency_ticks({"no_such_setting": 1}, len(freqs)) == []
+
+
 # -- .chart (Clone Hero / Moonscraper) -------------------------------------------------------------------
 
 #: the lanes an independent reader expects: class -> (note, cymbal marker or None)

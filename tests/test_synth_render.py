@@ -92,6 +92,11 @@ def test_labels_match_placements(tiny_store, hydrogen_kits):
         for c in range(5):
             np.testing.assert_allclose(stored[c], np.sort(track.onsets[c]), atol=1e-9)
         assert track.meta["kit"] == store.records[tid].meta["kit"]
+        # the pieces behind the labels: each class's onsets, split by the piece that was struck
+        hits = store.records[tid].meta["hits"]
+        for c in range(5):
+            by_piece = [t for piece, times in hits.items() if PIECE_CLASS[piece] == c for t in times]
+            np.testing.assert_allclose(np.sort(by_piece), np.sort(track.onsets[c]), atol=1e-5)
     # independent check of placement: each labelled hit alone, envelope onset at the label
     from drumscribe.synth.render import make_performance
 

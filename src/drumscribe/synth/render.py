@@ -697,6 +697,17 @@ def place_hits(
     return buses, on, ve
 
 
+def piece_onsets(perf: Performance, kit: TrackKit, duration_s: float) -> dict[str, list[float]]:
+    """Onset times [s] per kit piece of the hits :func:`place_hits` labels (inside the track, a piece the kit
+    has, a piece of one of the five classes): the articulations behind the class labels (closed, open or
+    pedal hi-hat; ride, bell or crash; high, mid or floor tom; ...), stored with each track."""
+    out: dict[str, list[float]] = {}
+    for t, piece in zip(perf.times_s, perf.pieces):
+        if 0 <= t < duration_s and piece in kit.pieces and PIECE_CLASS[piece] is not None:
+            out.setdefault(piece, []).append(round(float(t), 5))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ one track
 @dataclass
 class RenderedTrack:
@@ -759,6 +770,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         if rng_bloom.random() < cfg.crash_bloom_prob:
             bloom = draw_bloom(rng_bloom)
     buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr, bloom=bloom)
+    hits = piece_onsets(played_perf, kit, n / sr)
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
@@ -795,6 +807,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
             "unison": perf.meta.get("unison"),
             "piece_counts": played_perf.piece_counts(),
         },
+        "hits": hits,
         "drums_only": drums_only,
         "tacet_s": tacet,
         "crash_bloom": bloom,

@@ -2,7 +2,8 @@
 
 Three stacked panels share the time axis [s]: the log spectrogram the model saw (bands over time), the
 activation of each class with its threshold, and the detected onsets as a drum roll (one row per class,
-marker opacity from the activation height) with the estimated beats as faint vertical lines. Recordings
+marker opacity from the activation height) with the estimated beats as faint vertical lines. The spectrogram's axis is labelled
+in Hz when the model card gives its feature settings. Recordings
 longer than :data:`MAX_PLOT_S` seconds are shown from the start up to that length.
 """
 
@@ -34,6 +35,32 @@ def _max_pool(x: np.ndarray, pool: int) -> np.ndarray:
     if pad:
         x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
     return x.reshape(-1, pool, *x.shape[1:]).max(axis=1)
+
+
+#: frequencies [Hz] labelled on the spectrogram's axis (those inside the bands' range)
+FREQUENCY_TICKS_HZ = (100, 300, 1000, 3000, 10000)
+
+
+def frequency_ticks(feature_config: dict | None, n_bands: int) -> list[tuple[float, str]]:
+    """(position on the band axis, label) of :data:`FREQUENCY_TICKS_HZ` for a spectrogram of ``n_bands``
+    bands made with ``feature_config`` (a model card's); empty when the two do not fit together."""
+    from ..errors import ConfigError
+    from ..features import FeatureConfig, band_frequencies
+
+    if not feature_config:
+        return []
+    try:
+        freqs = band_frequencies(FeatureConfig.from_dict(feature_config))
+    except (ConfigError, TypeError, ValueError):  # a hand-made card: band numbers instead
+        return []
+    if len(freqs) != n_bands:
+        return []
+    centres = np.arange(n_bands) + 0.5  # band i is drawn over [i, i + 1)
+    return [
+        (float(np.interp(np.log(hz), np.log(freqs), centres)), f"{hz // 1000}k" if hz >= 1000 else str(hz))
+        for hz in FREQUENCY_TICKS_HZ
+        if freqs[0] <= hz <= freqs[-1]
+    ]
 
 
 def write_png(tr: Transcription, path: str | Path, width_in: float | None = None, dpi: int = 100) -> Path:
@@ -72,7 +99,12 @@ def write_png(tr: Transcription, path: str | Path, width_in: float | None = None
             extent=(0, extent_t, 0, spec.shape[1]),
             interpolation="nearest",
         )
-        axes[0].set_ylabel("band")
+        ticks = frequency_ticks(tr.model_card.get("feature_config"), spec.shape[1])
+        if ticks:
+            axes[0].set_yticks([pos for pos, _ in ticks], [label for _, label in ticks])
+            axes[0].set_ylabel("frequency [Hz]")
+        else:
+            axes[0].set_ylabel("band")
         axes[0].set_title(f"{tr.source or 'audio'}: log spectrogram")
         i = 1
     act = _max_pool(np.asarray(tr.activations[:n_frames], dtype=np.float32), pool)
