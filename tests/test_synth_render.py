@@ -721,3 +721,38 @@ def test_bloomed_crash_restrokes_swell_in_above_the_split():
     changed = np.flatnonzero(np.abs(diff) > 1e-6) / sr
     # only the second crash (a re-stroke while the first rings) changed; the third comes after the ring
     assert changed.min() >= times[1] - 0.01 and changed.max() < times[2] - 0.01
+
+
+def test_unlabelled_pieces_are_heard_but_not_labelled():
+    """unlabelled=["hihat_pedal"]: the same audio, the pedal chicks gone from the hi-hat labels only, and still
+    in the track's record of struck pieces."""
+    from drumscribe.synth.render import TrackKit, piece_onsets
+    from drumscribe.synth.samples import OneShot
+
+    sr = SAMPLE_RATE_HZ
+    shot = OneShot(np.random.default_rng(0).standard_normal(sr // 10).astype(np.float32), 100, 0.0, "test")
+    kit = TrackKit()
+    kit.pieces.update({p: [shot] for p in ("kick", "hihat_closed", "hihat_pedal", "hihat_open")})
+    pieces = ["hihat_closed", "kick", "hihat_pedal", "hihat_open", "hihat_pedal", "hihat_closed"]
+    times = [0.1, 0.1, 0.35, 0.6, 0.85, 1.1]
+    perf = Performance(times_s=times, pieces=pieces, velocities=[90] * 6, duration_s=2.0, tempo_bpm=120)
+    n = 2 * sr
+    plain, on_plain, vel_plain = place_hits(perf, kit, np.random.default_rng(1), n)
+    quiet, on_quiet, vel_quiet = place_hits(
+        perf, kit, np.random.default_rng(1), n, unlabelled={"hihat_pedal"}
+    )
+    for bus in plain:
+        np.testing.assert_array_equal(plain[bus], quiet[bus])
+    hihat = PIECE_CLASS["hihat_closed"]
+    np.testing.assert_allclose(on_plain[hihat], [0.1, 0.35, 0.6, 0.85, 1.1])
+    np.testing.assert_allclose(on_quiet[hihat], [0.1, 0.6, 1.1])
+    assert len(vel_quiet[hihat]) == 3
+    for c in range(5):
+        if c != hihat:
+            np.testing.assert_array_equal(on_plain[c], on_quiet[c])
+            np.testing.assert_array_equal(vel_plain[c], vel_quiet[c])
+    assert piece_onsets(perf, kit, 2.0)["hihat_pedal"] == [0.35, 0.85]
+    cfg = SynthConfig(unlabelled_pieces="hihat_pedal")
+    assert cfg.unlabelled_pieces == ["hihat_pedal"]
+    with pytest.raises(ConfigError, match="unlabelled_pieces: unknown kit pieces"):
+        SynthConfig(unlabelled_pieces=["cowbel"])

@@ -19,7 +19,7 @@ import logging
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,10 @@ class SynthConfig:
     #: plate's high modes build up, so a ridden crash adds little to its own wash at the onset (see
     #: :func:`draw_bloom`). At 0 nothing is drawn, so earlier renders keep their draws
     crash_bloom_prob: float = 0.0
+    #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
+    #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
+    #: annotations mostly do. Their times stay in each track's ``hits``
+    unlabelled_pieces: list[str] | None = None
     max_shots_per_piece: int = 8
     accompaniment: bool = True
     #: files or folders of real recordings without drums (guitars, bass, vocals, ...) mixed into the band
@@ -165,6 +169,15 @@ class SynthConfig:
             raise ConfigError(f"stems_varispeed must lie in [0, 0.5), got {self.stems_varispeed!r}")
         if isinstance(self.stems, str):
             self.stems = [self.stems]
+        if isinstance(self.unlabelled_pieces, str):
+            self.unlabelled_pieces = [self.unlabelled_pieces]
+        if self.unlabelled_pieces is not None and not isinstance(self.unlabelled_pieces, (list, tuple)):
+            raise ConfigError(
+                f"unlabelled_pieces must be a list of kit pieces, got {self.unlabelled_pieces!r}"
+            )
+        unknown = sorted(set(self.unlabelled_pieces or ()) - set(PIECES))
+        if unknown:
+            raise ConfigError(f"unlabelled_pieces: unknown kit pieces {unknown}; known: {', '.join(PIECES)}")
         if self.validation_share + self.test_share >= 1:
             raise ConfigError("validation_share + test_share must be < 1")
         self.swap_draw()  # checks swap_weights
@@ -641,13 +654,15 @@ def place_hits(
     n_samples: int,
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     bloom: dict[str, float] | None = None,
+    unlabelled: Collection[str] = (),
 ) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Mix every hit into per-class buses so that its audible onset lands on its time.
 
     Returns (buses, onsets per class [s], velocities per class [0-1]). Open hi-hats are choked by the
     next closed or pedal hi-hat; each hit gets a random +-1.5 dB gain variation and a round-robin sample.
     With ``bloom`` (:func:`draw_bloom`), a crash-type cymbal struck within :data:`BLOOM_RING_S` of the
-    previous stroke of the same piece is :func:`bloomed`.
+    previous stroke of the same piece is :func:`bloomed`. Hits of the ``unlabelled`` pieces are mixed in but
+    get no label.
     """
     from . import mixing
 
@@ -689,7 +704,7 @@ def place_hits(
             continue
         cls = PIECE_CLASS[piece]
         buses[BUS_OF_CLASS[cls]][s0:s1] += gain * audio[a0 : a0 + (s1 - s0)]
-        if cls is not None:
+        if cls is not None and piece not in unlabelled:
             onsets[cls].append(float(t))
             vels[cls].append(float(v) / 127.0)
     on = [np.asarray(o, dtype=np.float64) for o in onsets]
@@ -769,7 +784,8 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         rng_bloom = np.random.default_rng([cfg.seed, index, 9])
         if rng_bloom.random() < cfg.crash_bloom_prob:
             bloom = draw_bloom(rng_bloom)
-    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr, bloom=bloom)
+    unlabelled = frozenset(cfg.unlabelled_pieces or ())
+    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr, bloom=bloom, unlabelled=unlabelled)
     hits = piece_onsets(played_perf, kit, n / sr)
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
