@@ -1,0 +1,82 @@
+"""Which struck pieces does a model find? Recall per kit piece on the held-out kits of engine renders.
+
+Renders record the onset times of every struck piece (the ``hits`` of each track's manifest record: closed,
+open and pedal hi-hat, ride, bell, crash, china, splash, each tom, rimshot, side stick, ...). Each model
+transcribes the test split (kits held out of training) of every store from its stored spectrogram, at the
+card's thresholds or ``--threshold``; a piece's hits count as found when the onsets of its class match them
+one to one within 50 ms (mir_eval's matching, as the F1 counts). Printed per model: micro F1 against the
+store's class labels and, per piece, recall and number of hits. Stores rendered before the hits were
+recorded are skipped with a note.
+
+Usage::
+
+    python benchmarks/piece_recall.py --store work/synth21
+    python benchmarks/piece_recall.py --store work/synth9p --model default --model work/run31/epochs/ep001
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mdb_dev import matched_pairs  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--store", type=Path, action="append", required=True, help="render store (repeatable)"
+    )
+    parser.add_argument(
+        "--model", action="append", help="model name or folder (repeatable; default: default)"
+    )
+    parser.add_argument("--threshold", type=float, default=None, help="one threshold for all classes")
+    parser.add_argument("--split", default="test", help="store split (default: test, the held-out kits)")
+    parser.add_argument("--window-s", type=float, default=0.05, help="matching window [s] (default 0.05)")
+    args = parser.parse_args(argv)
+
+    from drumscribe.data.store import Store
+    from drumscribe.synth.pieces import PIECE_CLASS
+    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+
+    stores = []
+    for path in args.store:
+        store = Store(path)
+        ids = [t for t in store.track_ids(args.split) if "hits" in store.records[t].meta]
+        if not ids:
+            print(f"{path}: no {args.split} tracks with recorded hits (rendered before they were recorded)")
+            continue
+        stores.append((store, ids))
+    if not stores:
+        return 1
+    for name in args.model or ["default"]:
+        model = get_model(name, "cpu")
+        tp = fp = fn = 0
+        found: dict[str, list[int]] = {}
+        for store, ids in stores:
+            for tid in ids:
+                spec = np.asarray(store.features(tid), dtype=np.float32)
+                tr = transcribe_spectrogram(
+                    spec, len(spec) / store.fps, model, args.threshold, tempo=False, keep_spectrogram=False
+                )
+                for ref, est in zip(store.onsets(tid), tr.onsets):
+                    m = len(matched_pairs(ref, est, args.window_s))
+                    tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m
+                for piece, times in store.records[tid].meta["hits"].items():
+                    c = PIECE_CLASS[piece]
+                    counts = found.setdefault(piece, [0, 0])
+                    counts[0] += len(matched_pairs(np.sort(times), tr.onsets[c], args.window_s))
+                    counts[1] += len(times)
+        print(f"{name}: micro F1 {2 * tp / max(2 * tp + fp + fn, 1):.4f} against the class labels")
+        print(f"  {'piece':<15} {'class':<8} {'recall':>7} {'hits':>7}")
+        for piece, (hit, n) in sorted(found.items(), key=lambda kv: (PIECE_CLASS[kv[0]], kv[0])):
+            print(f"  {piece:<15} {model.classes[PIECE_CLASS[piece]]:<8} {hit / n:>7.3f} {n:>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
