@@ -182,6 +182,28 @@ def test_resume_renders_only_missing_tracks(tmp_path, hydrogen_kits, tiny_store)
 
     with pytest.raises(ConfigError, match="seed"):
         render_dataset(out, SynthConfig(seed=4, **dict(TINY, hours=0.001)), hydrogen_kits, progress=False)
+    # any setting that changes what a track holds must match; how much and how it runs may change
+    changed = SynthConfig.from_dict({**cfg.to_dict(), "unlabelled_pieces": ["hihat_pedal"], "swap_prob": 0.9})
+    with pytest.raises(
+        ConfigError, match=r"swap_prob: 0.4 -> 0.9; unlabelled_pieces: None -> \['hihat_pedal'\]"
+    ):
+        render_dataset(out, changed, hydrogen_kits, progress=False)
+    more = SynthConfig.from_dict({**cfg.to_dict(), "hours": 4 * 3.0 / 3600, "workers": 2})
+    assert len(render_dataset(out, more, hydrogen_kits, progress=False)["tracks"]) == 4
+
+
+def test_changed_settings_reads_old_renders_and_paths(tmp_path, monkeypatch):
+    from drumscribe.synth.render import changed_settings
+
+    (tmp_path / "gmd").mkdir()
+    monkeypatch.chdir(tmp_path)
+    cfg = SynthConfig(gmd="gmd", stems=["./stems"], unison_prob=0.0)
+    old = {k: v for k, v in cfg.to_dict().items() if k != "unison_prob"}  # written before unison_prob existed
+    assert changed_settings(old, cfg) == []
+    same = SynthConfig.from_dict({**cfg.to_dict(), "gmd": str(tmp_path / "gmd"), "stems": ["stems"]})
+    assert changed_settings(old, same) == []  # the same folders, spelled otherwise
+    other = SynthConfig.from_dict({**cfg.to_dict(), "gmd": "elsewhere", "unison_prob": 0.4})
+    assert changed_settings(old, other) == ["gmd: 'gmd' -> 'elsewhere'", "unison_prob: 0.0 -> 0.4"]
 
 
 def test_split_shares_are_exact_per_block_and_stable():

@@ -950,6 +950,43 @@ def check_styles(config: SynthConfig) -> None:
         raise ConfigError(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
 
 
+#: settings a render may resume with changed: how much, where and how it runs, not what a track holds
+RESUMABLE_SETTINGS = frozenset({"hours", "workers", "address", "cache_dir", "save_audio"})
+#: settings holding paths: the same folder spelled another way (relative, absolute) is the same setting
+PATH_SETTINGS = frozenset({"gmd", "stems"})
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _same_path(a: Any, b: Any) -> bool:
+    if a == b or os.path.normpath(str(a)) == os.path.normpath(str(b)):
+        return True
+    try:
+        return os.path.samefile(str(a), str(b))
+    except OSError:
+        return False
+
+
+def changed_settings(old: dict[str, Any], config: SynthConfig) -> list[str]:
+    """``"name: old -> new"`` for each setting of ``config`` that differs from a store's ``old``
+    ``synth_config.json`` (settings it lacks count as their defaults, as when it was rendered) and would change
+    what its tracks hold (not :data:`RESUMABLE_SETTINGS`)."""
+    defaults = SynthConfig().to_dict()
+    out = []
+    for name, value in config.to_dict().items():
+        before = old.get(name, defaults[name])
+        if name in RESUMABLE_SETTINGS or before == value:
+            continue
+        if name in PATH_SETTINGS and before is not None and value is not None:
+            a, b = _as_list(before), _as_list(value)
+            if len(a) == len(b) and all(map(_same_path, a, b)):
+                continue
+        out.append(f"{name}: {before!r} -> {value!r}")
+    return out
+
+
 def render_dataset(
     out_dir: str | Path,
     config: SynthConfig,
@@ -967,11 +1004,12 @@ def render_dataset(
     infos, kit_splits = resolve_kits(config, kit_infos)
     settings_path = out / "synth_config.json"
     if settings_path.is_file():
-        old = read_json(settings_path)
-        if old.get("seed") != config.seed or old.get("track_s") != config.track_s:
+        changed = changed_settings(read_json(settings_path), config)
+        if changed:
             raise ConfigError(
-                f"{out}: holds a render with seed {old.get('seed')} / track_s {old.get('track_s')}; "
-                "use another folder or the same settings to resume"
+                f"{out}: holds a render with other settings ({'; '.join(changed)}), so its tracks and new ones "
+                "would not belong together; use another folder, or the same settings to resume (only hours, "
+                "workers, address, cache_dir and save_audio may change)"
             )
     check_styles(config)
     if config.stems and config.accompaniment:
