@@ -713,9 +713,10 @@ def place_hits(
 
 
 def piece_onsets(perf: Performance, kit: TrackKit, duration_s: float) -> dict[str, list[float]]:
-    """Onset times [s] per kit piece of the hits :func:`place_hits` labels (inside the track, a piece the kit
-    has, a piece of one of the five classes): the articulations behind the class labels (closed, open or
-    pedal hi-hat; ride, bell or crash; high, mid or floor tom; ...), stored with each track."""
+    """Onset times [s] per kit piece of the hits :func:`place_hits` places that belong to one of the five classes
+    (inside the track, a piece the kit has; unlabelled pieces included): the articulations behind the class
+    labels (closed, open or pedal hi-hat; ride, bell or crash; high, mid or floor tom; ...), stored with each
+    track."""
     out: dict[str, list[float]] = {}
     for t, piece in zip(perf.times_s, perf.pieces):
         if 0 <= t < duration_s and piece in kit.pieces and PIECE_CLASS[piece] is not None:

@@ -2,9 +2,9 @@
 
 Three stacked panels share the time axis [s]: the log spectrogram the model saw (bands over time), the
 activation of each class with its threshold, and the detected onsets as a drum roll (one row per class,
-marker opacity from the activation height) with the estimated beats as faint vertical lines. The spectrogram's axis is labelled
-in Hz when the model card gives its feature settings. Recordings
-longer than :data:`MAX_PLOT_S` seconds are shown from the start up to that length.
+marker opacity from the activation height) with the estimated beats as faint vertical lines. The
+spectrogram's axis is labelled in Hz when the model card gives its feature settings. Recordings longer than
+:data:`MAX_PLOT_S` seconds are shown from the start up to that length.
 """
 
 from __future__ import annotations
