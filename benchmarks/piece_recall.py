@@ -26,6 +26,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdb_dev import matched_pairs  # noqa: E402
 
 
+def piece_recall(model, stores, threshold: float | None = None, window_s: float = 0.05):
+    """(micro F1 against the class labels, {piece: [hits found, hits]}) of ``model`` on ``stores``: (store,
+    track ids) pairs whose tracks record their hits."""
+    from drumscribe.synth.pieces import PIECE_CLASS
+    from drumscribe.transcribe.inference import transcribe_spectrogram
+
+    tp = fp = fn = 0
+    found: dict[str, list[int]] = {}
+    for store, ids in stores:
+        for tid in ids:
+            spec = np.asarray(store.features(tid), dtype=np.float32)
+            tr = transcribe_spectrogram(
+                spec, len(spec) / store.fps, model, threshold, tempo=False, keep_spectrogram=False
+            )
+            for ref, est in zip(store.onsets(tid), tr.onsets):
+                m = len(matched_pairs(ref, est, window_s))
+                tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m
+            for piece, times in store.records[tid].meta["hits"].items():
+                counts = found.setdefault(piece, [0, 0])
+                counts[0] += len(matched_pairs(np.sort(times), tr.onsets[PIECE_CLASS[piece]], window_s))
+                counts[1] += len(times)
+    return 2 * tp / max(2 * tp + fp + fn, 1), found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -41,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from drumscribe.data.store import Store
     from drumscribe.synth.pieces import PIECE_CLASS
-    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+    from drumscribe.transcribe.inference import get_model
 
     stores = []
     for path in args.store:
@@ -55,23 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for name in args.model or ["default"]:
         model = get_model(name, "cpu")
-        tp = fp = fn = 0
-        found: dict[str, list[int]] = {}
-        for store, ids in stores:
-            for tid in ids:
-                spec = np.asarray(store.features(tid), dtype=np.float32)
-                tr = transcribe_spectrogram(
-                    spec, len(spec) / store.fps, model, args.threshold, tempo=False, keep_spectrogram=False
-                )
-                for ref, est in zip(store.onsets(tid), tr.onsets):
-                    m = len(matched_pairs(ref, est, args.window_s))
-                    tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m
-                for piece, times in store.records[tid].meta["hits"].items():
-                    c = PIECE_CLASS[piece]
-                    counts = found.setdefault(piece, [0, 0])
-                    counts[0] += len(matched_pairs(np.sort(times), tr.onsets[c], args.window_s))
-                    counts[1] += len(times)
-        print(f"{name}: micro F1 {2 * tp / max(2 * tp + fp + fn, 1):.4f} against the class labels")
+        f1, found = piece_recall(model, stores, args.threshold, args.window_s)
+        print(f"{name}: micro F1 {f1:.4f} against the class labels")
         print(f"  {'piece':<15} {'class':<8} {'recall':>7} {'hits':>7}")
         for piece, (hit, n) in sorted(found.items(), key=lambda kv: (PIECE_CLASS[kv[0]], kv[0])):
             print(f"  {piece:<15} {model.classes[PIECE_CLASS[piece]]:<8} {hit / n:>7.3f} {n:>7}")

@@ -572,6 +572,46 @@ def test_render_with_stems_mixes_them_in_and_leaves_other_draws_alone(tmp_path, 
     assert not (tmp_path / "out").exists()
 
 
+def test_piece_recall_splits_each_class_by_piece(tiny_store):
+    """benchmarks/piece_recall.py: every labelled hit of the store is counted under the piece that was struck,
+    and a piece's hits found are those its class's onsets match one to one."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from mdb_dev import matched_pairs
+    from piece_recall import main as piece_recall_main
+    from piece_recall import piece_recall
+
+    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+
+    out, _, _ = tiny_store
+    store = Store(out)
+    ids = store.track_ids()
+    model = get_model("default", "cpu")
+    f1, found = piece_recall(model, [(store, ids)], 0.5)
+    for c in range(5):
+        labels = sum(len(store.onsets(t)[c]) for t in ids)
+        assert sum(n for p, (_, n) in found.items() if PIECE_CLASS[p] == c) == labels
+    tp = fp = fn = 0
+    for tid in ids:
+        spec = np.asarray(store.features(tid), dtype=np.float32)
+        tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, 0.5, tempo=False)
+        for ref, est in zip(store.onsets(tid), tr.onsets):
+            m = len(matched_pairs(ref, est))
+            tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m
+        if tid == ids[0]:
+            hits = store.records[tid].meta["hits"]
+            piece = max(hits, key=lambda p: len(hits[p]))
+            alone = piece_recall(model, [(store, [tid])], 0.5)[1][piece]
+            assert alone == [
+                len(matched_pairs(np.sort(hits[piece]), tr.onsets[PIECE_CLASS[piece]])),
+                len(hits[piece]),
+            ]
+    assert f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert piece_recall_main(["--store", str(out), "--split", "train", "--threshold", "0.5"]) == 0
+
+
 def test_band_false_hits_counts_hits_on_stems(tmp_path):
     """benchmarks/band_false_hits.py --stems: the stems are read whole at 44.1 kHz, and each hit the model
     writes on them is counted per minute."""
