@@ -29,10 +29,11 @@ from mdb_dev import matched_pairs  # noqa: E402
 def piece_recall(model, stores, threshold: float | None = None, window_s: float = 0.05):
     """(micro F1 against the class labels, {piece: [hits found, hits]}) of ``model`` on ``stores``: (store,
     track ids) pairs whose tracks record their hits."""
+    from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.synth.pieces import PIECE_CLASS
     from drumscribe.transcribe.inference import transcribe_spectrogram
 
-    tp = fp = fn = 0
+    scores = []
     found: dict[str, list[int]] = {}
     for store, ids in stores:
         for tid in ids:
@@ -40,14 +41,12 @@ def piece_recall(model, stores, threshold: float | None = None, window_s: float 
             tr = transcribe_spectrogram(
                 spec, len(spec) / store.fps, model, threshold, tempo=False, keep_spectrogram=False
             )
-            for ref, est in zip(store.onsets(tid), tr.onsets):
-                m = len(matched_pairs(ref, est, window_s))
-                tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m
+            scores.append(evaluate_onsets(store.onsets(tid), tr.onsets, window_s=window_s))
             for piece, times in store.records[tid].meta["hits"].items():
                 counts = found.setdefault(piece, [0, 0])
                 counts[0] += len(matched_pairs(np.sort(times), tr.onsets[PIECE_CLASS[piece]], window_s))
                 counts[1] += len(times)
-    return 2 * tp / max(2 * tp + fp + fn, 1), found
+    return OnsetScores.sum(scores).micro_f1, found
 
 
 def main(argv: list[str] | None = None) -> int:

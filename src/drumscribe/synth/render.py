@@ -655,6 +655,7 @@ def place_hits(
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     bloom: dict[str, float] | None = None,
     unlabelled: Collection[str] = (),
+    hits: dict[str, list[float]] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Mix every hit into per-class buses so that its audible onset lands on its time.
 
@@ -662,7 +663,9 @@ def place_hits(
     next closed or pedal hi-hat; each hit gets a random +-1.5 dB gain variation and a round-robin sample.
     With ``bloom`` (:func:`draw_bloom`), a crash-type cymbal struck within :data:`BLOOM_RING_S` of the
     previous stroke of the same piece is :func:`bloomed`. Hits of the ``unlabelled`` pieces are mixed in but
-    get no label.
+    get no label. ``hits``, when given, receives the onset time [s] of every placed hit of a piece of the five
+    classes, by piece (unlabelled pieces included): the articulations behind the labels (closed, open or pedal
+    hi-hat; ride, bell or crash; each tom; ...), stored with each track.
     """
     from . import mixing
 
@@ -704,24 +707,16 @@ def place_hits(
             continue
         cls = PIECE_CLASS[piece]
         buses[BUS_OF_CLASS[cls]][s0:s1] += gain * audio[a0 : a0 + (s1 - s0)]
-        if cls is not None and piece not in unlabelled:
+        if cls is None:
+            continue
+        if hits is not None:
+            hits.setdefault(piece, []).append(round(float(t), 5))
+        if piece not in unlabelled:
             onsets[cls].append(float(t))
             vels[cls].append(float(v) / 127.0)
     on = [np.asarray(o, dtype=np.float64) for o in onsets]
     ve = [np.asarray(x, dtype=np.float64) for x in vels]
     return buses, on, ve
-
-
-def piece_onsets(perf: Performance, kit: TrackKit, duration_s: float) -> dict[str, list[float]]:
-    """Onset times [s] per kit piece of the hits :func:`place_hits` places that belong to one of the five classes
-    (inside the track, a piece the kit has; unlabelled pieces included): the articulations behind the class
-    labels (closed, open or pedal hi-hat; ride, bell or crash; high, mid or floor tom; ...), stored with each
-    track."""
-    out: dict[str, list[float]] = {}
-    for t, piece in zip(perf.times_s, perf.pieces):
-        if 0 <= t < duration_s and piece in kit.pieces and PIECE_CLASS[piece] is not None:
-            out.setdefault(piece, []).append(round(float(t), 5))
-    return out
 
 
 # ------------------------------------------------------------------------------------------ one track
@@ -786,8 +781,10 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         if rng_bloom.random() < cfg.crash_bloom_prob:
             bloom = draw_bloom(rng_bloom)
     unlabelled = frozenset(cfg.unlabelled_pieces or ())
-    buses, onsets, vels = place_hits(played_perf, kit, rng_hits, n, sr, bloom=bloom, unlabelled=unlabelled)
-    hits = piece_onsets(played_perf, kit, n / sr)
+    hits: dict[str, list[float]] = {}
+    buses, onsets, vels = place_hits(
+        played_perf, kit, rng_hits, n, sr, bloom=bloom, unlabelled=unlabelled, hits=hits
+    )
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
