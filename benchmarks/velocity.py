@@ -6,7 +6,8 @@ velocities the strokes were rendered at). Reference strokes and transcribed onse
 one to one within 50 ms (mir_eval's matching, as the F1 counts them); per recording and class with at least
 8 matched strokes, the Spearman correlation of the velocities drumscribe writes (onset level,
 :mod:`drumscribe.transcribe.velocity`) and of the old rule (activation height) with the reference is
-computed. Printed: per class, the median over recordings and the number of recordings. Ranks within a
+computed. Printed: per class, the median over recordings and the number of recordings; for mdb-dev also the
+spread of the velocities within a recording and class, ours against the annotations'. Ranks within a
 recording are what a player hears as accents and ghost notes; the absolute level of a recording says nothing
 about how hard it was played.
 
@@ -69,6 +70,10 @@ def mdb_reference(path: Path) -> list[tuple[float, int, float]]:
     return out
 
 
+def iqr(x: np.ndarray) -> float:
+    return float(np.subtract(*np.percentile(x, [75, 25])))
+
+
 def report(title: str, classes: list[str], results: dict[int, list[tuple[float, float]]]) -> None:
     print(title)
     print(f"  {'class':<8} {'recordings':>10} {'velocity (level)':>17} {'old (height)':>13}")
@@ -94,14 +99,26 @@ def main(argv: list[str] | None = None) -> int:
     midi = sorted((args.data / "annotations_midi").glob("*.mid")) if args.data.is_dir() else []
     for cond in ("drums", "mix"):
         results: dict[int, list[tuple[float, float]]] = {}
+        spread: list[list[np.ndarray]] = [[], []]  # reference, ours: velocities minus their median
         for path in midi:
             tr = transcribe(audio_path(args.data, cond, path.stem), model=model)
-            correlations(results, pairs(tr, mdb_reference(path)))
+            rows = pairs(tr, mdb_reference(path))
+            correlations(results, rows)
+            for r in rows.values():
+                a = np.asarray(r)
+                if len(a) >= MIN_STROKES:
+                    for k in (0, 1):
+                        spread[k].append(a[:, k] - np.median(a[:, k]))
         if midi:
             report(
                 f"mdb-dev {cond} vs MDB Drums++ velocities (median within-track Spearman)",
                 model.classes,
                 results,
+            )
+            ref, ours = (np.concatenate(x) for x in spread)
+            print(
+                "  spread within a recording and class (interquartile range of velocity minus its median): "
+                f"MDB Drums++ {iqr(ref):.1f}, ours {iqr(ours):.1f}"
             )
     for store_path in args.store:
         store = Store(store_path)
