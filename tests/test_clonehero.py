@@ -15,7 +15,7 @@ import soxr
 
 from conftest import music_like, needs_ffmpeg, run_ffmpeg, write_audio
 from drumscribe.errors import AudioError, ConfigError
-from drumscribe.transcribe.chart import SECTION_MEASURES
+from drumscribe.transcribe.chart import SECTION_MEASURES, build_chart, drum_tier
 from test_exports import chart_onsets, hits, make_transcription, read_chart
 
 SR = 44100
@@ -173,3 +173,27 @@ def test_embedded_cover_becomes_the_album_art(tr, tmp_path, suffix, codec, album
         assert any(n.endswith("/" + album) for n in zf.namelist())
     plain = tr.to_clonehero(tmp_path / "plain", audio=wav)
     assert not any(p.name.startswith("album") for p in plain.iterdir())
+
+
+def test_preview_starts_on_the_busiest_bar_and_the_tier_follows_the_note_density(tmp_path) -> None:
+    """Kicks on every beat of 100 s at 120 BPM and 16th-note hi-hats from 40 s to 70 s: the preview (song.ini
+    and the chart's PreviewStart) starts on the bar line at 40 s, where the busiest 30 s begin, and the tier
+    is the Expert notes per second (first to last note) over two; a 20-s song's preview starts at 0."""
+    beats = 0.5 * np.arange(201)
+    kicks = beats[:-1]
+    hats = 40.0 + 0.125 * np.arange(240)
+    t = hits([kicks, [], [], hats], 100.0, beats, 120.0)
+    wav = write_audio(tmp_path / "busy.wav", music_like(t.duration_s, SR))
+    song = dataclasses.replace(t, audio_path=wav, source=str(wav)).to_clonehero(tmp_path / "busy-clonehero")
+    meta = ini(song / "song.ini")
+    chart = read_chart(song / "notes.chart")
+    assert int(meta["preview_start_time"]) == 40000
+    assert float(chart["song"]["PreviewStart"]) == pytest.approx(40.0, abs=1e-3)
+    notes = sum(len(codes - {66, 68}) for codes in chart["notes"].values())
+    assert notes == len(kicks) + len(hats)
+    per_s = notes / (kicks[-1] - kicks[0])
+    assert int(meta["diff_drums"]) == int(meta["diff_drums_real"]) == int(per_s // 2) == 2
+
+    short = hits([0.5 * np.arange(40)], 20.0, 0.5 * np.arange(41), 120.0)
+    assert build_chart(short).preview_start_s == 0.0
+    assert [drum_tier(x) for x in (0.0, 1.9, 2.0, 6.1, 11.9, 12.0, 40.0)] == [0, 0, 1, 3, 5, 6, 6]

@@ -19,6 +19,12 @@
   chart is playable at every level.
 * **Sections** (``[Events]``, for the game's practice mode): one every eight measures, named by its first
   bar.
+* **Song list**: the preview (``PreviewStart``, and ``preview_start_time`` in ``song.ini``) starts on the
+  bar line that opens the :data:`PREVIEW_S` seconds with the most Expert notes, the part a player wants to
+  hear first. The difficulty tier (``diff_drums`` in ``song.ini``, 0-6) is estimated from the Expert
+  chart's notes per second between its first and last note, one tier per :data:`TIER_NOTES_PER_S`
+  (:func:`drum_tier`): a rock beat of eighth-note hi-hats at 120 BPM (about 6 notes per second) is tier 3,
+  a metal song with 16th-note double bass tier 6. Charters rate by feel, so treat it as a first guess.
 
 The format is the community one documented by the Moonscraper and GuitarGame_ChartFormats projects:
 ``[Song]``, ``[SyncTrack]`` (``B`` = tempo in thousandths of a BPM, ``TS`` = beats per measure),
@@ -45,6 +51,8 @@ if TYPE_CHECKING:
 RESOLUTION = 192
 #: class -> the .chart note numbers written for one onset (lane, then its cymbal marker, if any)
 LANES: dict[int, tuple[int, ...]] = {KICK: (0,), SNARE: (1,), HIHAT: (2, 66), TOMS: (3,), CYMBALS: (4, 68)}
+#: the cymbal markers (66, 68) are note numbers from here up; the notes struck are below
+CYMBAL_MARKER_MIN = 64
 #: Expert+ (double-pedal) kick note, and the gap [s] under which kicks count as a fast run (~5.5 per second)
 DOUBLE_KICK = 32
 DOUBLE_KICK_GAP_S = 0.18
@@ -71,6 +79,20 @@ DIFFICULTIES: dict[str, Difficulty] = {
 }
 #: measures per practice section
 SECTION_MEASURES = 8
+#: length [s] of the song list's preview (the window whose start is chosen, :func:`preview_start`)
+PREVIEW_S = 30.0
+#: Expert notes per second per difficulty tier, and the highest tier (Clone Hero's 0-6)
+TIER_NOTES_PER_S = 2.0
+MAX_TIER = 6
+
+
+class Chart(NamedTuple):
+    """A built chart: its lines, when the song list's preview starts [s] and the Expert chart's notes per
+    second (first to last note)."""
+
+    lines: list[str]
+    preview_start_s: float
+    notes_per_s: float
 
 
 def _quote(text: str) -> str:
@@ -83,13 +105,35 @@ def double_kicks(kick_ticks: list[int], bm: BeatMap) -> set[int]:
     :data:`DOUBLE_KICK_GAP_S` after the one before), so a single pedal plays the others."""
     if not kick_ticks:
         return set()
-    times = np.interp(np.asarray(kick_ticks) / RESOLUTION, np.arange(len(bm.times)), bm.times)
+    times = tick_times(kick_ticks, bm)
     out, in_run = set(), 0
     for i in range(1, len(kick_ticks)):
         in_run = in_run + 1 if times[i] - times[i - 1] < DOUBLE_KICK_GAP_S else 0
         if in_run % 2 == 1:
             out.add(kick_ticks[i])
     return out
+
+
+def tick_times(ticks: list[int] | np.ndarray, bm: BeatMap) -> np.ndarray:
+    """When the chart's ``ticks`` sound [s], on the beat map (linear between its beats)."""
+    return np.interp(np.asarray(ticks, dtype=float) / RESOLUTION, np.arange(len(bm.times)), bm.times)
+
+
+def preview_start(note_s: np.ndarray, bar_s: np.ndarray, duration_s: float) -> float:
+    """The bar line [s] (of ``bar_s``, sorted) that opens the :data:`PREVIEW_S` seconds holding the most
+    notes (times ``note_s``, sorted), the earliest on a tie; bars later than ``duration_s - PREVIEW_S`` are
+    left out when an earlier one exists, so the preview does not run past the end. 0 without notes."""
+    if len(note_s) == 0 or len(bar_s) == 0:
+        return 0.0
+    fits = bar_s[bar_s <= max(duration_s - PREVIEW_S, 0.0)]
+    bars = fits if len(fits) else bar_s[:1]
+    counts = np.searchsorted(note_s, bars + PREVIEW_S, "left") - np.searchsorted(note_s, bars, "left")
+    return max(0.0, float(bars[int(np.argmax(counts))]))
+
+
+def drum_tier(notes_per_s: float) -> int:
+    """Clone Hero's difficulty tier (0-6) estimated from the Expert chart's notes per second."""
+    return int(min(MAX_TIER, max(0.0, notes_per_s) // TIER_NOTES_PER_S))
 
 
 def playable(classes: set[int], hands: int = 2) -> set[int]:
@@ -120,6 +164,11 @@ def sections(bm: BeatMap) -> list[tuple[int, str]]:
 def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]:
     """The .chart file of ``tr``, line by line (see the module docstring). ``music_stream``: the audio
     file the chart names (default: ``tr.source``, the name of the file transcribed)."""
+    return build_chart(tr, music_stream).lines
+
+
+def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
+    """The .chart of ``tr`` (:func:`chart_lines`) with its preview start and Expert notes per second."""
     bm = beat_map(place_on_grid(tr))
     sync = [f"  0 = TS {bm.pickup or BEATS_PER_MEASURE}"]
     if bm.pickup:
@@ -140,22 +189,29 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
         if c in LANES:
             strokes.setdefault(tick(p), set()).add(c)
     doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
+    levels = {level: difficulty_notes(strokes, doubles, rule) for level, rule in DIFFICULTIES.items()}
+    expert_s = tick_times([t for t, code in levels["Expert"] if code < CYMBAL_MARKER_MIN], bm)
+    first_bar = bm.pickup or BEATS_PER_MEASURE
+    bar_beats = [0, *range(first_bar, len(bm.times), BEATS_PER_MEASURE)]
+    preview = preview_start(expert_s, tick_times([RESOLUTION * b for b in bar_beats], bm), tr.duration_s)
+    span = float(expert_s[-1] - expert_s[0]) if len(expert_s) else 0.0
+    notes_per_s = len(expert_s) / max(span, 1.0)
     song = [
         f"  Name = {_quote(song_name(tr))}",
         '  Charter = "drumscribe"',
         f"  Resolution = {RESOLUTION}",
         "  Offset = 0",
         f"  Length = {tr.duration_s:.3f}",
+        f"  PreviewStart = {preview:.3f}",
     ]
     stream = music_stream or tr.source
     if stream:
         song.append(f"  MusicStream = {_quote(stream)}")
     events = [f'  {t} = E "section {name}"' for t, name in sections(bm)]
     out = ["[Song]", "{", *song, "}", "[SyncTrack]", "{", *sync, "}", "[Events]", "{", *events, "}"]
-    for level, rule in DIFFICULTIES.items():
-        notes = difficulty_notes(strokes, doubles, rule)
+    for level, notes in levels.items():
         out += [f"[{level}Drums]", "{", *(f"  {t} = N {code} 0" for t, code in notes), "}"]
-    return out
+    return Chart(out, preview, notes_per_s)
 
 
 def difficulty_notes(

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import atomic_open
-from .chart import chart_lines, song_name
+from .chart import Chart, build_chart, drum_tier, song_name
 
 if TYPE_CHECKING:
     from ..audio import AudioInfo
@@ -106,18 +106,25 @@ def audio_tags(audio: Path) -> dict[str, str]:
     return out
 
 
-def song_ini_lines(tr: Transcription, tags: dict[str, str] | None = None) -> list[str]:
-    """``song.ini``: name (and artist, album, genre, year from ``tags``), charter, length, Pro Drums on, and
-    where the chart came from."""
+def song_ini_lines(
+    tr: Transcription, tags: dict[str, str] | None = None, chart: Chart | None = None
+) -> list[str]:
+    """``song.ini``: name (and artist, album, genre, year from ``tags``), charter, length, the song list's
+    preview start and the drums' difficulty tier (from ``chart``, built here when not given), Pro Drums on,
+    and where the chart came from."""
     from .. import __version__
 
     tags = dict(tags or {})
+    chart = chart or build_chart(tr)
     return [
         "[song]",
         f"name = {tags.pop('name', song_name(tr))}",
         *(f"{key} = {value}" for key, value in tags.items()),
         "charter = drumscribe",
         f"song_length = {round(1000 * tr.duration_s)}",
+        f"preview_start_time = {round(1000 * chart.preview_start_s)}",
+        f"diff_drums = {drum_tier(chart.notes_per_s)}",
+        f"diff_drums_real = {drum_tier(chart.notes_per_s)}",
         "pro_drums = True",
         "five_lane_drums = False",
         "delay = 0",
@@ -137,10 +144,11 @@ def _fill(tr: Transcription, folder: Path, audio: Path) -> dict[str, Path]:
     stream = SONG_STEM + (suffix or ".ogg")
     if not suffix:
         encode_ogg(info, folder / stream)
+    chart = build_chart(tr, music_stream=stream)
     with open(folder / "notes.chart", "w", encoding="utf-8", newline="\r\n") as fh:
-        fh.write("\n".join(chart_lines(tr, music_stream=stream)) + "\n")
+        fh.write("\n".join(chart.lines) + "\n")
     with open(folder / "song.ini", "w", encoding="utf-8", newline="\r\n") as fh:
-        fh.write("\n".join(song_ini_lines(tr, audio_tags(audio))) + "\n")
+        fh.write("\n".join(song_ini_lines(tr, audio_tags(audio), chart)) + "\n")
     files = {
         "notes.chart": folder / "notes.chart",
         "song.ini": folder / "song.ini",
