@@ -403,3 +403,17 @@ def test_m4a_and_video_files_in_a_folder(tmp_path, capsys) -> None:
     ini.read_string((out / "a-clonehero" / "song.ini").read_text(encoding="utf-8"))
     assert (ini["song"]["name"], ini["song"]["artist"]) == ("Take Five", "The Band")
     assert sorted(p.name for p in (out / "a-clonehero").iterdir()) == ["notes.chart", "song.ini", "song.ogg"]
+
+
+def test_low_sample_rate_audio_gets_a_warning(setup, tmp_path, capsys) -> None:
+    """Noise hits kept at 8 kHz end at about 4 kHz: the run warns (naming the file) and records where the sound
+    ends in the JSON; the same hits at 44.1 kHz reach the top band and get no warning."""
+    low = write_audio(tmp_path / "phone.wav", events_audio(HITS_S, 3.0, "noise", 8000, 0.5), 8000)
+    assert main(args_for(setup, tmp_path / "out", "-f", "json", audio=low)) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "phone.wav" in err and "hi-hats and cymbals" in err
+    bandwidth = json.loads((tmp_path / "out" / "phone.json").read_text())["settings"]["bandwidth_hz"]
+    assert 3500 <= bandwidth <= 5000
+    assert main(args_for(setup, tmp_path / "out", "-f", "json")) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "a.json").read_text())["settings"]["bandwidth_hz"] > 15000

@@ -312,3 +312,22 @@ def test_streamed_numpy_features_match_torch(tmp_path, rate):
     whole = log_spectrogram(samples, sr, engine="torch")
     assert ours.shape == whole.shape
     np.testing.assert_allclose(ours, whole, atol=1e-5 if rate == 44100 else 2e-3)
+
+
+def test_bandwidth_is_where_the_sound_ends() -> None:
+    """White noise at 44.1 kHz reaches the top band; kept at 22.05 kHz and 16 kHz it ends at a band next to
+    half that rate (the one across the wall holds a little below it); silence and a spectrogram without sound up to 4 kHz give None."""
+    import soxr
+
+    from drumscribe.features import band_frequencies, bandwidth_hz, log_spectrogram_numpy
+
+    cfg = FeatureConfig()
+    hz = band_frequencies(cfg)
+    noise = (np.random.default_rng(0).standard_normal(3 * 44100) * 0.1).astype(np.float32)
+    assert bandwidth_hz(log_spectrogram_numpy(noise, cfg), cfg) == hz[-1]
+    for rate in (22050, 16000):
+        kept = soxr.resample(soxr.resample(noise, 44100, rate), rate, 44100).astype(np.float32)
+        got = bandwidth_hz(log_spectrogram_numpy(kept, cfg), cfg)
+        assert got in (hz[hz < rate / 2][-1], hz[hz > rate / 2][0])  # a band next to the wall
+    assert bandwidth_hz(np.zeros((300, len(hz)), np.float32), cfg) is None
+    assert bandwidth_hz(np.zeros((0, len(hz)), np.float32), cfg) is None

@@ -151,6 +151,44 @@ def test_eq_augmentation_is_a_smooth_bounded_per_band_gain() -> None:
         TrainConfig(arch="cnn", data=["x"], augment_eq_db=-1.0)
 
 
+def test_band_limit_silences_the_bands_above_a_drawn_cutoff() -> None:
+    """Every band above the cutoff set to 0 (silence), the rest untouched, the cutoff log-uniform in its
+    range; with bandlimit 0 nothing is drawn, so older runs' windows are unchanged."""
+    from drumscribe.features import FeatureConfig, band_frequencies
+
+    hz = band_frequencies(FeatureConfig())
+    x = np.log10(1 + np.random.default_rng(3).random((20, len(hz))) * 5).astype(np.float32)
+    cutoffs = []
+    for seed in range(200):
+        out = augment_window(x, np.random.default_rng(seed), 0.0, 0, bandlimit=1.0, band_hz=hz)
+        silent = (out == 0).all(axis=0)
+        assert silent.any() and not silent[hz < 4000].any()  # some bands silenced, none below 4 kHz
+        first = int(np.argmax(silent))
+        assert silent[first:].all() and np.array_equal(out[:, :first], x[:, :first])  # a wall
+        cutoffs.append(hz[first])
+    assert min(cutoffs) < 5000 and max(cutoffs) > 12000  # drawn across the range, not fixed
+    assert np.mean(np.asarray(cutoffs) < 8000) == pytest.approx(
+        0.5, abs=0.15
+    )  # log-uniform: half below 8 kHz
+    kept = [
+        augment_window(x, np.random.default_rng(s), 0.0, 0, bandlimit=0.3, band_hz=hz) for s in range(200)
+    ]
+    assert np.mean([(k == 0).all(axis=0).any() for k in kept]) == pytest.approx(0.3, abs=0.1)
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
+    augment_window(x, rng_a, 6.0, 6, eq_db=6.0)
+    augment_window(x, rng_b, 6.0, 6, eq_db=6.0, bandlimit=0.0, band_hz=hz)
+    assert rng_a.random() == rng_b.random()  # off: no extra draws
+    with pytest.raises(ValueError, match="band_hz"):
+        augment_window(x, np.random.default_rng(0), 0.0, 0, bandlimit=0.5)
+    for bad in (
+        {"augment_bandlimit": 1.5},
+        {"augment_bandlimit_hz": [9000, 4000]},
+        {"augment_bandlimit_hz": [0, 1]},
+    ):
+        with pytest.raises(ConfigError, match="augment_bandlimit"):
+            TrainConfig(arch="cnn", data=["x"], **bad)
+
+
 def test_mixing_sums_the_linear_magnitudes() -> None:
     rng = np.random.default_rng(3)
     la, lb = rng.random((20, 84)) * 5, rng.random((20, 84)) * 2
@@ -424,8 +462,10 @@ def test_cli_train_evaluate_and_tune_thresholds(store: Path, tmp_path: Path, cap
     args += ["--param", "num_blocks=1", "--param", "num_layers=1", "--param", "hidden_size=8"]
     args += ["--batch-size", "4", "--window-frames", "100", "--steps-per-epoch", "2", "--seed", "3"]
     args += ["--augment-mix", "0.5", "--augment-mix-db", "3", "--min-velocity", "snare=0.3", "toms=0.1"]
+    args += ["--augment-bandlimit", "0.5", "--augment-bandlimit-hz", "3000", "9000"]
     assert main(args) == 0
     cfg = json.loads((run / "config.json").read_text())["train_config"]
+    assert cfg["augment_bandlimit"] == 0.5 and cfg["augment_bandlimit_hz"] == [3000.0, 9000.0]
     assert cfg["arch_params"] == {"num_blocks": 1, "num_layers": 1, "hidden_size": 8}
     assert cfg["steps_per_epoch"] == 2 and cfg["epochs"] == 2
     assert cfg["augment_mix"] == 0.5 and cfg["augment_mix_db"] == 3.0

@@ -139,6 +139,26 @@ def band_frequencies(config: FeatureConfig) -> np.ndarray:
     return fft_bin_frequencies(config)[filter_bins(config)[1:-1]]
 
 
+#: a band counts as carrying sound when its 99th-percentile level is at least this share of the median
+#: such level of the bands between 200 Hz and 4 kHz; above a resampled file's wall the share is below 0.002
+BANDWIDTH_FLOOR = 0.01
+
+
+def bandwidth_hz(spec: np.ndarray, config: FeatureConfig) -> float | None:
+    """Where the sound of a log spectrogram (T, bands) ends [Hz]: the centre of the highest band with any
+    level (:data:`BANDWIDTH_FLOOR`), e.g. about 11 kHz for a song kept at 22.05 kHz, 8 kHz for a 16 kHz voice
+    memo; None when the bands up to 4 kHz are silent. From every fourth frame (a long file stays fast)."""
+    hz = band_frequencies(config)
+    frames = np.asarray(spec[::4], dtype=np.float32)
+    if frames.size == 0 or frames.shape[1] != len(hz):
+        return None
+    level = np.percentile(frames, 99, axis=0)
+    ref = float(np.median(level[(hz > 200.0) & (hz < 4000.0)])) if np.any((hz > 200) & (hz < 4000)) else 0.0
+    if not ref > 0:
+        return None
+    return float(hz[np.flatnonzero(level >= BANDWIDTH_FLOOR * ref).max()])
+
+
 @functools.lru_cache(maxsize=16)
 def _filterbank_cached(config: FeatureConfig) -> np.ndarray:
     bins = filter_bins(config)

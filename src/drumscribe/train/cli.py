@@ -49,6 +49,12 @@ _TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
     ),
     ("--augment-mix-db", "augment_mix_db", float, "gain range +-D dB of the second window of a mix"),
     (
+        "--augment-bandlimit",
+        "augment_bandlimit",
+        float,
+        "share of windows with every band above a random cutoff silenced, as in low-sample-rate audio (0 = off)",
+    ),
+    (
         "--init-from",
         "init_from",
         str,
@@ -130,6 +136,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(ghost notes; validation and test keep them)",
     )
     p.add_argument(
+        "--augment-bandlimit-hz",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="range of the --augment-bandlimit cutoff [Hz], drawn log-uniformly (default 4000 16000)",
+    )
+    p.add_argument(
         "--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint"
     )
     p.add_argument(
@@ -187,7 +201,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     overrides: dict[str, Any] = {
         key: getattr(args, key) for _, key, _, _ in _TRAIN_OPTIONS if getattr(args, key) is not None
     }
-    for key in ("arch", "data", "val_data", "test_data", "monitor", "dataset_weights", "keep_epoch_models"):
+    keys = ("arch", "data", "val_data", "test_data", "monitor", "dataset_weights", "keep_epoch_models")
+    for key in (*keys, "augment_bandlimit_hz"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.min_velocity is not None:

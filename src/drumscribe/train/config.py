@@ -31,7 +31,10 @@ class TrainConfig:
     the magnitudes the same way, for robustness to the spectral balance of real recordings and mixes;
     ``augment_mix`` makes that share of the windows the mix of two drawn windows (their filterbank
     magnitudes summed, the second at a random gain of up to +-``augment_mix_db`` dB) with the union of
-    their targets (:func:`drumscribe.train.windows.mix_windows`). ``min_velocity`` maps class names to a
+    their targets (:func:`drumscribe.train.windows.mix_windows`); ``augment_bandlimit`` silences, in that
+    share of the windows, every band above a cutoff drawn log-uniformly in ``augment_bandlimit_hz``
+    (:func:`drumscribe.train.windows.band_limit`): audio kept at a low sample rate (a 22.05 kHz file ends
+    at 11 kHz, a 16 kHz voice memo at 8 kHz) lacks the top octaves where hi-hats and cymbals are brightest. ``min_velocity`` maps class names to a
     velocity floor in [0, 1): the training windows' onsets below it are dropped from the targets (ghost
     notes, see :class:`~drumscribe.data.loader.WindowDataset`); validation and test keep every onset.
 
@@ -74,6 +77,8 @@ class TrainConfig:
     augment_eq_db: float = 0.0
     augment_mix: float = 0.0
     augment_mix_db: float = 6.0
+    augment_bandlimit: float = 0.0
+    augment_bandlimit_hz: list[float] = field(default_factory=lambda: [4000.0, 16000.0])
     min_velocity: dict[str, float] | None = None
     init_from: str | None = None
     ema_decay: float = 0.0
@@ -102,6 +107,17 @@ class TrainConfig:
                 f"augment_mix must be in [0, 1] and augment_mix_db >= 0, got {self.augment_mix}, "
                 f"{self.augment_mix_db}"
             )
+        band = (
+            [float(v) for v in self.augment_bandlimit_hz]
+            if len(self.augment_bandlimit_hz) == 2
+            else [0.0, -1.0]
+        )
+        if not 0.0 <= self.augment_bandlimit <= 1.0 or not 0.0 < band[0] <= band[1]:
+            raise ConfigError(
+                "augment_bandlimit must be in [0, 1] and augment_bandlimit_hz a range 0 < low <= high [Hz], got "
+                f"{self.augment_bandlimit}, {self.augment_bandlimit_hz}"
+            )
+        self.augment_bandlimit_hz = band
         if self.min_velocity is not None and not all(
             isinstance(v, (int, float)) and 0.0 <= v < 1.0 for v in self.min_velocity.values()
         ):

@@ -33,6 +33,7 @@ from .. import __version__
 from ..data.loader import WindowDataset, combined_statistics
 from ..data.store import Store
 from ..errors import ConfigError, DatasetLayoutError, OutputExistsError
+from ..features import FeatureConfig, band_frequencies
 from ..fileio import atomic_open, atomic_path, read_json, write_json
 from ..vocab import CLASS_NAMES
 from .config import TrainConfig
@@ -222,12 +223,20 @@ def run_training(
     class_weights = torch.tensor(stats["class_weights"], dtype=torch.float32, device=device)
     n_windows = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else None
     augment = None
-    if cfg.augment_gain_db > 0 or cfg.augment_freq_mask > 0 or cfg.augment_eq_db > 0:
+    if (
+        cfg.augment_gain_db > 0
+        or cfg.augment_freq_mask > 0
+        or cfg.augment_eq_db > 0
+        or cfg.augment_bandlimit > 0
+    ):
         augment = partial(
             augment_window,
             gain_db=cfg.augment_gain_db,
             freq_mask=cfg.augment_freq_mask,
             eq_db=cfg.augment_eq_db,
+            bandlimit=cfg.augment_bandlimit,
+            band_hz=band_frequencies(FeatureConfig.from_dict(feature_config)),
+            bandlimit_hz=(float(cfg.augment_bandlimit_hz[0]), float(cfg.augment_bandlimit_hz[1])),
         )
     train_set = WindowDataset(
         train_stores,

@@ -25,12 +25,34 @@ def mix_windows(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, gain_db:
     return np.log10(1.0 + np.expm1(a * ln10) + g * np.expm1(b * ln10)).astype(np.float32)
 
 
+def band_limit(
+    x: np.ndarray, rng: np.random.Generator, band_hz: np.ndarray, cutoff_hz: tuple[float, float]
+) -> np.ndarray:
+    """``x`` as if its audio had nothing above a cutoff drawn log-uniformly in ``cutoff_hz`` [Hz]: the bands
+    whose centre (``band_hz``) lies above it set to 0 (silence), as in audio recorded or stored at a low
+    sample rate (8-32 kHz) and resampled, whose spectrum ends in a wall at half that rate."""
+    lo, hi = cutoff_hz
+    cutoff = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    x = x.copy()
+    x[:, np.asarray(band_hz) > cutoff] = 0.0
+    return x
+
+
 def augment_window(
-    x: np.ndarray, rng: np.random.Generator, gain_db: float, freq_mask: int, eq_db: float = 0.0
+    x: np.ndarray,
+    rng: np.random.Generator,
+    gain_db: float,
+    freq_mask: int,
+    eq_db: float = 0.0,
+    bandlimit: float = 0.0,
+    band_hz: np.ndarray | None = None,
+    bandlimit_hz: tuple[float, float] = (4000.0, 16000.0),
 ) -> np.ndarray:
     """Apply the training augmentations of :class:`~drumscribe.train.config.TrainConfig` to one window.
 
     Gains act on the magnitudes under the log (x = log10(1 + |X|)), as a gain before the spectrogram would.
+    With ``bandlimit`` > 0 that share of the windows is :func:`band_limit`-ed (``band_hz``: each band's
+    centre frequency); its draws come after the others', so runs without it draw as before.
     """
     if gain_db > 0 or eq_db > 0:
         gain = rng.uniform(-gain_db, gain_db) if gain_db > 0 else 0.0  # [dB]: global, then per band
@@ -44,4 +66,9 @@ def augment_window(
             lo = int(rng.integers(0, x.shape[1] - width + 1))
             x = x.copy()
             x[:, lo : lo + width] = 0.0
+    if bandlimit > 0:
+        if band_hz is None or len(band_hz) != x.shape[1]:
+            raise ValueError("band limiting needs each band's centre frequency (band_hz)")
+        if rng.random() < bandlimit:
+            x = band_limit(x, rng, band_hz, bandlimit_hz)
     return x

@@ -42,6 +42,29 @@ if TYPE_CHECKING:
     from ..modelio import LoadedModel
 
 log = logging.getLogger(__name__)
+
+
+#: below this bandwidth [Hz] a transcription warns that hi-hats and cymbals may be missed: the shipped model
+#: loses 0.17 micro F1 on mdb-dev's mixes kept at 16 kHz (sound up to 8 kHz), 0.05 at 22.05 kHz (11 kHz)
+#: (``python benchmarks/mdb_dev.py --sample-rate-hz 16000``)
+LOW_BANDWIDTH_HZ = 9000.0
+
+
+def _rounded(x: float | None) -> int | None:
+    return None if x is None else int(round(x))
+
+
+def low_bandwidth_warning(bandwidth: float | None) -> str | None:
+    """The warning for audio whose sound ends at ``bandwidth`` [Hz] (``settings["bandwidth_hz"]`` of a
+    transcription), or None when it reaches :data:`LOW_BANDWIDTH_HZ`."""
+    if bandwidth is None or bandwidth >= LOW_BANDWIDTH_HZ:
+        return None
+    return (
+        f"no sound above about {bandwidth / 1000:.1f} kHz (audio kept at a low sample rate, or low-passed): "
+        "hi-hats and cymbals, brightest above that, may be missed"
+    )
+
+
 _LAYOUT_LOCK = threading.Lock()
 
 
@@ -452,6 +475,8 @@ def transcribe_spectrogram(
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
     the model's feature config (e.g. to run several models on features computed once)."""
+    from ..features import bandwidth_hz
+
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
     loaded = get_model(model, device, backend)
@@ -506,6 +531,7 @@ def transcribe_spectrogram(
             "input_kind": kind_info,
             "bpm": bpm,
             "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
+            "bandwidth_hz": _rounded(bandwidth_hz(spec, loaded.feature_config)),
             "device": dev,
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),

@@ -196,6 +196,8 @@
     st.threshold = null;
     setSlider(result.thresholds);
     $("tempo").textContent = result.tempo_bpm ? `· ${result.tempo_bpm.toFixed(1)} BPM` : "";
+    $("warning").textContent = result.warning ? `Note: ${result.warning}.` : "";
+    $("warning").hidden = !result.warning;
     const audio = $("audio");
     audio.src = `/api/jobs/${id}/audio`;
     audio.volume = Number($("song-volume").value);
