@@ -365,7 +365,8 @@ def _run_files(
         if tr.settings.get("silent"):
             tempo += " (the recording is silent)"
         written = ", ".join(str(p) for p in paths.values())
-        tqdm.write(f"{audio}: {tr.num_onsets} onsets{tempo} -> {written}", file=sys.stdout)
+        noun = "onset" if tr.num_onsets == 1 else "onsets"
+        tqdm.write(f"{audio}: {tr.num_onsets} {noun}{tempo} -> {written}", file=sys.stdout)
     bar.close()
     if skipped:
         print(f"drumscribe transcribe: skipped {skipped} file(s) whose outputs exist", file=sys.stderr)
