@@ -235,6 +235,28 @@ def test_page_end_to_end(env: dict) -> None:
     assert link.get_attribute("href").endswith("/download/midi?threshold=0.3")
 
 
+def test_page_warns_about_low_sample_rate_audio(env: dict) -> None:
+    """A full-band clip shows no note; the clip kept at 8 kHz shows the transcription's warning."""
+    import soundfile as sf
+
+    from drumscribe.audio import load_audio
+
+    driver = env["driver"]
+    phone = env["root"] / "phone.wav"
+    sf.write(phone, load_audio(env["clip"], 8000)[0], 8000)
+    for audio, warned in ((env["clip"], False), (phone, True)):
+        driver.get(env["url"] + "/")
+        WebDriverWait(driver, 10).until(lambda d: "MB" in d.find_element(By.ID, "limits").text)
+        driver.find_element(By.ID, "file-input").send_keys(str(audio))
+        WebDriverWait(driver, TIMEOUT_S).until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready"
+        )
+        note = driver.find_element(By.ID, "warning")
+        assert note.is_displayed() == warned
+        if warned:
+            assert note.text.startswith("Note: no sound above about") and "may be missed" in note.text
+
+
 def test_page_shows_error_for_non_audio(env: dict) -> None:
     driver = env["driver"]
     bad = env["root"] / "readme.wav"
