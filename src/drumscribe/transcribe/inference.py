@@ -44,10 +44,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-#: below this bandwidth [Hz] a transcription warns that hi-hats and cymbals may be missed: the shipped model
-#: loses 0.17 micro F1 on mdb-dev's mixes kept at 16 kHz (sound up to 8 kHz), 0.05 at 22.05 kHz (11 kHz)
-#: (``python benchmarks/mdb_dev.py --sample-rate-hz 16000``)
-LOW_BANDWIDTH_HZ = 9000.0
+#: below this bandwidth [Hz] a transcription warns that hi-hats and cymbals may be missed: on mdb-dev's mixes
+#: kept at 22.05 kHz (sound up to about 10.5 kHz) the shipped model's hi-hat F1 falls from 0.94 to 0.79 and
+#: its micro F1 by 0.05, at 16 kHz (8 kHz) by 0.18 (``python benchmarks/mdb_dev.py --sample-rate-hz 22050``);
+#: MP3s (16-20 kHz) lose nothing and stay above it
+LOW_BANDWIDTH_HZ = 12000.0
 
 
 def _rounded(x: float | None) -> int | None:
