@@ -34,9 +34,10 @@ class TrainConfig:
     their targets (:func:`drumscribe.train.windows.mix_windows`); ``augment_bandlimit`` silences, in that
     share of the windows, every band above a cutoff drawn log-uniformly in ``augment_bandlimit_hz``
     (:func:`drumscribe.train.windows.band_limit`): audio kept at a low sample rate (a 22.05 kHz file ends
-    at 11 kHz, a 16 kHz voice memo at 8 kHz) lacks the top octaves where hi-hats and cymbals are brightest. ``min_velocity`` maps class names to a
-    velocity floor in [0, 1): the training windows' onsets below it are dropped from the targets (ghost
-    notes, see :class:`~drumscribe.data.loader.WindowDataset`); validation and test keep every onset.
+    at 11 kHz, a 16 kHz voice memo at 8 kHz) lacks the top octaves where hi-hats and cymbals are
+    brightest. ``min_velocity`` maps class names to a velocity floor in [0, 1): the training windows'
+    onsets below it are dropped from the targets (ghost notes, see
+    :class:`~drumscribe.data.loader.WindowDataset`); validation and test keep every onset.
 
     ``keep_epoch_models`` also saves every epoch's model (with its card and validation scores) in
     ``epochs/epNNN/`` of the run, for choosing an epoch on another criterion than the synthetic
