@@ -12,6 +12,7 @@ Usage::
     python benchmarks/mdb_dev.py --model runs/a --model runs/b --json scores.json
     python benchmarks/mdb_dev.py --model runs/a --sweep       # micro F1 for global thresholds 0.1..0.9
     python benchmarks/mdb_dev.py --sample-rate-hz 22050       # as if the songs were kept at 22.05 kHz
+    python benchmarks/mdb_dev.py --high-shelf 4000 -6         # the songs 6 dB darker above 4 kHz
 
 ``--sweep`` re-picks the stored activations (no model call) with one threshold for all classes and
 prints micro F1 per threshold, plus the best threshold per class (each class tuned alone); use it to
@@ -20,6 +21,8 @@ choose a card's thresholds, remembering that five tracks are a small, noisy samp
 ``--sample-rate-hz R`` first resamples each track to R Hz (soxr, as :func:`drumscribe.audio.load_audio` does),
 which transcription then resamples back up: a song kept at a low sample rate (a 22.05 kHz file, a 16 kHz voice
 memo, 8 kHz telephone audio) has nothing above R / 2, where hi-hats and cymbals are brightest.
+``--high-shelf HZ DB`` applies a high-shelf filter (RBJ biquad) of DB dB from HZ Hz up to each track first: a
+brighter or darker recording.
 """
 
 from __future__ import annotations
@@ -87,9 +90,11 @@ def evaluate_models(
     sweep: bool = False,
     input_kind: str = "auto",
     sample_rate_hz: int | None = None,
+    high_shelf: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
     """One result dict per (model, condition): micro/macro/per-class F1, counts, per-track micro F1; with
-    ``sample_rate_hz`` each track is first resampled to that rate (see the module docstring)."""
+    ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered
+    (see the module docstring)."""
     from drumscribe.audio import load_audio
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
@@ -115,9 +120,17 @@ def evaluate_models(
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
                     audio: Any = audio_path(data, cond, track)
-                    if sample_rate_hz:
-                        audio = load_audio(audio, sample_rate_hz)[0]
-                    spec, dur, _ = compute_features(audio, sample_rate_hz, fc, InferenceConfig())
+                    rate = sample_rate_hz
+                    if sample_rate_hz or high_shelf:
+                        audio, rate = load_audio(audio, sample_rate_hz or fc.sample_rate_hz)
+                    if high_shelf:
+                        from scipy.signal import sosfilt
+
+                        from drumscribe.synth.mixing import shelf_sos
+
+                        sos = shelf_sos(high_shelf[0], high_shelf[1], True, rate)
+                        audio = sosfilt(sos, audio).astype(np.float32)
+                    spec, dur, _ = compute_features(audio, rate, fc, InferenceConfig())
                     feature_cache[key] = (spec, dur)
                 spec, dur = feature_cache[key]
                 tr = transcribe_spectrogram(
@@ -153,6 +166,7 @@ def evaluate_models(
                 "per_track_counts": counts,  # per class, in the model's class order
                 "window_s": window_s,
                 "sample_rate_hz": sample_rate_hz,
+                "high_shelf": list(high_shelf) if high_shelf else None,
                 "seconds": round(time.perf_counter() - t_start, 2),
             }
             if sweep:
@@ -311,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
         help="resample each track to this rate first (band-limited audio, e.g. 22050 or 16000)",
     )
     parser.add_argument(
+        "--high-shelf",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("HZ", "DB"),
+        help="filter each track with a high shelf of DB dB from HZ Hz first (e.g. 4000 -6: darker)",
+    )
+    parser.add_argument(
         "--sweep", action="store_true", help="also sweep thresholds on the stored activations"
     )
     parser.add_argument(
@@ -343,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             args.sweep,
             args.input_kind,
             args.sample_rate_hz,
+            tuple(args.high_shelf) if args.high_shelf else None,
         )
     except DrumscribeError as exc:
         print(f"mdb_dev: error: {exc}", file=sys.stderr)
