@@ -412,8 +412,10 @@ def test_low_sample_rate_audio_gets_a_warning(setup, tmp_path, capsys) -> None:
     assert main(args_for(setup, tmp_path / "out", "-f", "json", audio=low)) == 0
     err = capsys.readouterr().err
     assert "warning: " in err and "phone.wav" in err and "hi-hats and cymbals" in err
-    bandwidth = json.loads((tmp_path / "out" / "phone.json").read_text())["settings"]["bandwidth_hz"]
-    assert 3500 <= bandwidth <= 5000
+    doc = json.loads((tmp_path / "out" / "phone.json").read_text())
+    assert 3500 <= doc["settings"]["bandwidth_hz"] <= 5000
+    assert len(doc["warnings"]) == 1 and doc["warnings"][0] in err  # the JSON keeps what was printed
     assert main(args_for(setup, tmp_path / "out", "-f", "json")) == 0
     assert "warning" not in capsys.readouterr().err
-    assert json.loads((tmp_path / "out" / "a.json").read_text())["settings"]["bandwidth_hz"] > 15000
+    full = json.loads((tmp_path / "out" / "a.json").read_text())
+    assert full["settings"]["bandwidth_hz"] > 15000 and full["warnings"] == []

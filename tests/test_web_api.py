@@ -109,7 +109,7 @@ def test_result_matches_library(client: TestClient, done_job: str, reference) ->
     assert len(res["events"]) == res["total"]
     assert [e["time_s"] for e in res["events"]] == sorted(e["time_s"] for e in res["events"])
     assert res["duration_s"] == pytest.approx(4.0, abs=1e-3)
-    assert res["warning"] is None  # full-band audio
+    assert res["warnings"] == []  # full-band audio
     acts = client.get(f"/api/jobs/{done_job}/activations").json()
     np.testing.assert_allclose(np.array(acts["activations"]).T, reference.activations, atol=1e-4)
 
@@ -126,7 +126,7 @@ def test_low_sample_rate_upload_gets_the_warning(
     sf.write(tmp_path / "phone.wav", x, 8000)
     job_id = upload(client, (tmp_path / "phone.wav").read_bytes(), "phone.wav").json()["id"]
     assert wait(client, job_id)["state"] == "done"
-    warning = client.get(f"/api/jobs/{job_id}/result").json()["warning"]
+    (warning,) = client.get(f"/api/jobs/{job_id}/result").json()["warnings"]
     assert "hi-hats and cymbals" in warning and "kHz" in warning
 
 

@@ -356,10 +356,7 @@ def _run_files(
             failed.append((audio, f"{type(exc).__name__}: {exc}"))
             tqdm.write(f"drumscribe transcribe: error: {audio}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
-        from .inference import low_bandwidth_warning
-
-        warning = low_bandwidth_warning(tr.settings.get("bandwidth_hz"))
-        if warning:
+        for warning in tr.warnings:
             tqdm.write(f"drumscribe transcribe: warning: {audio}: {warning}", file=sys.stderr)
         tempo = f", {tr.tempo_bpm:.1f} BPM" if tr.tempo_bpm else ""
         if tr.settings.get("silent"):

@@ -105,6 +105,15 @@ class Transcription:
     def num_onsets(self) -> int:
         return int(sum(len(o) for o in self.onsets))
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know about this result: audio whose sound ends low (a low sample rate,
+        ``settings["bandwidth_hz"]`` below :data:`~drumscribe.transcribe.inference.LOW_BANDWIDTH_HZ`)."""
+        from .inference import low_bandwidth_warning
+
+        warning = low_bandwidth_warning(self.settings.get("bandwidth_hz"))
+        return [warning] if warning else []
+
     def repick(self, threshold: float | Sequence[float] | None = None) -> Transcription:
         """A new Transcription with onsets re-picked from the stored activations (no model call).
 
@@ -185,6 +194,7 @@ class Transcription:
                 "thresholds": [float(t) for t in self.thresholds],
                 "velocity_rule": VELOCITY_RULE if self.levels is not None else HEIGHT_RULE,
             },
+            "warnings": self.warnings,
             "counts": {name: int(len(o)) for name, o in zip(self.classes, self.onsets)},
             "timings_s": {k: round(float(v), 4) for k, v in self.timings.items()},
             "onsets": self.events(),

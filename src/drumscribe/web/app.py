@@ -145,8 +145,6 @@ def _times(a: Any) -> list[float]:
 
 def result_payload(job: Job, t: Any) -> dict[str, Any]:
     """The JSON result of a transcription (possibly re-picked)."""
-    from ..transcribe.inference import low_bandwidth_warning
-
     counts = [int(len(o)) for o in t.onsets]
     tempo = t.tempo_bpm
     return {
@@ -161,7 +159,7 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
             float(x) for x in np.broadcast_to(np.asarray(t.thresholds, dtype=np.float64), (len(counts),))
         ],
         "tempo_bpm": None if tempo is None or not np.isfinite(tempo) else round(float(tempo), 2),
-        "warning": low_bandwidth_warning((t.settings or {}).get("bandwidth_hz")),
+        "warnings": t.warnings,
         "beats_s": _times(t.beats_s if t.beats_s is not None else []),
         "onsets": [_times(o) for o in t.onsets],
         "velocities": [[int(v) for v in vel] for vel in t.velocities],

@@ -196,8 +196,8 @@
     st.threshold = null;
     setSlider(result.thresholds);
     $("tempo").textContent = result.tempo_bpm ? `· ${result.tempo_bpm.toFixed(1)} BPM` : "";
-    $("warning").textContent = result.warning ? `Note: ${result.warning}.` : "";
-    $("warning").hidden = !result.warning;
+    $("warning").textContent = result.warnings.map((w) => `Note: ${w}.`).join(" ");
+    $("warning").hidden = result.warnings.length === 0;
     const audio = $("audio");
     audio.src = `/api/jobs/${id}/audio`;
     audio.volume = Number($("song-volume").value);
