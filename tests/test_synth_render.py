@@ -819,3 +819,51 @@ def test_unlabelled_pieces_are_heard_but_not_labelled():
     assert cfg.unlabelled_pieces == ["hihat_pedal"]
     with pytest.raises(ConfigError, match="unlabelled_pieces: unknown kit pieces"):
         SynthConfig(unlabelled_pieces=["cowbel"])
+
+
+def test_loud_wash_darkens_the_drums_and_raises_the_cymbals(tmp_path):
+    """apply_loud_wash low-passes only the kick, snare and tom buses and raises the cymbals bus by the drawn
+    boost; --set loud_wash_prob=1 records it on every track with the labels and hits of the same seed at 0."""
+    from scipy.signal import butter, sosfilt
+
+    from drumscribe.cli import main
+    from drumscribe.synth import mixing
+    from drumscribe.synth.render import apply_loud_wash, draw_loud_wash
+
+    sr = SAMPLE_RATE_HZ
+    noise = np.random.default_rng(0).standard_normal(sr).astype(np.float32)
+    buses = {name: noise.copy() for name in mixing.BUSES}
+    settings = mixing.MixSettings(bus_gain_db={"cymbals": -8.0})
+    wash = draw_loud_wash(np.random.default_rng(1))
+    assert 2500 <= wash["lowpass_hz"] <= 5000 and 3 <= wash["cymbal_boost_db"] <= 9
+    out = apply_loud_wash(buses, settings, wash, sr)
+    hp = butter(4, 10000.0, btype="high", fs=sr, output="sos")
+
+    def top(x):
+        return float(np.sqrt(np.mean(sosfilt(hp, x) ** 2)))
+
+    for name in mixing.BUSES:
+        if name in ("kick", "snare", "toms"):
+            assert top(out[name]) < 0.03 * top(noise)  # more than 30 dB down above 10 kHz
+        else:
+            np.testing.assert_array_equal(out[name], noise)
+    assert settings.bus_gain_db["cymbals"] == pytest.approx(-8.0 + wash["cymbal_boost_db"])
+
+    runs = {}
+    for prob in (0.0, 1.0):
+        dest = tmp_path / f"w{prob}"
+        code = main(
+            ["-q", "synth", str(dest), "--hours", str(3 * 6.0 / 3600), "--track-s", "6", "--kits", "procedural",
+             "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c"), "--set", f"loud_wash_prob={prob}"]
+        )  # fmt: skip
+        assert code == 0
+        runs[prob] = Store(dest)
+    plain, washed = runs[0.0], runs[1.0]
+    for t in plain.track_ids():
+        assert plain.records[t].meta["loud_wash"] is None and washed.records[t].meta["loud_wash"] is not None
+        assert plain.records[t].meta["hits"] == washed.records[t].meta["hits"]
+        for a, b in zip(plain.onsets(t), washed.onsets(t)):
+            np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(plain.features(t), washed.features(t))
+    with pytest.raises(ConfigError, match="loud_wash_prob"):
+        SynthConfig(loud_wash_prob=1.5)

@@ -126,6 +126,11 @@ class SynthConfig:
     #: plate's high modes build up, so a ridden crash adds little to its own wash at the onset (see
     #: :func:`draw_bloom`). At 0 nothing is drawn, so earlier renders keep their draws
     crash_bloom_prob: float = 0.0
+    #: share of the tracks mixed with loud cymbals over dark drums (:func:`draw_loud_wash`): the kick, snare and
+    #: tom buses low-passed at 2.5-5 kHz and the cymbals bus 3-9 dB up, as in punk and garage mixes where the
+    #: overheads' wash of a ridden crash covers every other hit's highs, so a re-struck crash adds almost
+    #: nothing at the top of the spectrum. At 0 nothing is drawn, so earlier renders keep their draws
+    loud_wash_prob: float = 0.0
     #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
     #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
     #: annotations mostly do. Their times stay in each track's ``hits``
@@ -161,6 +166,7 @@ class SynthConfig:
             "stems_share",
             "unison_prob",
             "crash_bloom_prob",
+            "loud_wash_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -630,6 +636,30 @@ def draw_bloom(rng: np.random.Generator) -> dict[str, float]:
     }
 
 
+def draw_loud_wash(rng: np.random.Generator) -> dict[str, float]:
+    """One track's loud-wash mix (``SynthConfig.loud_wash_prob``): the low-pass [Hz] of the kick, snare and
+    tom buses and the cymbals bus's boost [dB]."""
+    return {
+        "lowpass_hz": float(np.exp(rng.uniform(np.log(2500.0), np.log(5000.0)))),
+        "cymbal_boost_db": float(rng.uniform(3.0, 9.0)),
+    }
+
+
+def apply_loud_wash(
+    buses: dict[str, np.ndarray], settings: Any, wash: dict[str, float], sample_rate_hz: int
+) -> dict[str, np.ndarray]:
+    """The drum buses with :func:`draw_loud_wash`'s mix: kick, snare and toms low-passed (4th order), and
+    ``settings`` (a :class:`~drumscribe.synth.mixing.MixSettings`) with the cymbals bus raised."""
+    from . import mixing
+
+    out = dict(buses)
+    for name in ("kick", "snare", "toms"):
+        if name in out and np.any(out[name]):
+            out[name] = mixing.lowpass(out[name], wash["lowpass_hz"], sample_rate_hz).astype(np.float32)
+    settings.bus_gain_db["cymbals"] = settings.bus_gain_db.get("cymbals", 0.0) + wash["cymbal_boost_db"]
+    return out
+
+
 def bloomed(audio: np.ndarray, onset_s: float, bloom: dict[str, float], sr: int) -> np.ndarray:
     """``audio`` with the part above ``split_hz`` swelling from ``floor`` to 1 over ``swell_s`` after the
     onset, slowly at first (a quadratic ramp); a zero-phase split, so low + high == audio."""
@@ -786,6 +816,12 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         played_perf, kit, rng_hits, n, sr, bloom=bloom, unlabelled=unlabelled, hits=hits
     )
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
+    wash = None
+    if cfg.loud_wash_prob > 0:
+        rng_wash = np.random.default_rng([cfg.seed, index, 10])
+        if rng_wash.random() < cfg.loud_wash_prob:
+            wash = draw_loud_wash(rng_wash)
+            buses = apply_loud_wash(buses, settings, wash, sr)
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
     if not drums_only:
@@ -825,6 +861,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         "drums_only": drums_only,
         "tacet_s": tacet,
         "crash_bloom": bloom,
+        "loud_wash": wash,
         "accompaniment": acc_meta,
         "mix": settings.to_dict(),
     }
