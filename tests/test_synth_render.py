@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -720,20 +721,22 @@ def test_unison_toms_double_accented_strokes_or_stab_the_beats():
         SynthConfig(unison_prob=1.5)
 
 
-def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
-    """--set unison_prob=1 adds toms to every track, recorded in the manifest; the default 0 adds none."""
+def tiny_render(tmp_path: Path, setting: str, tracks: int) -> Store:
+    """``drumscribe synth`` of a few 6-s drum-only tracks of procedural kits (seed 5) with one ``--set``."""
     from drumscribe.cli import main
 
-    runs = {}
-    for prob in (0.0, 1.0):
-        out = tmp_path / f"u{prob}"
-        code = main(
-            ["-q", "synth", str(out), "--hours", str(4 * 6.0 / 3600), "--track-s", "6", "--kits", "procedural",
-             "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c"), "--set", f"unison_prob={prob}"]
-        )  # fmt: skip
-        assert code == 0
-        runs[prob] = Store(out)
-    plain, unison = runs[0.0], runs[1.0]
+    out = tmp_path / setting.replace("=", "_")
+    code = main(
+        ["-q", "synth", str(out), "--hours", str(tracks * 6.0 / 3600), "--track-s", "6", "--kits", "procedural",
+         "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c"), "--set", setting]
+    )  # fmt: skip
+    assert code == 0
+    return Store(out)
+
+
+def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
+    """--set unison_prob=1 adds toms to every track, recorded in the manifest; the default 0 adds none."""
+    plain, unison = (tiny_render(tmp_path, f"unison_prob={prob}", tracks=4) for prob in (0.0, 1.0))
     assert all(plain.records[t].meta["performance"]["unison"] is None for t in plain.track_ids())
     added = 0
     for t in unison.track_ids():
@@ -826,7 +829,6 @@ def test_loud_wash_darkens_the_drums_and_raises_the_cymbals(tmp_path):
     boost; --set loud_wash_prob=1 records it on every track with the labels and hits of the same seed at 0."""
     from scipy.signal import butter, sosfilt
 
-    from drumscribe.cli import main
     from drumscribe.synth import mixing
     from drumscribe.synth.render import apply_loud_wash, draw_loud_wash
 
@@ -849,16 +851,7 @@ def test_loud_wash_darkens_the_drums_and_raises_the_cymbals(tmp_path):
             np.testing.assert_array_equal(out[name], noise)
     assert settings.bus_gain_db["cymbals"] == pytest.approx(-8.0 + wash["cymbal_boost_db"])
 
-    runs = {}
-    for prob in (0.0, 1.0):
-        dest = tmp_path / f"w{prob}"
-        code = main(
-            ["-q", "synth", str(dest), "--hours", str(3 * 6.0 / 3600), "--track-s", "6", "--kits", "procedural",
-             "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c"), "--set", f"loud_wash_prob={prob}"]
-        )  # fmt: skip
-        assert code == 0
-        runs[prob] = Store(dest)
-    plain, washed = runs[0.0], runs[1.0]
+    plain, washed = (tiny_render(tmp_path, f"loud_wash_prob={prob}", tracks=3) for prob in (0.0, 1.0))
     for t in plain.track_ids():
         assert plain.records[t].meta["loud_wash"] is None and washed.records[t].meta["loud_wash"] is not None
         assert plain.records[t].meta["hits"] == washed.records[t].meta["hits"]
