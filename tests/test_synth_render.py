@@ -860,3 +860,36 @@ def test_loud_wash_darkens_the_drums_and_raises_the_cymbals(tmp_path):
         assert not np.array_equal(plain.features(t), washed.features(t))
     with pytest.raises(ConfigError, match="loud_wash_prob"):
         SynthConfig(loud_wash_prob=1.5)
+
+
+def test_restrikes_on_kick_pick_ringing_crashes_on_kicks_away_from_snares():
+    """benchmarks/onset_rise.py --restrikes-on-kick: of a crash's strokes, only those within 0.6 s of its
+    previous stroke, with a kick within 30 ms and no snare within 50 ms, are measured."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from onset_rise import on_kick, store_restrike_rows
+
+    kicks, snares = np.array([1.0, 1.41, 2.0, 3.0]), np.array([2.02])
+    np.testing.assert_allclose(on_kick(np.array([1.02, 1.4, 2.0, 2.5, 3.035]), kicks, snares), [1.02, 1.4])
+
+    class FakeStore:  # two tracks' recorded hits and flat features
+        root = Path("fake")
+        fps = 100.0
+        hits = {
+            "a": {"crash": [0.5, 1.0, 1.4, 3.0], "kick": [1.0, 1.41, 3.0], "snare": []},  # 3.0: 1.6 s after
+            "b": {"splash": [0.2, 0.6], "kick": [0.6], "snare_rimshot": [0.61]},  # on a rimshot: out
+        }
+        records = {t: type("R", (), {"meta": {"hits": h}})() for t, h in hits.items()}
+
+        def track_ids(self):
+            return list(self.hits)
+
+        def features(self, t):
+            x = np.zeros((500, 84), np.float32)
+            x[100:] = 1.0  # a step at 1.0 s: only a stroke there rises
+            return x
+
+    (rows,) = store_restrike_rows(FakeStore()).values()
+    assert rows.shape == (2, 8)  # 1.0 and 1.4 of track a
+    assert rows[0].sum() == pytest.approx(84.0) and rows[1].sum() == 0.0
