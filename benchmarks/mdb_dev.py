@@ -80,6 +80,25 @@ def matched_pairs(
     return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
 
 
+def track_audio(
+    path: Path, model_rate_hz: int, sample_rate_hz: int | None, high_shelf: tuple[float, float] | None
+) -> tuple[Any, int | None]:
+    """What :func:`evaluate_models` transcribes of one track: the file itself (rate None: read by the
+    pipeline), or its samples resampled to ``sample_rate_hz`` and/or filtered by ``high_shelf`` (Hz, dB)."""
+    if not (sample_rate_hz or high_shelf):
+        return path, None
+    from drumscribe.audio import load_audio
+
+    audio, rate = load_audio(path, sample_rate_hz or model_rate_hz)
+    if high_shelf:
+        from scipy.signal import sosfilt
+
+        from drumscribe.synth.mixing import shelf_sos
+
+        audio = sosfilt(shelf_sos(high_shelf[0], high_shelf[1], True, rate), audio).astype(np.float32)
+    return audio, rate
+
+
 def evaluate_models(
     models: list[str],
     data: Path = DEFAULT_DATA,
@@ -95,7 +114,6 @@ def evaluate_models(
     """One result dict per (model, condition): micro/macro/per-class F1, counts, per-track micro F1; with
     ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered
     (see the module docstring)."""
-    from drumscribe.audio import load_audio
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import (
@@ -119,17 +137,9 @@ def evaluate_models(
             for track in tracks:
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
-                    audio: Any = audio_path(data, cond, track)
-                    rate = sample_rate_hz
-                    if sample_rate_hz or high_shelf:
-                        audio, rate = load_audio(audio, sample_rate_hz or fc.sample_rate_hz)
-                    if high_shelf:
-                        from scipy.signal import sosfilt
-
-                        from drumscribe.synth.mixing import shelf_sos
-
-                        sos = shelf_sos(high_shelf[0], high_shelf[1], True, rate)
-                        audio = sosfilt(sos, audio).astype(np.float32)
+                    audio, rate = track_audio(
+                        audio_path(data, cond, track), fc.sample_rate_hz, sample_rate_hz, high_shelf
+                    )
                     spec, dur, _ = compute_features(audio, rate, fc, InferenceConfig())
                     feature_cache[key] = (spec, dur)
                 spec, dur = feature_cache[key]

@@ -60,11 +60,16 @@ def label_times(path: Path, label: str) -> np.ndarray:
     return read_time_label_txt(path, LabelMap(f"MDB {label}", {label: 0}, ignored=others)).onsets[0]
 
 
-def mdb_rows(data: Path, track: str, stem: str, labels: list[str], fc: Any) -> dict[str, np.ndarray]:
+def mdb_track(data: Path, track: str, stem: str, fc: Any) -> tuple[np.ndarray, Path]:
+    """The log spectrogram of an mdb-dev track (``fc``'s features) and its annotation file."""
     from drumscribe.transcribe.inference import InferenceConfig, compute_features
 
     spec, _, _ = compute_features(audio_path(data, stem, track), None, fc, InferenceConfig())
-    path = data / "annotations" / f"{track}.txt"
+    return spec, data / "annotations" / f"{track}.txt"
+
+
+def mdb_rows(data: Path, track: str, stem: str, labels: list[str], fc: Any) -> dict[str, np.ndarray]:
+    spec, path = mdb_track(data, track, stem, fc)
     return {f"{track} {stem} {lab}": onset_rise(spec, label_times(path, lab), fc.fps) for lab in labels}
 
 
@@ -86,10 +91,7 @@ def on_kick(times: np.ndarray, kicks: np.ndarray, snares: np.ndarray) -> np.ndar
 
 
 def mdb_restrike_rows(data: Path, track: str, stem: str, fc: Any) -> dict[str, np.ndarray]:
-    from drumscribe.transcribe.inference import InferenceConfig, compute_features
-
-    spec, _, _ = compute_features(audio_path(data, stem, track), None, fc, InferenceConfig())
-    path = data / "annotations" / f"{track}.txt"
+    spec, path = mdb_track(data, track, stem, fc)
     times = on_kick(label_times(path, "CRC"), label_times(path, "KD"), label_times(path, "SD"))
     return {f"{track} {stem} CRC on KD": onset_rise(spec, times, fc.fps)}
 

@@ -655,7 +655,7 @@ def apply_loud_wash(
     out = dict(buses)
     for name in ("kick", "snare", "toms"):
         if name in out and np.any(out[name]):
-            out[name] = mixing.lowpass(out[name], wash["lowpass_hz"], sample_rate_hz).astype(np.float32)
+            out[name] = mixing.lowpass(out[name], wash["lowpass_hz"], sample_rate_hz)  # float32
     settings.bus_gain_db["cymbals"] = settings.bus_gain_db.get("cymbals", 0.0) + wash["cymbal_boost_db"]
     return out
 
