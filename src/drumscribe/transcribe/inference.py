@@ -44,28 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-#: below this bandwidth [Hz] a transcription warns that hi-hats and cymbals may be missed: on mdb-dev's mixes
-#: kept at 22.05 kHz (sound up to about 10.5 kHz) the shipped model's hi-hat F1 falls from 0.94 to 0.79 and
-#: its micro F1 by 0.05, at 16 kHz (8 kHz) by 0.18 (``python benchmarks/mdb_dev.py --sample-rate-hz 22050``);
-#: MP3s (16-20 kHz) lose nothing and stay above it
-LOW_BANDWIDTH_HZ = 12000.0
-
-
-def _rounded(x: float | None) -> int | None:
-    return None if x is None else int(round(x))
-
-
-def low_bandwidth_warning(bandwidth: float | None) -> str | None:
-    """The warning for audio whose sound ends at ``bandwidth`` [Hz] (``settings["bandwidth_hz"]`` of a
-    transcription), or None when it reaches :data:`LOW_BANDWIDTH_HZ`."""
-    if bandwidth is None or bandwidth >= LOW_BANDWIDTH_HZ:
-        return None
-    return (
-        f"no sound above about {bandwidth / 1000:.1f} kHz (audio kept at a low sample rate, or low-passed): "
-        "hi-hats and cymbals, brightest above that, may be missed"
-    )
-
-
 _LAYOUT_LOCK = threading.Lock()
 
 
@@ -509,6 +487,7 @@ def transcribe_spectrogram(
         tempo_bpm, beats = estimate_beats(activations, fps, bpm=bpm)
     timings["tempo"] = time.perf_counter() - t0
 
+    bandwidth = bandwidth_hz(spec, loaded.feature_config)
     return Transcription(
         onsets=onsets,
         velocities=velocities,
@@ -532,7 +511,7 @@ def transcribe_spectrogram(
             "input_kind": kind_info,
             "bpm": bpm,
             "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
-            "bandwidth_hz": _rounded(bandwidth_hz(spec, loaded.feature_config)),
+            "bandwidth_hz": None if bandwidth is None else round(bandwidth),
             "device": dev,
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),

@@ -12,6 +12,23 @@ import numpy as np
 from ..vocab import DEFAULT_VOCAB
 from .velocity import HEIGHT_RULE, VELOCITY_RULE, velocities_from_levels, velocity_from_height
 
+#: below this bandwidth [Hz] a transcription warns that hi-hats and cymbals may be missed: on mdb-dev's mixes
+#: kept at 22.05 kHz (sound up to about 10.5 kHz) the shipped model's hi-hat F1 falls from 0.94 to 0.79 and
+#: its micro F1 by 0.05, at 16 kHz (8 kHz) by 0.18 (``python benchmarks/mdb_dev.py --sample-rate-hz 22050``);
+#: MP3s (16-20 kHz) lose nothing and stay above it
+LOW_BANDWIDTH_HZ = 12000.0
+
+
+def low_bandwidth_warning(bandwidth: float | None) -> str | None:
+    """The warning for audio whose sound ends at ``bandwidth`` [Hz] (``settings["bandwidth_hz"]`` of a
+    transcription), or None when it reaches :data:`LOW_BANDWIDTH_HZ`."""
+    if bandwidth is None or bandwidth >= LOW_BANDWIDTH_HZ:
+        return None
+    return (
+        f"no sound above about {bandwidth / 1000:.1f} kHz (audio kept at a low sample rate, or low-passed): "
+        "hi-hats and cymbals, brightest above that, may be missed"
+    )
+
 
 def normalise_thresholds(
     threshold: float | Sequence[float] | Mapping[str | int, float] | None,
@@ -108,9 +125,7 @@ class Transcription:
     @property
     def warnings(self) -> list[str]:
         """What the user should know about this result: audio whose sound ends low (a low sample rate,
-        ``settings["bandwidth_hz"]`` below :data:`~drumscribe.transcribe.inference.LOW_BANDWIDTH_HZ`)."""
-        from .inference import low_bandwidth_warning
-
+        ``settings["bandwidth_hz"]`` below :data:`LOW_BANDWIDTH_HZ`)."""
         warning = low_bandwidth_warning(self.settings.get("bandwidth_hz"))
         return [warning] if warning else []
 
