@@ -747,6 +747,39 @@ def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
     assert added > 0
 
 
+def test_crash_beat_puts_a_crash_on_every_accented_kick_and_snare(tmp_path):
+    """add_crash_beat: inside its span every accented kick or snare (one crash for a kick and snare together)
+    gets a loud crash or china a few ms after it, the hi-hat and ride strokes are gone but the foot's chick
+    stays; outside the span nothing changes. --set crash_beat_prob=1 records it on every track."""
+    from drumscribe.synth.render import UNISON_MIN_GAP_S, add_crash_beat
+
+    beats = np.arange(0, 16, 0.25)
+    times = np.concatenate([beats, beats[::2], beats[1::2], beats[::4] + 0.01, [3.3]])
+    pieces = ["hihat_closed"] * len(beats) + ["kick"] * 32 + ["snare"] * 32 + ["hihat_pedal"] * 16 + ["snare"]
+    vels = [90] * (len(times) - 1) + [30]  # the last snare is a ghost stroke
+    perf = Performance(times_s=times, pieces=pieces, velocities=vels, duration_s=16.0, tempo_bpm=120)
+    for seed in range(6):
+        out = add_crash_beat(perf, np.random.default_rng(seed))
+        rec = out.meta["crash_beat"]
+        a, b = rec["span_s"]
+        p = np.asarray(out.pieces)
+        crash = out.times_s[p == rec["piece"]]
+        partners = [t for t in beats if a <= t < b]  # a kick or snare on every quarter beat
+        assert rec["hits"] == len(crash) == len(partners) > 0 and UNISON_MIN_GAP_S <= 0.25
+        assert np.all((crash - partners >= 0) & (crash - partners < 0.02))
+        assert out.velocities[p == rec["piece"]].min() >= 85
+        hat = out.times_s[p == "hihat_closed"]
+        assert not np.any((hat >= a) & (hat < b)) and rec["removed"] == int(
+            np.sum((beats >= a) & (beats < b))
+        )
+        assert np.sum((hat < a) | (hat >= b)) == np.sum((beats < a) | (beats >= b))
+        assert np.sum(p == "hihat_pedal") == 16 and np.sum(p == "kick") == 32 and np.sum(p == "snare") == 33
+
+    plain, beat = (tiny_render(tmp_path, f"crash_beat_prob={prob}", tracks=3) for prob in (0.0, 1.0))
+    assert all(plain.records[t].meta["performance"]["crash_beat"] is None for t in plain.track_ids())
+    assert all(beat.records[t].meta["performance"]["crash_beat"]["span_s"] for t in beat.track_ids())
+
+
 def test_bloomed_crash_restrokes_swell_in_above_the_split():
     """A re-stroke of a ringing crash (within BLOOM_RING_S) keeps its sound below the split and swells in
     above it; the first stroke and strokes of other pieces are untouched; labels are unchanged."""
@@ -860,6 +893,44 @@ def test_loud_wash_darkens_the_drums_and_raises_the_cymbals(tmp_path):
         assert not np.array_equal(plain.features(t), washed.features(t))
     with pytest.raises(ConfigError, match="loud_wash_prob"):
         SynthConfig(loud_wash_prob=1.5)
+
+
+def test_dark_cymbals_darken_only_the_cymbals_and_maybe_the_hihats(tmp_path):
+    """apply_dark_cymbals low-passes the cymbals bus (and the hi-hat bus when drawn so) and leaves the other
+    buses alone; --set dark_cymbals_prob=1 records it on every track with the labels of the same seed at 0."""
+    from scipy.signal import butter, sosfilt
+
+    from drumscribe.synth import mixing
+    from drumscribe.synth.render import apply_dark_cymbals, draw_dark_cymbals
+
+    sr = SAMPLE_RATE_HZ
+    noise = np.random.default_rng(0).standard_normal(sr).astype(np.float32)
+    buses = {name: noise.copy() for name in mixing.BUSES}
+    hp = butter(4, 12000.0, btype="high", fs=sr, output="sos")
+
+    def top(x):
+        return float(np.sqrt(np.mean(sosfilt(hp, x) ** 2)))
+
+    draws = [draw_dark_cymbals(np.random.default_rng(seed)) for seed in range(40)]
+    assert {d["hihat"] for d in draws} == {True, False}
+    assert all(3500 <= d["lowpass_hz"] <= 7000 and 2000 <= d["peak_hz"] <= 4000 for d in draws)
+    for dark in draws[:6]:
+        out = apply_dark_cymbals(buses, dark, sr)
+        for name in mixing.BUSES:
+            if name == "cymbals" or (name == "hihat" and dark["hihat"]):
+                assert top(out[name]) < 0.25 * top(noise)  # 12 dB down above 12 kHz at least
+            else:
+                np.testing.assert_array_equal(out[name], noise)
+
+    plain, dark = (tiny_render(tmp_path, f"dark_cymbals_prob={prob}", tracks=3) for prob in (0.0, 1.0))
+    for t in plain.track_ids():
+        assert (
+            plain.records[t].meta["dark_cymbals"] is None and dark.records[t].meta["dark_cymbals"] is not None
+        )
+        for a, b in zip(plain.onsets(t), dark.onsets(t)):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="dark_cymbals_prob"):
+        SynthConfig(dark_cymbals_prob=-0.1)
 
 
 def test_restrikes_on_kick_pick_ringing_crashes_on_kicks_away_from_snares():

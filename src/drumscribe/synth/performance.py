@@ -141,13 +141,19 @@ class Performance:
         if not end_s > start_s:
             raise ConfigError(f"without_span: need start < end, got {start_s!r}, {end_s!r}")
         keep = (self.times_s < start_s) | (self.times_s >= end_s)
-        meta = copy.deepcopy(self.meta)
-        meta["tacet_s"] = [round(float(start_s), 4), round(float(end_s), 4)]
+        return self.select(keep, tacet_s=[round(float(start_s), 4), round(float(end_s), 4)])
+
+    def select(self, keep: np.ndarray, **meta: Any) -> Performance:
+        """The hits where the boolean array ``keep`` is True (the grid stays); ``meta`` entries are added to a
+        copy of its meta."""
+        keep = np.asarray(keep, dtype=bool).reshape(-1)
+        if len(keep) != len(self):
+            raise ConfigError(f"select: {len(keep)} flags for {len(self)} hits")
         return self._with(
             times_s=self.times_s[keep],
             pieces=[p for p, k in zip(self.pieces, keep) if k],
             velocities=self.velocities[keep],
-            meta=meta,
+            meta={**copy.deepcopy(self.meta), **meta},
         )
 
     def time_stretch(self, factor: float) -> Performance:

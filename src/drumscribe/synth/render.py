@@ -121,6 +121,11 @@ class SynthConfig:
     #: floor tom doubling the backbeat, quarter-note stabs of kick, snare and tom): toms under louder hits.
     #: At 0 nothing is drawn, so earlier renders keep their draws
     unison_prob: float = 0.0
+    #: share of the tracks in which, over one span, the hand that keeps time leaves the hi-hat or ride for a
+    #: crash (or china) struck with every accented kick and snare: the punk and hardcore "crash on every beat",
+    #: where the cymbal never stops ringing and each stroke sits on a louder drum (:func:`add_crash_beat`).
+    #: At 0 nothing is drawn, so earlier renders keep their draws
+    crash_beat_prob: float = 0.0
     #: share of the tracks in which a crash-type cymbal struck again while it still rings "blooms": above a
     #: split frequency the new stroke's sound swells in over tens of ms instead of starting at once, as the
     #: plate's high modes build up, so a ridden crash adds little to its own wash at the onset (see
@@ -131,6 +136,11 @@ class SynthConfig:
     #: overheads' wash of a ridden crash covers every other hit's highs, so a re-struck crash adds almost
     #: nothing at the top of the spectrum. At 0 nothing is drawn, so earlier renders keep their draws
     loud_wash_prob: float = 0.0
+    #: share of the tracks with dark cymbals (:func:`draw_dark_cymbals`): the cymbals bus (and in half of them
+    #: the hi-hat bus) low-passed at 3.5-7 kHz with a resonant lift at 2-4 kHz, as dark, trashy crashes
+    #: under dull overheads sound, their wash sitting at 2-5 kHz instead of spreading to the top. At 0
+    #: nothing is drawn, so earlier renders keep their draws
+    dark_cymbals_prob: float = 0.0
     #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
     #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
     #: annotations mostly do. Their times stay in each track's ``hits``
@@ -165,8 +175,10 @@ class SynthConfig:
             "test_share",
             "stems_share",
             "unison_prob",
+            "crash_beat_prob",
             "crash_bloom_prob",
             "loud_wash_prob",
+            "dark_cymbals_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -405,6 +417,8 @@ def make_performance(ctx: RenderContext, split: str, rng: np.random.Generator) -
         perf = add_percussion(perf, rng)  # GMD has no tambourine; the generator plays one in some styles
     if cfg.unison_prob > 0 and rng.random() < cfg.unison_prob:
         perf = add_unison(perf, rng)
+    if cfg.crash_beat_prob > 0 and rng.random() < cfg.crash_beat_prob:
+        perf = add_crash_beat(perf, rng)
     return perf.crop(0.0, cfg.track_s) if perf.duration_s > cfg.track_s else perf
 
 
@@ -511,6 +525,38 @@ def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
     add_p = [p for p, k in zip(add_p, ok) if k]
     unison = {"mode": mode, "tom": tom, "span_s": [a, b], "hits": int(len(t))}
     return perf.with_hits(t, add_p, v, unison=unison)
+
+
+#: the pieces a drummer's hand keeps time on; in a crash-beat span (:func:`add_crash_beat`) that hand is on a crash
+TIME_KEEPERS = ("hihat_closed", "hihat_open", "ride", "ride_bell")
+
+
+def add_crash_beat(perf: Performance, rng: np.random.Generator) -> Performance:
+    """Over one span, a crash (or china) struck with every accented kick and snare instead of the hi-hat or ride.
+
+    Punk and hardcore drummers keep time on a crash that never stops ringing, each stroke doubling the kick or
+    the snare, so every crash onset sits under a louder drum and adds little to a wash already there (the case
+    of MusicDelta_Punk). The time-keeping hand's hi-hat and ride strokes in the span are removed (the foot's
+    hi-hat stays); each crash follows its partner by a few ms at a loud velocity, at most one per
+    :data:`UNISON_MIN_GAP_S`.
+    """
+    piece = "crash" if rng.random() < 0.85 else "china"
+    a, b = draw_span(perf.duration_s, rng)
+    pieces = np.asarray(perf.pieces)
+    inside = (perf.times_s >= a) & (perf.times_s < b)
+    sel = np.isin(pieces, ("kick", "snare")) & (perf.velocities >= 60) & inside
+    t = np.unique(np.round(perf.times_s[sel], 3))  # a kick and snare struck together take one crash
+    keep = np.ones(len(t), bool)
+    last = -np.inf
+    for i, ti in enumerate(t):
+        keep[i] = ti - last >= UNISON_MIN_GAP_S
+        last = ti if keep[i] else last
+    t = t[keep] + np.abs(rng.normal(0, 0.004, int(keep.sum())))
+    t = t[t < perf.duration_s]
+    v = np.clip(rng.normal(112, 8, len(t)), 85, 127)
+    hand = inside & np.isin(pieces, TIME_KEEPERS)
+    record = {"piece": piece, "span_s": [a, b], "hits": int(len(t)), "removed": int(hand.sum())}
+    return perf.select(~hand).with_hits(t, [piece] * len(t), v, crash_beat=record)
 
 
 # ------------------------------------------------------------------------------------------ kit realisation
@@ -657,6 +703,35 @@ def apply_loud_wash(
         if name in out and np.any(out[name]):
             out[name] = mixing.lowpass(out[name], wash["lowpass_hz"], sample_rate_hz)  # float32
     settings.bus_gain_db["cymbals"] = settings.bus_gain_db.get("cymbals", 0.0) + wash["cymbal_boost_db"]
+    return out
+
+
+def draw_dark_cymbals(rng: np.random.Generator) -> dict[str, Any]:
+    """One track's dark cymbals (``SynthConfig.dark_cymbals_prob``): the low-pass [Hz] (2nd order) and the
+    resonant lift (centre [Hz], gain [dB], Q) of the cymbals bus, and whether the hi-hat bus gets them too."""
+    return {
+        "lowpass_hz": float(np.exp(rng.uniform(np.log(3500.0), np.log(7000.0)))),
+        "peak_hz": float(np.exp(rng.uniform(np.log(2000.0), np.log(4000.0)))),
+        "peak_db": float(rng.uniform(0.0, 6.0)),
+        "peak_q": float(rng.uniform(1.0, 3.0)),
+        "hihat": bool(rng.random() < 0.5),
+    }
+
+
+def apply_dark_cymbals(
+    buses: dict[str, np.ndarray], dark: dict[str, Any], sample_rate_hz: int
+) -> dict[str, np.ndarray]:
+    """The drum buses with :func:`draw_dark_cymbals`'s cymbals (and hi-hats): lifted, then low-passed."""
+    from scipy.signal import sosfilt
+
+    from . import mixing
+
+    out = dict(buses)
+    peak = mixing.peaking_sos(dark["peak_hz"], dark["peak_db"], dark["peak_q"], sample_rate_hz)
+    for name in ("cymbals", "hihat") if dark["hihat"] else ("cymbals",):
+        if name in out and np.any(out[name]):
+            lifted = sosfilt(peak, out[name]).astype(np.float32)
+            out[name] = mixing.lowpass(lifted, dark["lowpass_hz"], sample_rate_hz, order=2)
     return out
 
 
@@ -822,6 +897,12 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         if rng_wash.random() < cfg.loud_wash_prob:
             wash = draw_loud_wash(rng_wash)
             buses = apply_loud_wash(buses, settings, wash, sr)
+    dark = None
+    if cfg.dark_cymbals_prob > 0:
+        rng_dark = np.random.default_rng([cfg.seed, index, 11])
+        if rng_dark.random() < cfg.dark_cymbals_prob:
+            dark = draw_dark_cymbals(rng_dark)
+            buses = apply_dark_cymbals(buses, dark, sr)
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
     if not drums_only:
@@ -855,6 +936,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
             "swaps": perf.meta.get("swaps", []),
             "overdub": perf.meta.get("overdub"),
             "unison": perf.meta.get("unison"),
+            "crash_beat": perf.meta.get("crash_beat"),
             "piece_counts": played_perf.piece_counts(),
         },
         "hits": hits,
@@ -862,6 +944,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         "tacet_s": tacet,
         "crash_bloom": bloom,
         "loud_wash": wash,
+        "dark_cymbals": dark,
         "accompaniment": acc_meta,
         "mix": settings.to_dict(),
     }
