@@ -751,7 +751,10 @@ def test_crash_beat_puts_a_crash_on_every_accented_kick_and_snare(tmp_path):
     """add_crash_beat: inside its span every accented kick or snare (one crash for a kick and snare together)
     gets a loud crash or china a few ms after it, the hi-hat and ride strokes are gone but the foot's chick
     stays; outside the span nothing changes. --set crash_beat_prob=1 records it on every track."""
-    from drumscribe.synth.render import UNISON_MIN_GAP_S, add_crash_beat
+    from drumscribe.synth.render import UNISON_MIN_GAP_S, add_crash_beat, spaced
+
+    # one limb: each kept stroke at least the gap after the last kept one
+    assert spaced(np.array([0.0, 0.05, 0.13, 0.2, 0.3]), 0.12).tolist() == [True, False, True, False, True]
 
     beats = np.arange(0, 16, 0.25)
     times = np.concatenate([beats, beats[::2], beats[1::2], beats[::4] + 0.01, [3.3]])

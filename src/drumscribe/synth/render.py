@@ -479,6 +479,17 @@ UNISON_MODES = ("kick", "snare", "kick_snare", "stabs")
 UNISON_MIN_GAP_S = 0.12
 
 
+def spaced(times_s: np.ndarray, min_gap_s: float) -> np.ndarray:
+    """Which of the sorted ``times_s`` to keep, first come first kept, so that none follows the last kept one
+    by less than ``min_gap_s`` (one limb cannot double every stroke of a fast roll)."""
+    keep = np.ones(len(times_s), bool)
+    last = -np.inf
+    for i, t in enumerate(times_s):
+        keep[i] = t - last >= min_gap_s
+        last = t if keep[i] else last
+    return keep
+
+
 def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
     """Strike a tom (mostly the floor tom) in unison with the kick and/or snare over one span.
 
@@ -510,11 +521,7 @@ def add_unison(perf: Performance, rng: np.random.Generator) -> Performance:
         t, v = perf.times_s[sel], perf.velocities[sel].astype(float)
         order = np.argsort(t, kind="stable")
         t, v = t[order], v[order]
-        keep = np.ones(len(t), bool)
-        last = -np.inf
-        for i, ti in enumerate(t):  # one tom per stroke, none closer than UNISON_MIN_GAP_S to the last
-            keep[i] = ti - last >= UNISON_MIN_GAP_S
-            last = ti if keep[i] else last
+        keep = spaced(t, UNISON_MIN_GAP_S)  # one tom per stroke, none closer than that to the last
         t, v = t[keep], v[keep]
         add_t.append(t + np.abs(rng.normal(0, 0.004, len(t))))
         add_p += [tom] * len(t)
@@ -546,12 +553,8 @@ def add_crash_beat(perf: Performance, rng: np.random.Generator) -> Performance:
     inside = (perf.times_s >= a) & (perf.times_s < b)
     sel = np.isin(pieces, ("kick", "snare")) & (perf.velocities >= 60) & inside
     t = np.unique(np.round(perf.times_s[sel], 3))  # a kick and snare struck together take one crash
-    keep = np.ones(len(t), bool)
-    last = -np.inf
-    for i, ti in enumerate(t):
-        keep[i] = ti - last >= UNISON_MIN_GAP_S
-        last = ti if keep[i] else last
-    t = t[keep] + np.abs(rng.normal(0, 0.004, int(keep.sum())))
+    t = t[spaced(t, UNISON_MIN_GAP_S)]
+    t = t + np.abs(rng.normal(0, 0.004, len(t)))
     t = t[t < perf.duration_s]
     v = np.clip(rng.normal(112, 8, len(t)), 85, 127)
     hand = inside & np.isin(pieces, TIME_KEEPERS)
