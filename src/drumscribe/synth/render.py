@@ -19,10 +19,10 @@ import logging
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -858,6 +858,20 @@ def tacet_span(rng: np.random.Generator, track_s: float) -> tuple[float, float]:
     return start, start + length
 
 
+T = TypeVar("T")
+
+
+def track_draw(
+    cfg: SynthConfig, index: int, stream: int, share: float, draw: Callable[[np.random.Generator], T]
+) -> T | None:
+    """``draw(rng)`` for a ``share`` of the tracks, else None, from the track's own random stream ``stream``:
+    a setting at 0 draws nothing, and no setting moves another's draws, so earlier renders stay as they were."""
+    if share <= 0:
+        return None
+    rng = np.random.default_rng([cfg.seed, index, stream])
+    return draw(rng) if rng.random() < share else None
+
+
 def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     """Render track ``index``: deterministic from (config.seed, index) and the installed kits."""
     from . import mixing
@@ -879,33 +893,24 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         drums_only = True
         acc_meta = {"skipped": "no accompaniment renderer or GM soundfont"}
     played_perf = perf  # what the drummer plays; the band follows ``perf``
-    if not drums_only and cfg.band_only_share > 0:
-        rng_tacet = np.random.default_rng([cfg.seed, index, 7])
-        if rng_tacet.random() < cfg.band_only_share:
-            played_perf = perf.without_span(*tacet_span(rng_tacet, cfg.track_s))
-    bloom = None
-    if cfg.crash_bloom_prob > 0:
-        rng_bloom = np.random.default_rng([cfg.seed, index, 9])
-        if rng_bloom.random() < cfg.crash_bloom_prob:
-            bloom = draw_bloom(rng_bloom)
+    rest_span = track_draw(
+        cfg, index, 7, 0.0 if drums_only else cfg.band_only_share, lambda r: tacet_span(r, cfg.track_s)
+    )
+    if rest_span is not None:
+        played_perf = perf.without_span(*rest_span)
+    bloom = track_draw(cfg, index, 9, cfg.crash_bloom_prob, draw_bloom)
     unlabelled = frozenset(cfg.unlabelled_pieces or ())
     hits: dict[str, list[float]] = {}
     buses, onsets, vels = place_hits(
         played_perf, kit, rng_hits, n, sr, bloom=bloom, unlabelled=unlabelled, hits=hits
     )
     settings = mixing.draw_punch(rng_punch, mixing.draw_mix_settings(rng_mix, cfg.degrade))
-    wash = None
-    if cfg.loud_wash_prob > 0:
-        rng_wash = np.random.default_rng([cfg.seed, index, 10])
-        if rng_wash.random() < cfg.loud_wash_prob:
-            wash = draw_loud_wash(rng_wash)
-            buses = apply_loud_wash(buses, settings, wash, sr)
-    dark = None
-    if cfg.dark_cymbals_prob > 0:
-        rng_dark = np.random.default_rng([cfg.seed, index, 11])
-        if rng_dark.random() < cfg.dark_cymbals_prob:
-            dark = draw_dark_cymbals(rng_dark)
-            buses = apply_dark_cymbals(buses, dark, sr)
+    wash = track_draw(cfg, index, 10, cfg.loud_wash_prob, draw_loud_wash)
+    if wash is not None:
+        buses = apply_loud_wash(buses, settings, wash, sr)
+    dark = track_draw(cfg, index, 11, cfg.dark_cymbals_prob, draw_dark_cymbals)
+    if dark is not None:
+        buses = apply_dark_cymbals(buses, dark, sr)
     drums = mixing.mix_drums(buses, settings, rng_mix)
     rest = None
     if not drums_only:
