@@ -252,3 +252,38 @@ def test_save_load_round_trip(arch: str, tmp_path) -> None:
     assert loaded.arch == arch
     np.testing.assert_allclose(loaded.thresholds, [0.3, 0.4, 0.5, 0.6, 0.7])
     assert (loaded.mean, loaded.std) == (0.3, 0.5)
+
+
+@pytest.mark.parametrize("arch", ["rnn", "crnn"])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_widening_a_recurrent_model_keeps_its_output_and_lets_new_units_learn(arch: str, cell: str) -> None:
+    from drumscribe.models.blocks import widen_recurrent_state
+
+    torch.manual_seed(0)
+    narrow = build_model(arch, num_layers=2, hidden_size=8, cell=cell).eval()
+    wide = build_model(arch, num_layers=2, hidden_size=13, cell=cell).eval()
+    fresh = {k: v.clone() for k, v in wide.state_dict().items()}
+    wide.load_state_dict(widen_recurrent_state(narrow.state_dict(), wide.state_dict()))
+    x = torch.randn(2, 1, 40, 84)
+    with torch.no_grad():
+        assert torch.allclose(narrow(x), wide(x), atol=1e-5)
+    state = wide.state_dict()
+    gates = 3 if cell == "gru" else 4
+    w_hh = state["decoder.rnn.weight_hh_l1"]
+    assert w_hh.shape == (gates * 13, 13)
+    # the new units of each gate keep their fresh random weights; the old ones read nothing from them
+    new_rows = torch.cat([torch.arange(g * 13 + 8, (g + 1) * 13) for g in range(gates)])
+    assert torch.equal(w_hh[new_rows], fresh["decoder.rnn.weight_hh_l1"][new_rows])
+    old_rows = torch.cat([torch.arange(g * 13, g * 13 + 8) for g in range(gates)])
+    assert torch.count_nonzero(w_hh[old_rows][:, 8:]) == 0
+    assert torch.count_nonzero(state["decoder.head.weight"][:, [*range(8, 13), *range(21, 26)]]) == 0
+    # training moves the output through the new units: the head's zero columns get a gradient
+    wide.train()
+    wide(x).sum().backward()
+    assert wide.decoder.head.weight.grad[:, 8:13].abs().sum() > 0
+    with pytest.raises(ValueError, match="narrow"):
+        widen_recurrent_state(wide.state_dict(), narrow.state_dict())
+    other = build_model(arch, num_layers=2, hidden_size=13, cell=cell, num_bands=42)
+    if arch == "rnn":  # another input size is not a width change
+        with pytest.raises(ValueError, match="not a recurrent width|shape"):
+            widen_recurrent_state(narrow.state_dict(), other.state_dict())

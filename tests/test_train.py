@@ -327,6 +327,17 @@ def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="architecture parameters"):
         bad = tiny_config(store, arch_params={"num_layers": 1, "hidden_size": 12, "cell": "gru"})
         run_training(TrainConfig(**{**bad.to_dict(), "init_from": str(first / "best")}), tmp_path / "bad")
+    # a wider recurrent model grows from a narrower one and starts where it was
+    wide = tiny_config(store, epochs=1, lr=1e-12, init_from=str(first / "best"), seed=3)
+    wide = TrainConfig(
+        **{**wide.to_dict(), "arch_params": {"num_layers": 2, "hidden_size": 20, "cell": "gru"}}
+    )
+    run_training(wide, tmp_path / "wide")
+    small, big = load_model(first / "best"), load_model(tmp_path / "wide" / "best")
+    assert big.card["arch_params"]["hidden_size"] == 20
+    x = torch.randn(1, 1, 60, 84)
+    with torch.no_grad():
+        assert torch.allclose(small.net(x), big.net(x), atol=1e-5)
     # weight average: best/ holds the averaged weights, which differ from the raw weights in the checkpoint
     avg = tmp_path / "ema"
     results = run_training(tiny_config(store, epochs=2, ema_decay=0.9), avg)

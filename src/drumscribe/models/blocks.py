@@ -148,3 +148,67 @@ class RecurrentDecoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y, _ = self.rnn(x)
         return self.head(y)
+
+
+def widen_recurrent_state(
+    old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """``old`` (a :class:`RecurrentDecoder` model's state) grown into ``fresh`` (the same model with a larger
+    ``hidden_size``) so that the grown model computes exactly what the old one did (Net2Net-style growth).
+
+    Every tensor of the same shape is copied. In each bidirectional recurrent layer the old units keep their
+    weights and get zero weights from the new units (of this layer's state and of the layer below); the new
+    units keep ``fresh``'s random weights, so they compute something and can learn; the head reads the new
+    units through zero weights. Nothing reaches the output from a new unit until training changes those
+    zeros. Raises ValueError for any other difference."""
+    hh = sorted(k for k in old if ".rnn.weight_hh_l0" in k and not k.endswith("_reverse"))
+    if len(hh) != 1:
+        raise ValueError("widening needs exactly one recurrent decoder in the model")
+    prefix = hh[0].split("rnn.weight_hh_l0")[0]
+    h_old, h_new = old[hh[0]].shape[1], fresh[hh[0]].shape[1]
+    gates = old[hh[0]].shape[0] // h_old
+    if h_new < h_old:
+        raise ValueError(f"cannot narrow a recurrent layer ({h_old} -> {h_new} units)")
+
+    def unit_rows() -> tuple[torch.Tensor, torch.Tensor]:
+        # row g*H + j of a stacked gate matrix is unit j of gate g
+        src = torch.arange(gates * h_old)
+        return src, (src // h_old) * h_new + src % h_old
+
+    def old_columns(n_old: int) -> torch.Tensor:
+        # where the old units' outputs sit among the layer's inputs: [forward H | backward H]
+        src = torch.arange(n_old)
+        return src + (src >= h_old) * (h_new - h_old)
+
+    out: dict[str, torch.Tensor] = {}
+    for key, new in fresh.items():
+        if key not in old:
+            raise ValueError(f"{key}: not in the model being widened")
+        src = old[key]
+        if src.shape == new.shape:
+            out[key] = src.clone()
+            continue
+        name = key[len(prefix) :] if key.startswith(prefix) else key
+        grown = new.clone()
+        if name.startswith("rnn.bias_"):
+            rows_src, rows_dst = unit_rows()
+            grown[rows_dst] = src[rows_src]
+        elif name.startswith("rnn.weight_"):
+            rows_src, rows_dst = unit_rows()
+            if name.startswith("rnn.weight_hh") or not name.startswith("rnn.weight_ih_l0"):
+                cols = torch.arange(h_old) if name.startswith("rnn.weight_hh") else old_columns(src.shape[1])
+                grown[rows_dst] = 0.0  # old units: nothing from the new ones ...
+                grown[rows_dst[:, None], cols[None, :]] = src[rows_src]  # ... and their own weights
+            elif src.shape[1] == new.shape[1]:
+                grown[rows_dst] = src[rows_src]  # first layer: the same inputs as before
+            else:
+                raise ValueError(f"{key}: {src.shape[1]} -> {new.shape[1]} inputs is not a recurrent width")
+        elif name == "head.weight":
+            grown.zero_()
+            grown[:, old_columns(src.shape[1])] = src
+        else:
+            raise ValueError(
+                f"{key}: shape {tuple(src.shape)} -> {tuple(new.shape)} is not a recurrent width"
+            )
+        out[key] = grown
+    return out

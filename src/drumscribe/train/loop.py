@@ -183,6 +183,7 @@ def run_training(
 
     from ..modelio import make_card, save_model
     from ..models import build_model, count_parameters
+    from ..models.blocks import widen_recurrent_state
     from .evaluate import evaluate_model, open_stores, score_activations, track_activations
     from .loss import weighted_bce_loss
 
@@ -258,6 +259,9 @@ def run_training(
     net = build_model(cfg.arch, **cfg.arch_params).to(device)
     arch_params = {**_model_params(cfg)}
     if init_state is not None:
+        fresh = net.state_dict()
+        if any(init_state[k].shape != v.shape for k, v in fresh.items() if k in init_state):
+            init_state = widen_recurrent_state(init_state, fresh)  # a narrower model (see _warm_start)
         net.load_state_dict(init_state)
     ema = None
     if cfg.ema_decay > 0:
@@ -466,6 +470,10 @@ def _model_params(cfg: TrainConfig) -> dict[str, Any]:
     return params
 
 
+#: architectures whose ``--init-from`` model may have fewer recurrent units (grown by widen_recurrent_state)
+WIDENABLE = ("rnn", "crnn")
+
+
 def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """The weights and normalisation (mean, std) of ``cfg.init_from``, checked against this run."""
     from ..modelio import load_model
@@ -479,7 +487,18 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     diff = sorted(
         k for k in set(mine) | set(card["arch_params"]) if mine.get(k) != card["arch_params"].get(k)
     )
-    if diff:
+    if (
+        diff == ["hidden_size"]
+        and cfg.arch in WIDENABLE
+        and int(mine["hidden_size"]) > int(card["arch_params"]["hidden_size"])
+    ):
+        log.info(
+            "widening %s's recurrent layers from %s to %s units (the output is unchanged at the start)",
+            where,
+            card["arch_params"]["hidden_size"],
+            mine["hidden_size"],
+        )
+    elif diff:
         raise ConfigError(f"{where}: --init-from model has other architecture parameters ({', '.join(diff)})")
     theirs = card.get("feature_config", {})
     fdiff = sorted(k for k in feature_config if k in theirs and theirs[k] != feature_config[k])
