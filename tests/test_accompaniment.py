@@ -86,6 +86,25 @@ def test_bass_plays_on_the_kick():
     assert hits / total > 0.9
 
 
+@pytest.mark.parametrize("mode, per_beat", [("pedal", 2), ("quarters", 1), ("octaves", 2), ("walking", 1)])
+def test_free_bass_lines_play_their_grid_whatever_the_kick(mode, per_beat):
+    """bass_mode replaces the kick-locked bass: notes on every beat (or eighth) of a bar the bass plays in,
+    with or without a kick there, so many low note starts have no kick under them."""
+    perf = generate_performance(np.random.default_rng(3), 24.0, style="rock", tempo_bpm=110.0)
+    arr = plan_accompaniment(perf, np.random.default_rng(3), bass_mode=mode)
+    bass = np.array(sorted(n.start_s for n in arr.notes if n.channel == CH_BASS))
+    assert len(bass) > 0
+    beat = 60.0 / 110.0
+    steps = np.diff(bass)
+    assert np.median(steps) == pytest.approx(beat / per_beat, rel=0.05)
+    assert not any(n.locked for n in arr.notes if n.channel == CH_BASS)
+    kicks = perf.class_onsets()[0]
+    off_kick = np.mean([np.min(np.abs(kicks - t)) > 0.03 for t in bass])
+    assert off_kick > 0.3
+    with pytest.raises(ConfigError, match="bass_mode"):
+        plan_accompaniment(perf, np.random.default_rng(3), bass_mode="slap")
+
+
 def test_breaks_drop_instruments_out():
     perf = Performance(
         times_s=np.arange(0, 12, 0.5),

@@ -311,7 +311,7 @@ def test_failing_track_is_skipped_and_retried(tmp_path, monkeypatch, hydrogen_ki
 
 
 def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
-    from drumscribe.synth.accompaniment import GENRES, find_gm_soundfonts
+    from drumscribe.synth.accompaniment import FREE_BASS_MODES, GENRES, find_gm_soundfonts
 
     fonts = find_gm_soundfonts()
     if not fonts:
@@ -332,7 +332,19 @@ def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
         assert played["soundfont"] == ctx._soundfonts[0].name and "backbeat_clicks" in played
         assert set(played["programs"]) == set(played["notes_per_channel"])
         played_any |= sum(played["notes_per_channel"].values()) > 0
+        assert "free_bass" not in played
     assert played_any
+    # --set free_bass_prob=1: every band's bass line leaves the kick, recorded; the drums are as at 0
+    free_cfg = SynthConfig(**{**cfg.to_dict(), "free_bass_prob": 1.0})
+    free_ctx = RenderContext(free_cfg, hydrogen_kits, kit_splits)
+    free_ctx._soundfonts = ctx._soundfonts
+    for index in range(2):
+        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        free, plain = render_track(free_ctx, index, split), render_track(ctx, index, split)
+        assert free.meta["accompaniment"]["free_bass"] in FREE_BASS_MODES
+        assert free.meta["hits"] == plain.meta["hits"] and free.meta["mix"] == plain.meta["mix"]
+    with pytest.raises(ConfigError, match="free_bass_prob"):
+        SynthConfig(free_bass_prob=-0.1)
 
 
 def test_tacet_spans_remove_the_drummer_and_keep_the_band(tmp_path, hydrogen_kits):

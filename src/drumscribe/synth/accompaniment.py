@@ -78,6 +78,11 @@ PICK_ATTACK_DB = (-24.0, -8.0)
 PICK_ATTACK_DECAY_S = (0.004, 0.025)
 PICK_ATTACK_HZ = (700.0, 4000.0)
 PICK_ATTACK_BASS_PROB = 0.4
+#: bass lines that do not follow the kick, with their draw weights (``SynthConfig.free_bass_prob``): driving
+#: root eighths, root quarters, octave eighths and walking quarters. Most genres' bass plays on the kick, so a
+#: model trained only on those hears every low note start as a kick; real bands also play bass notes where
+#: the drummer plays none (the false kicks under ride-only beats of a surf-rock mix)
+FREE_BASS_MODES = {"pedal": 0.35, "quarters": 0.3, "octaves": 0.15, "walking": 0.2}
 #: range of the high-shelf boost [dB]: GM soundfonts hold ~10x less energy above 5 kHz than the
 #: non-drum part of real mixes (measured on mdb-dev: 0.1-1.2 % of the energy vs 0.01-0.1 % rendered)
 SHELF_DB_RANGE = (0.0, 14.0)
@@ -170,7 +175,7 @@ class Genre:
     """Arrangement habits of a style: progression families, instrument programs and playing patterns."""
 
     families: tuple[str, ...]
-    bass: str  # "kick", "walking", "octaves", "tumbao"
+    bass: str  # "kick", "walking", "octaves", "tumbao" (and "pedal", "quarters": see FREE_BASS_MODES)
     bass_programs: tuple[int, ...]
     keys_programs: tuple[int, ...]
     keys_patterns: tuple[str, ...]
@@ -590,11 +595,16 @@ def _voice(pcs: Sequence[int], low: int, high: int, prev: list[int] | None, n: i
     return min(candidates, key=lambda c: abs(float(np.mean(c)) - centre))
 
 
-def plan_accompaniment(perf: Performance, rng: np.random.Generator) -> Arrangement:
-    """An arrangement that follows ``perf``'s tempo, bars, sections and kick drum (see module docstring)."""
+def plan_accompaniment(
+    perf: Performance, rng: np.random.Generator, bass_mode: str | None = None
+) -> Arrangement:
+    """An arrangement that follows ``perf``'s tempo, bars, sections and kick drum (see module docstring);
+    ``bass_mode`` (one of :data:`FREE_BASS_MODES`) replaces the genre's bass line."""
     style = str(perf.meta.get("style", "rock")).split("/")[0]
     genre_name = STYLE_GENRE.get(style, "rock")
     genre = GENRES[genre_name]
+    if bass_mode is not None and bass_mode not in FREE_BASS_MODES:
+        raise ConfigError(f"bass_mode must be one of {sorted(FREE_BASS_MODES)}, not {bass_mode!r}")
     beats_per_bar = int(perf.meta.get("beats_per_bar", 4))
     beat_s = 60.0 / perf.tempo_bpm
     key = int(rng.integers(12))
@@ -689,7 +699,17 @@ def plan_accompaniment(perf: Performance, rng: np.random.Generator) -> Arrangeme
             click_bars.append(bi)
         if "bass" in parts:
             notes += _bass_bar(
-                rng, genre.bass, chord, next_root, b0, b1, bbeat, beats_per_bar, kicks, vel_scale, stops
+                rng,
+                bass_mode or genre.bass,
+                chord,
+                next_root,
+                b0,
+                b1,
+                bbeat,
+                beats_per_bar,
+                kicks,
+                vel_scale,
+                stops,
             )
         if "keys" in parts:
             v = _voice(pcs, 55, 79, prev_voicing["keys"])
@@ -945,6 +965,13 @@ def _bass_bar(
         onsets = [(b0 + i * bbeat, tones[i % 4]) for i in range(beats)]
     elif mode == "octaves":
         onsets = [(b0 + i * bbeat / 2, low + (12 if i % 2 else 0)) for i in range(beats * 2)]
+    elif mode == "pedal":  # driving root eighths, the bar's last two on the fifth in some bars
+        turn = rng.random() < 0.3
+        onsets = [
+            (b0 + i * bbeat / 2, fifth if turn and i >= beats * 2 - 2 else low) for i in range(beats * 2)
+        ]
+    elif mode == "quarters":
+        onsets = [(b0 + i * bbeat, fifth if i % 2 and rng.random() < 0.3 else low) for i in range(beats)]
     elif mode == "tumbao":
         onsets = [
             (b0, low),
@@ -1476,8 +1503,10 @@ def render_accompaniment(
     sample_rate_hz: int,
     soundfonts: Sequence[str | Path],
     info: dict[str, Any] | None = None,
+    bass_mode: str | None = None,
 ) -> np.ndarray:
-    """A harmonically coherent accompaniment of ``performance``: float32 mono (N,) at ``sample_rate_hz``.
+    """A harmonically coherent accompaniment of ``performance``: float32 mono (N,) at ``sample_rate_hz``;
+    ``bass_mode`` replaces the genre's bass line (:func:`plan_accompaniment`).
 
     One soundfont is drawn from ``soundfonts`` with ``rng`` (or, in a share :data:`MIX_SOUNDFONTS_PROB` of
     tracks, two, each instrument from either); the output depends only on ``rng`` and the inputs. Normalised to :data:`TARGET_RMS_DB` RMS. When ``info`` is given it receives the soundfont name
@@ -1498,7 +1527,7 @@ def render_accompaniment(
         if len(fonts) > 1 and rng.random() < MIX_SOUNDFONTS_PROB
         else main
     )
-    arr = plan_accompaniment(performance, rng)
+    arr = plan_accompaniment(performance, rng, bass_mode)
     if second != main:  # instruments from two soundfonts: more timbres per track
         choice: Mapping[int, Path] | Path = {
             ch: (second if rng.random() < 0.5 else main) for ch in arr.programs
@@ -1511,6 +1540,8 @@ def render_accompaniment(
             {str(c): p.name for c, p in choice.items()} if isinstance(choice, Mapping) else choice.name
         )
         info.update(arr.to_dict())
+        if bass_mode is not None:
+            info["free_bass"] = bass_mode
     return audio
 
 

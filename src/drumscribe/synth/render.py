@@ -141,6 +141,11 @@ class SynthConfig:
     #: under dull overheads sound, their wash sitting at 2-5 kHz instead of spreading to the top. At 0
     #: nothing is drawn, so earlier renders keep their draws
     dark_cymbals_prob: float = 0.0
+    #: share of the tracks with accompaniment whose bass line does not follow the kick (root eighths or
+    #: quarters, octaves, walking: :data:`~drumscribe.synth.accompaniment.FREE_BASS_MODES`): low note starts
+    #: with no kick under them, which real bands play and kick-locked bass lines never give. At 0 nothing is
+    #: drawn, so earlier renders keep their draws
+    free_bass_prob: float = 0.0
     #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
     #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
     #: annotations mostly do. Their times stay in each track's ``hits``
@@ -179,6 +184,7 @@ class SynthConfig:
             "crash_bloom_prob",
             "loud_wash_prob",
             "dark_cymbals_prob",
+            "free_bass_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -861,6 +867,15 @@ def tacet_span(rng: np.random.Generator, track_s: float) -> tuple[float, float]:
 T = TypeVar("T")
 
 
+def draw_free_bass(rng: np.random.Generator) -> str:
+    """One track's bass line that does not follow the kick (``SynthConfig.free_bass_prob``)."""
+    from .accompaniment import FREE_BASS_MODES
+
+    modes = list(FREE_BASS_MODES)
+    weights = np.array([FREE_BASS_MODES[m] for m in modes])
+    return str(modes[int(rng.choice(len(modes), p=weights / weights.sum()))])
+
+
 def track_draw(
     cfg: SynthConfig, index: int, stream: int, share: float, draw: Callable[[np.random.Generator], T]
 ) -> T | None:
@@ -917,7 +932,10 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         from .accompaniment import render_accompaniment
 
         played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
-        rest = render_accompaniment(perf, rng_acc, sr, fonts, info=played)  # float32 mono
+        free_bass = track_draw(cfg, index, 12, cfg.free_bass_prob, draw_free_bass)
+        rest = render_accompaniment(
+            perf, rng_acc, sr, fonts, info=played, bass_mode=free_bass
+        )  # float32 mono
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
