@@ -170,13 +170,12 @@ def widen_recurrent_state(
     if h_new < h_old:
         raise ValueError(f"cannot narrow a recurrent layer ({h_old} -> {h_new} units)")
 
-    def unit_rows() -> tuple[torch.Tensor, torch.Tensor]:
-        # row g*H + j of a stacked gate matrix is unit j of gate g
-        src = torch.arange(gates * h_old)
-        return src, (src // h_old) * h_new + src % h_old
+    # row g*H + j of a stacked gate matrix is unit j of gate g: where each old row goes in the wider matrix
+    rows_src = torch.arange(gates * h_old)
+    rows_dst = (rows_src // h_old) * h_new + rows_src % h_old
 
     def old_columns(n_old: int) -> torch.Tensor:
-        # where the old units' outputs sit among the layer's inputs: [forward H | backward H]
+        # where the old units' outputs sit among a layer's inputs: [forward H | backward H]
         src = torch.arange(n_old)
         return src + (src >= h_old) * (h_new - h_old)
 
@@ -190,19 +189,15 @@ def widen_recurrent_state(
             continue
         name = key[len(prefix) :] if key.startswith(prefix) else key
         grown = new.clone()
-        if name.startswith("rnn.bias_"):
-            rows_src, rows_dst = unit_rows()
-            grown[rows_dst] = src[rows_src]
-        elif name.startswith("rnn.weight_"):
-            rows_src, rows_dst = unit_rows()
-            if name.startswith("rnn.weight_hh") or not name.startswith("rnn.weight_ih_l0"):
-                cols = torch.arange(h_old) if name.startswith("rnn.weight_hh") else old_columns(src.shape[1])
-                grown[rows_dst] = 0.0  # old units: nothing from the new ones ...
-                grown[rows_dst[:, None], cols[None, :]] = src[rows_src]  # ... and their own weights
-            elif src.shape[1] == new.shape[1]:
-                grown[rows_dst] = src[rows_src]  # first layer: the same inputs as before
-            else:
-                raise ValueError(f"{key}: {src.shape[1]} -> {new.shape[1]} inputs is not a recurrent width")
+        if name.startswith("rnn.bias_") or (
+            name.startswith("rnn.weight_ih_l0") and src.shape[1] == new.shape[1]
+        ):
+            grown[rows_dst] = src[rows_src]  # biases, first layer (same inputs): the old rows move
+        elif name.startswith(("rnn.weight_hh", "rnn.weight_ih")) and not name.startswith("rnn.weight_ih_l0"):
+            # the state (hh) or the layer below (ih): old units read nothing from the new ones
+            cols = torch.arange(h_old) if name.startswith("rnn.weight_hh") else old_columns(src.shape[1])
+            grown[rows_dst] = 0.0
+            grown[rows_dst[:, None], cols[None, :]] = src[rows_src]
         elif name == "head.weight":
             grown.zero_()
             grown[:, old_columns(src.shape[1])] = src

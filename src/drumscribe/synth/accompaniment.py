@@ -175,7 +175,7 @@ class Genre:
     """Arrangement habits of a style: progression families, instrument programs and playing patterns."""
 
     families: tuple[str, ...]
-    bass: str  # "kick", "walking", "octaves", "tumbao" (and "pedal", "quarters": see FREE_BASS_MODES)
+    bass: str  # "kick", "walking", "octaves", "tumbao" (a track may play one of FREE_BASS_MODES instead)
     bass_programs: tuple[int, ...]
     keys_programs: tuple[int, ...]
     keys_patterns: tuple[str, ...]
@@ -605,6 +605,7 @@ def plan_accompaniment(
     genre = GENRES[genre_name]
     if bass_mode is not None and bass_mode not in FREE_BASS_MODES:
         raise ConfigError(f"bass_mode must be one of {sorted(FREE_BASS_MODES)}, not {bass_mode!r}")
+    bass_line = bass_mode or genre.bass
     beats_per_bar = int(perf.meta.get("beats_per_bar", 4))
     beat_s = 60.0 / perf.tempo_bpm
     key = int(rng.integers(12))
@@ -699,17 +700,7 @@ def plan_accompaniment(
             click_bars.append(bi)
         if "bass" in parts:
             notes += _bass_bar(
-                rng,
-                bass_mode or genre.bass,
-                chord,
-                next_root,
-                b0,
-                b1,
-                bbeat,
-                beats_per_bar,
-                kicks,
-                vel_scale,
-                stops,
+                rng, bass_line, chord, next_root, b0, b1, bbeat, beats_per_bar, kicks, vel_scale, stops
             )
         if "keys" in parts:
             v = _voice(pcs, 55, 79, prev_voicing["keys"])

@@ -871,9 +871,7 @@ def draw_free_bass(rng: np.random.Generator) -> str:
     """One track's bass line that does not follow the kick (``SynthConfig.free_bass_prob``)."""
     from .accompaniment import FREE_BASS_MODES
 
-    modes = list(FREE_BASS_MODES)
-    weights = np.array([FREE_BASS_MODES[m] for m in modes])
-    return str(modes[int(rng.choice(len(modes), p=weights / weights.sum()))])
+    return str(rng.choice(list(FREE_BASS_MODES), p=list(FREE_BASS_MODES.values())))
 
 
 def track_draw(
@@ -933,9 +931,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
 
         played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
         free_bass = track_draw(cfg, index, 12, cfg.free_bass_prob, draw_free_bass)
-        rest = render_accompaniment(
-            perf, rng_acc, sr, fonts, info=played, bass_mode=free_bass
-        )  # float32 mono
+        rest = render_accompaniment(perf, rng_acc, sr, fonts, info=played, bass_mode=free_bass)  # mono
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
