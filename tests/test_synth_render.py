@@ -979,3 +979,26 @@ def test_restrikes_on_kick_pick_ringing_crashes_on_kicks_away_from_snares():
     (rows,) = store_restrike_rows(FakeStore()).values()
     assert rows.shape == (2, 8)  # 1.0 and 1.4 of track a
     assert rows[0].sum() == pytest.approx(84.0) and rows[1].sum() == 0.0
+
+
+def test_tracks_record_the_beat_grid_the_drummer_played_to(tmp_path):
+    from drumscribe.cli import main
+
+    out = tmp_path / "beats"
+    code = main(
+        ["-q", "synth", str(out), "--hours", str(3 * 6 / 3600), "--track-s", "6", "--kits", "procedural",
+         "--no-accompaniment", "--seed", "5", "--cache-dir", str(tmp_path / "c")]
+    )  # fmt: skip
+    assert code == 0
+    store = Store(out)
+    for t in store.track_ids():
+        perf = store.records[t].meta["performance"]
+        beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
+        assert len(beats) >= 4 and np.all(np.diff(beats) > 0) and beats[0] >= 0 and beats[-1] < 6
+        assert set(downs.tolist()) <= set(beats.tolist()) and len(downs) >= 1
+        assert np.median(np.diff(beats)) == pytest.approx(60.0 / perf["tempo_bpm"], rel=0.02)
+        hits = np.concatenate([np.asarray(v) for v in store.records[t].meta["hits"].values()])
+        # the grooves' strokes sit on the grid: most of them within 40 ms of a sixteenth of the beats
+        sixteenths = (beats[:, None] + np.diff(beats).mean() * np.arange(4)[None] / 4).ravel()
+        near = np.min(np.abs(hits[:, None] - sixteenths[None]), axis=1) < 0.04
+        assert near[(hits > beats[0]) & (hits < beats[-1])].mean() > 0.7

@@ -960,6 +960,9 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
             "unison": perf.meta.get("unison"),
             "crash_beat": perf.meta.get("crash_beat"),
             "piece_counts": played_perf.piece_counts(),
+            # the beat grid the drummer played to (for scoring tempo, beat and downbeat tracking)
+            "beats_s": _times_in(perf.beats_s, n / sr),
+            "downbeats_s": _times_in(perf.downbeats_s, n / sr),
         },
         "hits": hits,
         "drums_only": drums_only,
@@ -971,6 +974,12 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         "mix": settings.to_dict(),
     }
     return RenderedTrack(audio, onsets, vels, meta)
+
+
+def _times_in(times_s: np.ndarray, duration_s: float) -> list[float]:
+    """The times [s] within [0, duration_s), rounded to 0.1 ms, as a JSON list."""
+    t = np.asarray(times_s, dtype=np.float64)
+    return [round(float(x), 4) for x in t[(t >= 0) & (t < duration_s)]]
 
 
 # ------------------------------------------------------------------------------------------ dataset

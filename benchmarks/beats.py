@@ -1,0 +1,140 @@
+"""How well does a transcription find the song's tempo, beats and bar lines? Scored on engine renders.
+
+The MusicXML score, the Clone Hero chart and ``--midi-tempo-map`` all stand on three estimates: the tempo, the
+tracked beats and the downbeats (where the bar lines go). Renders record the beat grid their drummer played to
+(``beats_s`` and ``downbeats_s`` in each track's ``performance`` record). Each track of a store's split is
+transcribed from its stored spectrogram at the model's thresholds, as ``drumscribe transcribe`` does, and scored
+with mir_eval's beat metrics (its defaults: beats before 5 s are trimmed, 70 ms F-measure window):
+
+- tempo: the share of tracks within 4 % of the true tempo (``acc1``), or of 1/3, 1/2, 2 or 3 times it
+  (``acc2``, the MIREX convention: the tempo at another metrical level);
+- beats: F-measure, CMLt (the longest correct run at the true metrical level) and AMLt (the same at half or
+  double tempo or off-beat, which a musician would count in the same way);
+- downbeats: F-measure of the score's bar lines (the first beat of each four-beat measure of the grid
+  placement) against the true downbeats, over the whole track.
+
+Printed for all tracks and by group: drums only or with a band, the groove's source (Groove MIDI Dataset or
+the engine's generator), beats per bar and tempo. Stores rendered before the beats were recorded are skipped.
+
+Usage::
+
+    drumscribe synth work/beats92 --hours 1.5 --seed 92 --workers 2 --gmd ../shared/data/gmd
+    python benchmarks/beats.py --store work/beats92 [--split test] [--model default]
+
+Figures (README): ``work/beats92``, all 180 tracks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TEMPO_TOLERANCE = 0.04
+TEMPO_LEVELS = (1 / 3, 1 / 2, 1.0, 2.0, 3.0)
+
+
+def tempo_scores(estimate: float | None, reference: float) -> tuple[bool, bool]:
+    """(acc1, acc2): ``estimate`` within 4 % of ``reference``, or of a third, half, double or triple it."""
+    if not estimate:
+        return False, False
+
+    def near(level: float) -> bool:
+        return abs(estimate - level * reference) <= TEMPO_TOLERANCE * level * reference
+
+    return near(1.0), any(near(level) for level in TEMPO_LEVELS)
+
+
+def score_downbeats(tr: Any) -> np.ndarray:
+    """The score's bar lines [s]: beats ``first_measure + 4k`` of the grid placement."""
+    from drumscribe.transcribe.exports import BEATS_PER_MEASURE, place_on_grid
+
+    g = place_on_grid(tr)
+    if len(g.grid) == 0:
+        return np.zeros(0)
+    idx = np.arange(len(g.grid))
+    return g.grid[(idx - g.first_measure) % BEATS_PER_MEASURE == 0]
+
+
+def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: float) -> dict[str, float]:
+    """Every metric of one transcription against its reference grid."""
+    import mir_eval
+
+    ref = mir_eval.beat.trim_beats(beats)
+    est = mir_eval.beat.trim_beats(np.asarray(tr.beats_s, dtype=np.float64))
+    cmlc, cmlt, amlc, amlt = mir_eval.beat.continuity(ref, est)
+    acc1, acc2 = tempo_scores(tr.tempo_bpm, tempo_bpm)
+    return {
+        "acc1": float(acc1),
+        "acc2": float(acc2),
+        "beat_f": mir_eval.beat.f_measure(ref, est),
+        "cmlt": cmlt,
+        "amlt": amlt,
+        "downbeat_f": mir_eval.beat.f_measure(downbeats, score_downbeats(tr), 0.07),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--store", type=Path, action="append", required=True, help="render store (repeatable)"
+    )
+    parser.add_argument("--model", default="default", help="model name or folder (default: default)")
+    parser.add_argument(
+        "--split",
+        default="all",
+        help="store split, or all (default: all: the tracker is not trained on renders)",
+    )
+    parser.add_argument("--max-tracks", type=int, default=None, help="at most this many tracks per store")
+    args = parser.parse_args(argv)
+
+    import logging
+
+    from drumscribe.data.store import Store
+    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+
+    logging.getLogger("drumscribe").setLevel(logging.ERROR)  # silence per-track warnings (no tempo, ...)
+    model = get_model(args.model, "cpu")
+    groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for path in args.store:
+        store = Store(path)
+        split = None if args.split == "all" else args.split
+        ids = [t for t in store.track_ids(split) if "beats_s" in store.records[t].meta["performance"]]
+        if not ids:
+            print(
+                f"{path}: no {args.split} tracks with a recorded beat grid (rendered before it was recorded)"
+            )
+            continue
+        for tid in ids[: args.max_tracks]:
+            meta = store.records[tid].meta
+            perf = meta["performance"]
+            beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
+            if len(beats) < 2 or meta.get("tacet_s"):
+                continue
+            spec = np.asarray(store.features(tid), dtype=np.float32)
+            tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, None, keep_spectrogram=False)
+            s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]))
+            per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
+            groups["all"].append(s)
+            groups["drums only" if meta["drums_only"] else "with a band"].append(s)
+            groups[f"source {perf['source']}"].append(s)
+            groups[f"{per_bar} beats per bar"].append(s)
+            bpm = float(perf["tempo_bpm"])
+            groups["below 90 BPM" if bpm < 90 else "90-140 BPM" if bpm <= 140 else "above 140 BPM"].append(s)
+    if not groups:
+        return 1
+    keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f"]
+    print(f"{args.model}: means over tracks (tempo: share of tracks)")
+    print(f"  {'group':<18} {'tracks':>6} " + " ".join(f"{k:>10}" for k in keys))
+    for name, rows in sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])):
+        means = [np.mean([r[k] for r in rows]) for k in keys]
+        print(f"  {name:<18} {len(rows):>6} " + " ".join(f"{m:>10.3f}" for m in means))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""benchmarks/beats.py: tempo, beat and bar-line scores against a render's beat grid."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from beats import score_downbeats, tempo_scores, track_scores  # noqa: E402
+
+from drumscribe.transcribe.result import Transcription  # noqa: E402
+
+
+def test_tempo_scores_take_other_metrical_levels_only_as_acc2():
+    assert tempo_scores(121.0, 120.0) == (True, True)
+    assert tempo_scores(60.5, 120.0) == (False, True)
+    assert tempo_scores(360.0, 120.0) == (False, True)
+    assert tempo_scores(160.0, 120.0) == (False, False)  # 4:3 is not a metrical level
+    assert tempo_scores(None, 120.0) == (False, False)
+
+
+def _transcription(bpm: float, beats: np.ndarray, kicks: np.ndarray) -> Transcription:
+    onsets = [kicks, np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)]
+    return Transcription(
+        onsets=onsets,
+        velocities=[np.full(len(o), 80) for o in onsets],
+        confidences=[np.ones(len(o), np.float32) for o in onsets],
+        activations=np.zeros((1600, 5), np.float32),
+        fps=100.0,
+        duration_s=16.0,
+        tempo_bpm=bpm,
+        beats_s=beats,
+    )
+
+
+def test_a_right_grid_scores_one_and_an_offbeat_grid_does_not():
+    beats = np.arange(0.5, 15.5, 0.5)  # 120 BPM
+    downs = beats[::4]
+    right = track_scores(_transcription(120.0, beats, downs), beats, downs, 120.0)
+    assert right == pytest.approx({"acc1": 1, "acc2": 1, "beat_f": 1, "cmlt": 1, "amlt": 1, "downbeat_f": 1})
+    np.testing.assert_allclose(score_downbeats(_transcription(120.0, beats, downs))[:3], downs[:3])
+    off = track_scores(_transcription(120.0, beats + 0.25, downs), beats, downs, 120.0)
+    assert off["beat_f"] == 0 and off["cmlt"] == 0 and off["amlt"] > 0.9  # the off-beat counts only in AMLt
