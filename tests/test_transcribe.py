@@ -27,7 +27,13 @@ from drumscribe.transcribe.inference import (
     get_model,
     stream_log_spectrogram,
 )
-from drumscribe.transcribe.tempo import TempoConfig, estimate_beats, estimate_tempo, onset_envelope
+from drumscribe.transcribe.tempo import (
+    TempoConfig,
+    backbeat_every_fourth,
+    estimate_beats,
+    estimate_tempo,
+    onset_envelope,
+)
 from drumscribe.transcribe.velocity import velocities_from_levels, velocity_from_height
 
 SR = 44100
@@ -366,12 +372,9 @@ def test_louder_strokes_get_higher_velocities(models, tmp_path) -> None:
     assert loud.to_dict()["settings"]["velocity_rule"].startswith("velocity = clip(round(79 + 107")
 
 
-# a plain backbeat with eighth hi-hats below about 76 BPM is read in double time (the prior leans to 120 BPM;
-# below about 70 it already was before the bar term): --bpm sets such a tempo
-@pytest.mark.parametrize("bpm", [80.0, 95.0, 120.0, 140.0, 168.0])
-def test_tempo_and_beats_of_click_tracks(bpm) -> None:
-    fps = 100.0
-    n = int(40 * fps)
+def backbeat_click_track(bpm: float, fps: float = 100.0, secs: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+    """(activations, beat times): kick on 1 and 3, snare on 2 and 4, eighth-note hi-hats, a little noise."""
+    n = int(secs * fps)
     beats = np.arange(0.37, n / fps - 0.2, 60.0 / bpm)
     act = np.zeros((n, 5))
     rng = np.random.default_rng(int(bpm))
@@ -380,7 +383,16 @@ def test_tempo_and_beats_of_click_tracks(bpm) -> None:
         for e in (b, b + 30.0 / bpm):  # eighth-note hi-hats
             if e * fps < n:
                 act[int(round(e * fps)), 3] = 0.6
-    act += 0.05 * rng.random(act.shape)
+    return act + 0.05 * rng.random(act.shape), beats
+
+
+# below about 70 BPM such a backbeat is still read in double time (the prior leans to 120 BPM, and a double
+# tempo under 140 BPM is not halved): --bpm sets such a tempo
+@pytest.mark.parametrize("bpm", [72.0, 95.0, 120.0, 140.0, 168.0])
+def test_tempo_and_beats_of_click_tracks(bpm) -> None:
+    fps = 100.0
+    n = int(40 * fps)
+    act, beats = backbeat_click_track(bpm, fps)
     tempo, beat_times = estimate_beats(act, fps)
     assert tempo == pytest.approx(bpm, rel=0.01)
     err = np.min(np.abs(beat_times[:, None] - beats[None]), axis=1)
@@ -389,7 +401,7 @@ def test_tempo_and_beats_of_click_tracks(bpm) -> None:
     assert estimate_tempo(onset_envelope(np.zeros((n, 5)))) is None
 
 
-@pytest.mark.parametrize("bpm", [110.0, 118.0])
+@pytest.mark.parametrize("bpm", [118.0, 126.0])
 def test_the_bar_keeps_a_syncopated_groove_at_its_tempo(bpm) -> None:
     """Kicks in a 3-3-2 tresillo with the snare on 2 and 4: without the four-beat bar's autocorrelation the
     estimate falls to half the tempo."""
@@ -404,6 +416,22 @@ def test_the_bar_keeps_a_syncopated_groove_at_its_tempo(bpm) -> None:
     act += 0.05 * np.random.default_rng(0).random(act.shape)
     assert estimate_beats(act, fps)[0] == pytest.approx(bpm, rel=0.01)
     assert estimate_beats(act, fps, TempoConfig(bar_weight=0.0))[0] == pytest.approx(bpm / 2, rel=0.01)
+
+
+def test_a_slow_backbeat_counted_twice_as_fast_is_halved() -> None:
+    """At 72 BPM the estimate is 144, where the snare falls on one beat in four: it is halved, and the beats
+    are tracked again on the clicks. A fast backbeat (snare on every other beat) is left alone."""
+    act, beats = backbeat_click_track(72.0)
+    never = TempoConfig(halve_min_bpm=1e9)
+    assert estimate_beats(act, 100.0, never)[0] == pytest.approx(144.0, rel=0.01)
+    double_beats = estimate_beats(act, 100.0, never)[1]
+    assert backbeat_every_fourth(act, double_beats, 100.0)
+    tempo, beat_times = estimate_beats(act, 100.0)
+    assert tempo == pytest.approx(72.0, rel=0.01)
+    assert np.max(np.min(np.abs(beat_times[:, None] - beats[None]), axis=1)) <= 0.015
+    fast, _ = backbeat_click_track(160.0)
+    assert not backbeat_every_fourth(fast, estimate_beats(fast, 100.0)[1], 100.0)
+    assert estimate_beats(fast, 100.0)[0] == pytest.approx(160.0, rel=0.01)
 
 
 def test_known_bpm_sets_the_beat_period_and_the_music_its_phase() -> None:

@@ -229,6 +229,14 @@ def _merged(frac: np.ndarray, classes: np.ndarray, d: int) -> int:
     return len(slots) - len(set(slots))
 
 
+def measure_phase(placed: list[tuple[int, Fraction, int]], first_beat: int) -> int:
+    """The beat phase (mod 4, counted from ``first_beat``) where the measures start: the one on which most
+    kicks fall (0 without kicks on the beat)."""
+    kick_beats = [int(p) for c, p, _ in placed if c == KICK and p.denominator == 1]
+    counts = [sum(1 for b in kick_beats if (b - first_beat) % BEATS_PER_MEASURE == ph) for ph in range(4)]
+    return int(np.argmax(counts)) if kick_beats else 0
+
+
 def place_on_grid(tr: Transcription) -> GridPlacement:
     """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat; 32nds or
     sixteenth sextuplets where two strokes of one drum would share a slot), measures on the beat phase that
@@ -260,11 +268,8 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
         k = int(np.round(f * d))
         pos = Fraction(int(b)) + Fraction(k, d)
         placed.append((c, pos, v))
-    # the downbeat: the phase (mod 4) on which most kicks fall
     first_beat = int(min(p for _, p, _ in placed))
-    kick_beats = [int(p) for c, p, _ in placed if c == KICK and p.denominator == 1]
-    counts = [sum(1 for b in kick_beats if (b - first_beat) % BEATS_PER_MEASURE == ph) for ph in range(4)]
-    phase = int(np.argmax(counts)) if kick_beats else 0
+    phase = measure_phase(placed, first_beat)
     # measures start at first_beat + phase - 4k; choose the start at or before the first beat
     start = first_beat + phase - (BEATS_PER_MEASURE if phase > 0 else 0)
     return GridPlacement(placed, grid, start, bpm)

@@ -6,7 +6,9 @@
    over tempo (Ellis 2007: centre 120 BPM, width 1 octave) and reinforced by its double and its quadruple
    (a beat is also a period of two beats, and of the four-beat bar, which keeps syncopated grooves such as
    a 3-3-2 tresillo from passing for a faster tempo); the best lag is refined by parabolic interpolation.
-3. **Beats**: Ellis's dynamic programme: the score of a beat at frame t is the envelope at t plus the
+3. **Half time**: a fast estimate (140 BPM or more) whose snare strokes on the beat mostly fall on one beat
+   in four is a slow backbeat (snare on 2 and 4) counted twice as fast, and is halved.
+4. **Beats**: Ellis's dynamic programme: the score of a beat at frame t is the envelope at t plus the
    best score of a previous beat tau in [t - 2P, t - P/2], penalised by ``tightness * log((t - tau) / P)^2``,
    where P is the beat period [frames]; the beats are backtracked from the best frame near the end.
 
@@ -37,6 +39,11 @@ class TempoConfig:
     double_weight: float = 0.5
     bar_weight: float = 1.0
     classes: tuple[int, ...] = (KICK, SNARE, TOMS, HIHAT, CYMBALS)
+    #: an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes (at least ``halve_min_snares``)
+    #: fall at least ``halve_snare_share`` on one beat in four is halved (:func:`backbeat_every_fourth`)
+    halve_min_bpm: float = 140.0
+    halve_min_snares: int = 4
+    halve_snare_share: float = 0.6
     #: a tempo needs at least ``min_onsets`` clear onsets: envelope peaks of at least ``min_rise`` (a jump
     #: of the summed activations within one frame); silence or noise, whose activations barely move,
     #: has no tempo
@@ -93,8 +100,12 @@ def estimate_tempo(
         return None
     bpm = 60.0 * fps / lags
 
-    def at(multiple: int) -> np.ndarray:  # the autocorrelation at a multiple of each lag (0 past its end)
-        return np.where(multiple * lags < len(ac), ac[np.minimum(multiple * lags, len(ac) - 1)], 0.0)
+    def at(multiple: int) -> np.ndarray:
+        """The autocorrelation near ``multiple`` times each lag (0 past its end): its highest value within
+        ``multiple / 2`` frames, where the multiple of a period within half a frame of the lag lies."""
+        reach = multiple // 2
+        idx = multiple * lags[:, None] + np.arange(-reach, reach + 1)[None, :]
+        return np.where(idx < len(ac), ac[np.minimum(idx, len(ac) - 1)], 0.0).max(axis=1)
 
     prior = np.exp(-0.5 * (np.log2(bpm / config.prior_bpm) / config.prior_width_octaves) ** 2)
     score = (ac[lags] + config.double_weight * at(2) + config.bar_weight * at(4)) * prior
@@ -192,4 +203,37 @@ def estimate_beats(
     tempo = estimate_tempo(env, fps, config) if bpm is None else float(bpm)
     if tempo is None:
         return None, np.zeros(0)
-    return tempo, track_beats(env, tempo, fps, config.tightness)
+    beats = track_beats(env, tempo, fps, config.tightness)
+    if (
+        bpm is None
+        and tempo >= config.halve_min_bpm
+        and backbeat_every_fourth(activations, beats, fps, config)
+    ):
+        tempo /= 2
+        beats = track_beats(env, tempo, fps, config.tightness)
+    return tempo, beats
+
+
+def backbeat_every_fourth(
+    activations: np.ndarray, beats_s: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None
+) -> bool:
+    """Whether the snare strokes that fall on the tracked beats mostly fall on one beat in four: the
+    backbeat of a slow song (snare on 2 and 4) counted twice as fast. Snare strokes are the snare
+    activation's peaks (:func:`~drumscribe.peaks.pick_peaks` at 0.5); one is on a beat within an eighth of
+    the beat period; at least :attr:`TempoConfig.halve_min_snares` of them must be, and at least
+    :attr:`TempoConfig.halve_snare_share` of those on the most common beat of four."""
+    from ..peaks import pick_peaks
+
+    config = config or TempoConfig()
+    act = np.asarray(activations)
+    if len(beats_s) < 4 or act.ndim != 2 or act.shape[1] <= SNARE:
+        return False
+    snares = pick_peaks(act[:, SNARE : SNARE + 1], 0.5, fps)[0][0]
+    period = float(np.median(np.diff(beats_s)))
+    nearest = np.clip(np.searchsorted(beats_s, snares), 1, len(beats_s) - 1)
+    nearest = np.where(snares - beats_s[nearest - 1] < beats_s[nearest] - snares, nearest - 1, nearest)
+    on_beat = nearest[np.abs(snares - beats_s[nearest]) <= period / 8]
+    if len(on_beat) < config.halve_min_snares:
+        return False
+    counts = np.bincount(on_beat % 4, minlength=4)
+    return bool(counts.max() >= config.halve_snare_share * len(on_beat))
