@@ -10,8 +10,8 @@ with mir_eval's beat metrics (its defaults: beats before 5 s are trimmed, 70 ms 
   (``acc2``, the MIREX convention: the tempo at another metrical level);
 - beats: F-measure, CMLt (the longest correct run at the true metrical level) and AMLt (the same at half or
   double tempo or off-beat, which a musician would count in the same way);
-- downbeats: F-measure of the score's bar lines (the first beat of each four-beat measure of the grid
-  placement) against the true downbeats, over the whole track.
+- downbeats: F-measure of the score's bar lines (``Transcription.downbeats_s``: the first beat of each
+  four-beat measure of the grid placement) against the true downbeats, over the whole track.
 
 Printed for all tracks and by group: drums only or with a band, the groove's source (Groove MIDI Dataset or
 the engine's generator), beats per bar and tempo. Stores rendered before the beats were recorded are skipped.
@@ -49,17 +49,6 @@ def tempo_scores(estimate: float | None, reference: float) -> tuple[bool, bool]:
     return near(1.0), any(near(level) for level in TEMPO_LEVELS)
 
 
-def score_downbeats(tr: Any) -> np.ndarray:
-    """The score's bar lines [s]: beats ``first_measure + 4k`` of the grid placement."""
-    from drumscribe.transcribe.exports import BEATS_PER_MEASURE, place_on_grid
-
-    g = place_on_grid(tr)
-    if len(g.grid) == 0:
-        return np.zeros(0)
-    idx = np.arange(len(g.grid))
-    return g.grid[(idx - g.first_measure) % BEATS_PER_MEASURE == 0]
-
-
 def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: float) -> dict[str, float]:
     """Every metric of one transcription against its reference grid."""
     import mir_eval
@@ -74,7 +63,7 @@ def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: f
         "beat_f": mir_eval.beat.f_measure(ref, est),
         "cmlt": cmlt,
         "amlt": amlt,
-        "downbeat_f": mir_eval.beat.f_measure(downbeats, score_downbeats(tr), 0.07),
+        "downbeat_f": mir_eval.beat.f_measure(downbeats, np.asarray(tr.downbeats_s), 0.07),
     }
 
 

@@ -110,6 +110,7 @@ def test_result_matches_library(client: TestClient, done_job: str, reference) ->
     assert [e["time_s"] for e in res["events"]] == sorted(e["time_s"] for e in res["events"])
     assert res["duration_s"] == pytest.approx(4.0, abs=1e-3)
     assert res["warnings"] == []  # full-band audio
+    np.testing.assert_allclose(res["downbeats_s"], reference.downbeats_s, atol=1e-4)
     acts = client.get(f"/api/jobs/{done_job}/activations").json()
     np.testing.assert_allclose(np.array(acts["activations"]).T, reference.activations, atol=1e-4)
 
@@ -191,6 +192,7 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
     want = reference.with_bpm(97.0)
     assert data["tempo_bpm"] == 97.0 and data["settings"]["bpm"] == 97.0
     assert data["beats_s"] == pytest.approx(list(want.beats_s), abs=1e-3)
+    assert data["downbeats_s"] == pytest.approx(list(want.downbeats_s), abs=1e-3) and data["downbeats_s"]
     assert len(data["onsets"]) == reference.num_onsets  # the onsets do not move
     r = client.get(f"/api/jobs/{done_job}/download/chart", params={"bpm": "97"})
     assert r.status_code == 200 and r.headers["content-disposition"].endswith('filename="beat.chart"')

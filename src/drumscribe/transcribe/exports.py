@@ -237,6 +237,12 @@ def measure_phase(placed: list[tuple[int, Fraction, int]], first_beat: int) -> i
     return int(np.argmax(counts)) if kick_beats else 0
 
 
+def bar_lines(g: GridPlacement) -> np.ndarray:
+    """Times [s] of a placement's bar lines on its grid: beats ``first_measure + 4k``."""
+    idx = np.arange(len(g.grid))
+    return np.asarray(g.grid, dtype=np.float64)[(idx - g.first_measure) % BEATS_PER_MEASURE == 0]
+
+
 def place_on_grid(tr: Transcription) -> GridPlacement:
     """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat; 32nds or
     sixteenth sextuplets where two strokes of one drum would share a slot), measures on the beat phase that

@@ -129,6 +129,20 @@ class Transcription:
         warning = low_bandwidth_warning(self.settings.get("bandwidth_hz"))
         return [warning] if warning else []
 
+    @property
+    def downbeats_s(self) -> np.ndarray:
+        """Where the bar lines of the score and the chart go [s]: the first beat of each four-beat measure
+        on the beat grid (:func:`~drumscribe.transcribe.exports.place_on_grid`), over the span of the
+        tracked beats; empty without tracked beats or onsets."""
+        from .exports import bar_lines, place_on_grid
+
+        beats = np.asarray(self.beats_s, dtype=np.float64)
+        if len(beats) == 0 or self.num_onsets == 0:
+            return np.zeros(0)
+        lines = bar_lines(place_on_grid(self))
+        half = float(np.median(np.diff(beats))) / 2 if len(beats) > 1 else 0.0
+        return lines[(lines >= beats[0] - half) & (lines <= beats[-1] + half)]
+
     def repick(self, threshold: float | Sequence[float] | None = None) -> Transcription:
         """A new Transcription with onsets re-picked from the stored activations (no model call).
 
@@ -203,6 +217,7 @@ class Transcription:
             "midi_notes": [int(n) for n in self.midi_notes],
             "tempo_bpm": None if self.tempo_bpm is None else round(float(self.tempo_bpm), 3),
             "beats_s": [round(float(b), 4) for b in self.beats_s],
+            "downbeats_s": [round(float(b), 4) for b in self.downbeats_s],
             "model": {k: v for k, v in model.items() if v is not None},
             "settings": {
                 **self.settings,

@@ -161,6 +161,7 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         "tempo_bpm": None if tempo is None or not np.isfinite(tempo) else round(float(tempo), 2),
         "warnings": t.warnings,
         "beats_s": _times(t.beats_s if t.beats_s is not None else []),
+        "downbeats_s": _times(t.downbeats_s),
         "onsets": [_times(o) for o in t.onsets],
         "velocities": [[int(v) for v in vel] for vel in t.velocities],
         "confidences": [[round(float(c), 4) for c in conf] for conf in t.confidences],
