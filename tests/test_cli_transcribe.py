@@ -188,6 +188,23 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
     assert "bpm must be between" in capsys.readouterr().err
 
 
+def test_beats_per_bar_goes_into_midi_musicxml_and_chart(setup, tmp_path, capsys) -> None:
+    import mido
+    import music21
+
+    out = tmp_path / "o"
+    args = args_for(setup, out, "-f", "midi,musicxml,json,chart")
+    assert main([*args, "--beats-per-bar", "3"]) == 0
+    sigs = [m.numerator for m in mido.MidiFile(out / "a.mid").tracks[0] if m.type == "time_signature"]
+    assert sigs == [3]
+    ts = music21.converter.parse(out / "a.musicxml").recurse().getElementsByClass("TimeSignature")
+    assert [t.ratioString for t in ts] == ["3/4"]
+    assert "= TS 3" in (out / "a.chart").read_text()
+    assert json.loads((out / "a.json").read_text())["settings"]["beats_per_bar"] == 3
+    assert main([*args, "--beats-per-bar", "13", "--overwrite"]) == 1
+    assert "beats per bar must be a whole number from 2 to 12" in capsys.readouterr().err
+
+
 def test_midi_tempo_map_flag(setup, tmp_path) -> None:
     out = tmp_path / "o"
     args = args_for(setup, out, "-f", "midi,json")

@@ -496,3 +496,75 @@ def test_chart_fast_kicks_alternate_with_expert_plus_kicks(tmp_path) -> None:
     lanes = [0 if 0 in codes else 32 for _, codes in sorted(chart["notes"].items())]
     assert lanes == [0] * 8 + [0, 32] * 4
     np.testing.assert_allclose(chart_onsets(chart)[0], kicks, atol=0.002)
+
+
+def waltz() -> Transcription:
+    """Five bars of 3/4 at 100 BPM: kick on 1, snare on 2 and 3, hi-hat eighths; the beats tracked."""
+    bars = 5
+    beats = [[], [], [], [], []]
+    for bar in range(bars):
+        b = 3 * bar + 1  # the song starts on a pickup beat (beat 0: a hi-hat alone)
+        beats[0] += [b]
+        beats[1] += [b + 1, b + 2]
+        beats[3] += [b + k / 2 for k in range(6)]
+    beats[3] += [0.0]
+    onsets = [np.array(sorted(grid_time(b) for b in bs)) for bs in beats]
+    conf = [np.full(len(o), 0.9, np.float32) for o in onsets]
+    n = int(np.ceil(grid_time(3 * bars + 2) * 100))
+    return Transcription(
+        onsets=onsets,
+        velocities=[velocity_from_height(h) for h in conf],
+        confidences=conf,
+        activations=np.zeros((n, 5), np.float32),
+        fps=100.0,
+        duration_s=n / 100,
+        tempo_bpm=BPM,
+        beats_s=np.array([grid_time(b) for b in range(3 * bars + 1)]),
+        source="waltz.wav",
+    )
+
+
+def test_a_meter_other_than_four_four(tmp_path) -> None:
+    import music21
+
+    from drumscribe.errors import ConfigError
+
+    tr = waltz().with_meter(3)
+    assert tr.settings["beats_per_bar"] == 3 and waltz().with_meter(None).settings["beats_per_bar"] is None
+    # the bar lines fall on the kicks, every third beat
+    np.testing.assert_allclose(tr.downbeats_s, tr.onsets[0], atol=1e-6)
+    assert len(waltz().downbeats_s) < len(tr.downbeats_s)  # in 4/4 they cannot all be kicks
+    # MusicXML: a 3/4 signature, every voice fills three beats, every kick opens a measure
+    score = music21.converter.parse(str(tr.to_musicxml(tmp_path / "waltz.musicxml")))
+    part = score.parts[0]
+    assert part.recurse().getElementsByClass("TimeSignature").first().ratioString == "3/4"
+    measures = list(part.getElementsByClass("Measure"))
+    assert all(v.highestTime == 3 for m in measures for v in m.voices)
+    kick = f"{DRUM_STAFF[0][0]}{DRUM_STAFF[0][1]}"
+    kick_offsets = [
+        Fraction(n.getOffsetInHierarchy(part)).limit_denominator(12)
+        for n in part.recurse().notes
+        for m in (n.notes if isinstance(n, music21.percussion.PercussionChord) else [n])
+        if m.displayName == kick
+    ]
+    assert len(kick_offsets) == 5 and all(o % 3 == 0 for o in kick_offsets)
+    # MIDI: 3/4 after a one-beat pickup in the tempo-mapped file, 3/4 throughout in the plain one
+    plain = [
+        (m.numerator, m.denominator)
+        for m in mido.MidiFile(str(tr.to_midi(tmp_path / "w.mid"))).tracks[0]
+        if m.type == "time_signature"
+    ]
+    assert plain == [(3, 4)]
+    mapped = [
+        m.numerator
+        for m in mido.MidiFile(str(tr.to_midi(tmp_path / "wm.mid", tempo_map=True))).tracks[0]
+        if m.type == "time_signature"
+    ]
+    assert mapped[-1] == 3
+    # the chart: 3-beat measures (TS 3), after any pickup
+    lines = tr.to_chart(tmp_path / "w.chart").read_text().splitlines()
+    assert [ln.split("=")[1].strip() for ln in lines if "= TS" in ln][-1] == "TS 3"
+    assert json.loads(tr.to_json(tmp_path / "w.json").read_text())["settings"]["beats_per_bar"] == 3
+    for bad in (1, 13, 2.5, "three"):
+        with pytest.raises(ConfigError, match="beats per bar"):
+            waltz().with_meter(bad)

@@ -211,6 +211,19 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
         assert r.status_code == 422
 
 
+def test_download_in_three_four(client: TestClient, done_job: str) -> None:
+    r = client.get(f"/api/jobs/{done_job}/download/midi", params={"beats_per_bar": "3", "bpm": "97"})
+    midi = mido.MidiFile(file=io.BytesIO(r.content))
+    assert [m.numerator for m in midi.tracks[0] if m.type == "time_signature"] == [3]
+    r = client.get(f"/api/jobs/{done_job}/download/json", params={"beats_per_bar": "3"})
+    assert json.loads(r.content)["settings"]["beats_per_bar"] == 3
+    r = client.get(f"/api/jobs/{done_job}/download/musicxml", params={"beats_per_bar": "3"})
+    assert r.status_code == 200 and b"<beats>3</beats>" in r.content
+    for bad in ("1", "13", "abc"):
+        r = client.get(f"/api/jobs/{done_job}/download/chart", params={"beats_per_bar": bad})
+        assert r.status_code == 422
+
+
 @pytest.mark.parametrize("bad", ["1.5", "0", "abc", "0.1,0.2", "nan"])
 def test_bad_threshold(client: TestClient, done_job: str, bad: str) -> None:
     r = client.get(f"/api/jobs/{done_job}/download/midi", params={"threshold": bad})

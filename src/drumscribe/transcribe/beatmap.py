@@ -25,12 +25,13 @@ class BeatMap:
 
     ``placed``: the placement's onsets as (class, map beat, velocity), exact fractions on the tracked beats
     (floats in the lead-in, placed there by time); ``pickup``: beats in the first measure when it is short
-    (0: every measure has four).
+    (0: every measure has ``beats_per_bar``).
     """
 
     times: np.ndarray
     placed: list[tuple[int, Fraction | float, int]]
     pickup: int
+    beats_per_bar: int = BEATS_PER_MEASURE
 
     def bpm(self) -> np.ndarray:
         """Tempo [BPM] of each map beat but the last."""
@@ -61,7 +62,7 @@ def beat_map(g: GridPlacement) -> BeatMap:
         b0 += 1
     lead_s = beat_time(b0)
     n = max(1, round(lead_s / head))
-    first = b0 + (g.first_measure - b0) % BEATS_PER_MEASURE
+    first = b0 + (g.first_measure - b0) % g.beats_per_bar
     last = math.ceil(max(positions, default=Fraction(b0))) + 1
     times = np.concatenate(
         [np.arange(n) * (lead_s / n), [beat_time(b) for b in range(b0, max(last, b0) + 2)]]
@@ -75,4 +76,6 @@ def beat_map(g: GridPlacement) -> BeatMap:
         return max(0.0, t / lead_s * n)  # in the lead-in: by time
 
     placed = [(c, map_position(p), v) for c, p, v in g.placed]
-    return BeatMap(times=times, placed=placed, pickup=(n + first - b0) % BEATS_PER_MEASURE)
+    return BeatMap(
+        times=times, placed=placed, pickup=(n + first - b0) % g.beats_per_bar, beats_per_bar=g.beats_per_bar
+    )

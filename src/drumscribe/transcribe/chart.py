@@ -42,7 +42,7 @@ import numpy as np
 from ..fileio import atomic_open
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 from .beatmap import BeatMap, beat_map
-from .exports import BEATS_PER_MEASURE, place_on_grid
+from .exports import place_on_grid
 
 if TYPE_CHECKING:
     from .result import Transcription
@@ -152,7 +152,7 @@ def sections(bm: BeatMap) -> list[tuple[int, str]]:
     """Practice sections (tick, name): one every :data:`SECTION_MEASURES` measures, named by the bar they
     start on ("Bar 1", "Bar 9", ...); the first starts at tick 0 and holds the lead-in and pickup."""
     beats = len(bm.times) - 1
-    step = SECTION_MEASURES * BEATS_PER_MEASURE
+    step = SECTION_MEASURES * bm.beats_per_bar
     out = [(0, "Bar 1")]
     for k in range(1, beats // step + 1):
         beat = bm.pickup + k * step
@@ -170,9 +170,9 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
 def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
     """The .chart of ``tr`` (:func:`chart_lines`) with its preview start and Expert notes per second."""
     bm = beat_map(place_on_grid(tr))
-    sync = [f"  0 = TS {bm.pickup or BEATS_PER_MEASURE}"]
+    sync = [f"  0 = TS {bm.pickup or bm.beats_per_bar}"]
     if bm.pickup:
-        sync.append(f"  {RESOLUTION * bm.pickup} = TS {BEATS_PER_MEASURE}")
+        sync.append(f"  {RESOLUTION * bm.pickup} = TS {bm.beats_per_bar}")
     tempos: list[tuple[int, int]] = []
     for j, bpm in enumerate(bm.bpm()):
         milli = round(1000.0 * bpm)
@@ -191,8 +191,8 @@ def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
     doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
     levels = {level: difficulty_notes(strokes, doubles, rule) for level, rule in DIFFICULTIES.items()}
     expert_s = tick_times([t for t, code in levels["Expert"] if code < CYMBAL_MARKER_MIN], bm)
-    first_bar = bm.pickup or BEATS_PER_MEASURE
-    bar_beats = [0, *range(first_bar, len(bm.times), BEATS_PER_MEASURE)]
+    first_bar = bm.pickup or bm.beats_per_bar
+    bar_beats = [0, *range(first_bar, len(bm.times), bm.beats_per_bar)]
     preview = preview_start(expert_s, tick_times([RESOLUTION * b for b in bar_beats], bm), tr.duration_s)
     span = float(expert_s[-1] - expert_s[0]) if len(expert_s) else 0.0
     notes_per_s = len(expert_s) / max(span, 1.0)

@@ -42,6 +42,7 @@ examples:
   drumscribe transcribe song.mp3                    # -> drumscribe-output/song.mid, .musicxml, ...
   drumscribe transcribe albums/ -o out -f midi,musicxml
   drumscribe transcribe song.m4a --bpm 87           # a known tempo for the score's beat grid
+  drumscribe transcribe waltz.mp3 --beats-per-bar 3 # a score, chart and MIDI file in 3/4
   drumscribe transcribe song.ogg -f clonehero -o ~/"Clone Hero/Songs\""""
 
 
@@ -95,6 +96,13 @@ def register(subparsers: Any) -> None:
         default=None,
         help="the song's tempo, if you know it: beats (the MusicXML grid and the MIDI tempo) are tracked at "
         "it instead of an estimated one, which may be half or double (default: estimated)",
+    )
+    p.add_argument(
+        "--beats-per-bar",
+        type=int,
+        default=None,
+        help="beats (quarter notes) per bar, if the song is not in 4/4: 3 for a waltz; the score, the chart "
+        "and the MIDI file use it (default: 4)",
     )
     p.add_argument(
         "--midi-tempo-map",
@@ -295,7 +303,7 @@ def _run_files(
     from tqdm import tqdm
 
     from .inference import get_model, transcribe
-    from .tempo import check_bpm
+    from .tempo import check_beats_per_bar, check_bpm
 
     out_dir = Path(args.out_dir)
     chunk_s = None if args.chunk_s is not None and args.chunk_s <= 0 else args.chunk_s
@@ -307,6 +315,7 @@ def _run_files(
     threshold: Any = parse_threshold(args.threshold, model.classes)
     midi_notes = parse_midi_notes(args.midi_notes, model.midi_notes, model.classes)
     check_bpm(args.bpm)
+    check_beats_per_bar(args.beats_per_bar)
     seen: dict[Path, Path] = {}
     failed: list[tuple[Path, str]] = []
     skipped = 0
@@ -338,6 +347,7 @@ def _run_files(
                 backend=args.backend,
                 input_kind=args.input_kind,
                 bpm=args.bpm,
+                beats_per_bar=args.beats_per_bar,
                 chunk_s=chunk_s,
                 progress=long_file,
                 keep_spectrogram="png" in formats,

@@ -79,6 +79,13 @@ EXTENSIONS = {
 }
 
 
+def beats_per_bar(tr: Transcription) -> int:
+    """The meter of the score, the chart and the MIDI file: beats (quarter notes) per bar,
+    ``tr.settings["beats_per_bar"]`` (:meth:`~drumscribe.transcribe.result.Transcription.with_meter`), else
+    :data:`BEATS_PER_MEASURE`."""
+    return int(tr.settings.get("beats_per_bar") or BEATS_PER_MEASURE)
+
+
 def _tempo(tr: Transcription) -> float:
     return float(tr.tempo_bpm) if tr.tempo_bpm and np.isfinite(tr.tempo_bpm) else DEFAULT_TEMPO_BPM
 
@@ -111,6 +118,7 @@ def write_midi(tr: Transcription, path: str | Path, tempo_map: bool | None = Non
         track_name=f"drums ({tr.source or 'drumscribe'})",
         beat_times=beats,
         pickup=pickup,
+        beats_per_bar=beats_per_bar(tr),
     )
 
 
@@ -208,13 +216,15 @@ class GridPlacement:
 
     ``placed``: (class, position in beats of ``grid``, velocity); beat ``b`` sounds at ``grid[b]`` [s]
     and position ``b + f`` at ``grid[b] + f * (grid[b + 1] - grid[b])``. ``first_measure``: the beat index
-    (may be negative: before the grid) where the first measure starts; measures are 4 beats long.
+    (may be negative: before the grid) where the first measure starts; measures are ``beats_per_bar`` beats
+    long.
     """
 
     placed: list[tuple[int, Fraction, int]]
     grid: np.ndarray
     first_measure: int
     bpm: float
+    beats_per_bar: int = BEATS_PER_MEASURE
 
 
 def _error(frac: np.ndarray, d: int) -> float:
@@ -229,18 +239,20 @@ def _merged(frac: np.ndarray, classes: np.ndarray, d: int) -> int:
     return len(slots) - len(set(slots))
 
 
-def measure_phase(placed: list[tuple[int, Fraction, int]], first_beat: int) -> int:
-    """The beat phase (mod 4, counted from ``first_beat``) where the measures start: the one on which most
-    kicks fall (0 without kicks on the beat)."""
+def measure_phase(
+    placed: list[tuple[int, Fraction, int]], first_beat: int, beats: int = BEATS_PER_MEASURE
+) -> int:
+    """The beat phase (mod ``beats``, the beats per bar, counted from ``first_beat``) where the measures
+    start: the one on which most kicks fall (0 without kicks on the beat)."""
     kick_beats = [int(p) for c, p, _ in placed if c == KICK and p.denominator == 1]
-    counts = [sum(1 for b in kick_beats if (b - first_beat) % BEATS_PER_MEASURE == ph) for ph in range(4)]
+    counts = [sum(1 for b in kick_beats if (b - first_beat) % beats == ph) for ph in range(beats)]
     return int(np.argmax(counts)) if kick_beats else 0
 
 
 def bar_lines(g: GridPlacement) -> np.ndarray:
-    """Times [s] of a placement's bar lines on its grid: beats ``first_measure + 4k``."""
+    """Times [s] of a placement's bar lines on its grid: beats ``first_measure + k * beats_per_bar``."""
     idx = np.arange(len(g.grid))
-    return np.asarray(g.grid, dtype=np.float64)[(idx - g.first_measure) % BEATS_PER_MEASURE == 0]
+    return np.asarray(g.grid, dtype=np.float64)[(idx - g.first_measure) % g.beats_per_bar == 0]
 
 
 def place_on_grid(tr: Transcription) -> GridPlacement:
@@ -253,8 +265,9 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
         for c, (ts, vs) in enumerate(zip(tr.onsets, tr.velocities))
         for t, v in zip(ts, vs)
     ]
+    meter = beats_per_bar(tr)
     if not events:
-        return GridPlacement([], np.zeros(0), 0, bpm)
+        return GridPlacement([], np.zeros(0), 0, bpm, meter)
     times = np.array([e[0] for e in events])
     grid = beat_grid(tr.beats_s, bpm, float(times.min()), float(times.max()))
     # beat index and fractional position; an onset a little before a beat belongs to that beat
@@ -275,10 +288,10 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
         pos = Fraction(int(b)) + Fraction(k, d)
         placed.append((c, pos, v))
     first_beat = int(min(p for _, p, _ in placed))
-    phase = measure_phase(placed, first_beat)
-    # measures start at first_beat + phase - 4k; choose the start at or before the first beat
-    start = first_beat + phase - (BEATS_PER_MEASURE if phase > 0 else 0)
-    return GridPlacement(placed, grid, start, bpm)
+    phase = measure_phase(placed, first_beat, meter)
+    # measures start at first_beat + phase - k * meter; choose the start at or before the first beat
+    start = first_beat + phase - (meter if phase > 0 else 0)
+    return GridPlacement(placed, grid, start, bpm, meter)
 
 
 def _voice_events(placed: list[tuple[int, Fraction, int]], voice: int) -> dict[Fraction, list[int]]:
@@ -333,8 +346,10 @@ def _fill_voice(
     positions: list[Fraction],
     measure_start: Fraction,
     stem: str,
+    beats: int = BEATS_PER_MEASURE,
 ) -> None:
-    """Notes, chords and rests of one voice in one 4/4 measure; nothing crosses a beat.
+    """Notes, chords and rests of one voice in one measure of ``beats`` quarter notes; nothing crosses a
+    beat.
 
     ``positions`` are the sorted keys of ``events``."""
     from music21 import note, percussion
@@ -343,7 +358,7 @@ def _fill_voice(
         for part in _notated(length):
             voice.append(note.Rest(quarterLength=part))
 
-    for beat in range(BEATS_PER_MEASURE):
+    for beat in range(beats):
         b0 = measure_start + beat
         inside = positions[bisect.bisect_left(positions, b0) : bisect.bisect_left(positions, b0 + 1)]
         cursor = b0
@@ -384,23 +399,24 @@ def build_score(tr: Transcription) -> Any:
     kit.midiChannel = MIDI_DRUM_CHANNEL
     part.insert(0, kit)
     end = max((p for _, p, _ in placed), default=Fraction(0))
-    n_measures = max(1, int(end // BEATS_PER_MEASURE) + 1)
-    four_four = meter.TimeSignature("4/4")
+    beats = beats_per_bar(tr)
+    n_measures = max(1, int(end // beats) + 1)
+    signature = meter.TimeSignature(f"{beats}/4")
     up, down = _voice_events(placed, 1), _voice_events(placed, 2)
     up_pos, down_pos = sorted(up), sorted(down)
     for m in range(n_measures):
         measure = stream.Measure(number=m + 1)
         if m == 0:
             measure.insert(0, clef.PercussionClef())
-            measure.insert(0, four_four)
+            measure.insert(0, signature)
             measure.insert(0, tempo.MetronomeMark(number=round(bpm, 1), referent=1.0))
-        start = Fraction(m * BEATS_PER_MEASURE)
+        start = Fraction(m * beats)
         v1, v2 = stream.Voice(id="1"), stream.Voice(id="2")
-        _fill_voice(v1, up, up_pos, start, "up")
-        _fill_voice(v2, down, down_pos, start, "down")
-        for v in (v1, v2):  # beams from the one 4/4 signature (music21's makeBeams looks it up per measure)
+        _fill_voice(v1, up, up_pos, start, "up", beats)
+        _fill_voice(v2, down, down_pos, start, "down", beats)
+        for v in (v1, v2):  # beams from the one signature (music21's makeBeams looks it up per measure)
             elements = list(v.notesAndRests)
-            for el, beams in zip(elements, four_four.getBeams(elements, measureStartOffset=0.0)):
+            for el, beams in zip(elements, signature.getBeams(elements, measureStartOffset=0.0)):
                 if beams is not None:
                     el.beams = beams
         measure.insert(0, v1)

@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
-from .tempo import check_bpm
+from .tempo import check_beats_per_bar, check_bpm
 from .velocity import level_curve
 
 if TYPE_CHECKING:
@@ -387,6 +387,7 @@ def transcribe(
     inference_config: InferenceConfig | None = None,
     backend: str = "auto",
     input_kind: str = "auto",
+    beats_per_bar: int | None = None,
 ) -> Transcription:
     """Transcribe the drums of an audio file (any format libsndfile reads) or an array of samples.
 
@@ -400,6 +401,7 @@ def transcribe(
     ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid ``model.onnx``; then torch is
     never imported), ``"onnx"`` or ``"torch"``. ``bpm``: a known tempo; the beats (MusicXML grid, MIDI
     tempo) are tracked at it instead of an estimated one. ``tempo=False`` skips tempo and beats.
+    ``beats_per_bar``: the meter of the score, chart and MIDI file (3: 3/4; default 4/4).
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
@@ -410,6 +412,7 @@ def transcribe(
     normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail on bad settings before decoding
     check_input_kind(input_kind)
     check_bpm(bpm)
+    beats_per_bar = check_beats_per_bar(beats_per_bar)
     inference_config.window_frames(float(loaded.feature_config.fps))
     spec, duration_s, timings = compute_features(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
@@ -433,6 +436,7 @@ def transcribe(
         input_kind=input_kind,
     )
     tr.audio_path = audio_path
+    tr.settings["beats_per_bar"] = beats_per_bar
     return tr
 
 

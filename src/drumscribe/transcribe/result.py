@@ -166,6 +166,13 @@ class Transcription:
             settings={**self.settings, "thresholds": th.tolist()},
         )
 
+    def with_meter(self, beats_per_bar: int | None) -> Transcription:
+        """A new Transcription whose score, chart and MIDI file have ``beats_per_bar`` quarter notes per bar
+        (3: 3/4; None: the default 4/4); the bar lines still start where most kicks fall on the beat."""
+        from .tempo import check_beats_per_bar
+
+        return replace(self, settings={**self.settings, "beats_per_bar": check_beats_per_bar(beats_per_bar)})
+
     def with_bpm(self, bpm: float | None) -> Transcription:
         """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
         from the stored activations (no model call); the onsets are unchanged."""

@@ -167,6 +167,26 @@ def count_clear_onsets(envelope: np.ndarray, min_rise: float) -> int:
     return int(np.count_nonzero((mid >= min_rise) & (mid >= env[:-2]) & (mid > env[2:])))
 
 
+#: the meters a score may take: beats (quarter notes) per bar
+BEATS_PER_BAR_RANGE = (2, 12)
+
+
+def check_beats_per_bar(beats_per_bar: int | None) -> int | None:
+    """``beats_per_bar`` as an int, or a ConfigError when it is not a whole number in
+    :data:`BEATS_PER_BAR_RANGE`."""
+    if beats_per_bar is None:
+        return None
+    try:
+        value = int(beats_per_bar)
+        whole = value == float(beats_per_bar)
+    except (TypeError, ValueError):
+        raise ConfigError(f"beats per bar must be a whole number, got {beats_per_bar!r}") from None
+    lo, hi = BEATS_PER_BAR_RANGE
+    if not whole or not lo <= value <= hi:
+        raise ConfigError(f"beats per bar must be a whole number from {lo} to {hi}, got {beats_per_bar!r}")
+    return value
+
+
 #: the tempi a known ``bpm`` may take [BPM]
 BPM_RANGE = (20.0, 400.0)
 

@@ -9,7 +9,8 @@ at ``/openapi.json``; see docs/web.md):
 * ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, duration, thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
-* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...`` (``bpm``: a known tempo).
+* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...&beats_per_bar=...``
+  (``bpm``: a known tempo; ``beats_per_bar``: the meter of the score, chart and MIDI file, 3 for 3/4).
 """
 
 from __future__ import annotations
@@ -476,7 +477,11 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         summary="Export as midi, musicxml, csv, json, chart or clonehero (a zip)",
     )
     async def job_download(
-        job_id: str, fmt: str, threshold: str | None = None, bpm: float | None = None
+        job_id: str,
+        fmt: str,
+        threshold: str | None = None,
+        bpm: float | None = None,
+        beats_per_bar: int | None = None,
     ) -> FileResponse:
         job = get_job(job_id)
         if fmt not in EXPORTS:
@@ -485,11 +490,13 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         if fmt == "clonehero":  # the song's audio goes in the zip
             stored_upload(job)
         t = picked(job, th)
-        if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
-            try:
+        try:
+            if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
                 t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)
-            except ConfigError as exc:
-                raise HTTPException(422, str(exc)) from None
+            if beats_per_bar is not None:  # the meter of the score, chart and MIDI file
+                t = t.with_meter(beats_per_bar)
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc)) from None
         suffix, media_type, method = EXPORTS[fmt]
         out = job.folder / f"export-{uuid.uuid4().hex}{suffix}"
         try:

@@ -252,6 +252,8 @@
     const bpm = $("bpm");
     // a known tempo (the field's own range check): the score's beat grid and the MIDI tempo follow it
     if (bpm.value !== "" && bpm.checkValidity()) params.set("bpm", bpm.value);
+    const bar = $("beats-per-bar");  // beats per bar (3: a waltz): the score's, chart's and MIDI file's meter
+    if (bar.value !== "" && bar.checkValidity()) params.set("beats_per_bar", bar.value);
     const q = params.toString() ? `?${params}` : "";
     for (const fmt of DOWNLOADS) {
       const a = $(`dl-${fmt}`);
@@ -640,6 +642,7 @@
 
     $("threshold").addEventListener("input", onThresholdInput);
     $("bpm").addEventListener("input", () => { if (st.jobId) updateDownloads(); });
+    $("beats-per-bar").addEventListener("input", () => { if (st.jobId) updateDownloads(); });
     $("threshold-reset").addEventListener("click", async () => {
       clearTimeout(repickTimer);
       await repick(null);
