@@ -275,8 +275,9 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
     frac = (times - grid[idx]) / (grid[idx + 1] - grid[idx])
     classes = np.array([e[1] for e in events])
     subdiv: dict[int, int] = {}
-    for b in np.unique(idx):
-        f, cls = frac[idx == b], classes[idx == b]
+    order = np.argsort(idx, kind="stable")  # each beat's onsets together, in one pass
+    for group in np.split(order, np.flatnonzero(np.diff(idx[order])) + 1):
+        b, f, cls = idx[group[0]], frac[group], classes[group]
         d = 3 if _error(f, 3) < TRIPLET_PREFERENCE * _error(f, 4) else 4
         if _merged(f, cls, d):  # fast strokes (double bass, rolls): 32nds or sextuplets, whichever fits
             d = min((d, 8, 6), key=lambda e: (_merged(f, cls, e), _error(f, e)))
