@@ -3,7 +3,7 @@
 Map beat 0 is the start of the audio. The tracked beats of the grid placement
 (:func:`~drumscribe.transcribe.exports.place_on_grid`, frame jitter smoothed out) follow a lead-in of whole
 beats, which starts at least half a beat in (a shorter one would need over twice the song's tempo), and a
-first measure of fewer than four beats (``pickup``) puts the following bar lines on the downbeats. With a
+first measure shorter than a bar (``pickup``) puts the following bar lines on the downbeats. With a
 tempo change on every map beat, a sequencer or game plays each beat when the music does, wherever the tempo
 drifts.
 """

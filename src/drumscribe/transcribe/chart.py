@@ -13,7 +13,8 @@
 * **Tempo map**: a tempo marker on every beat of the beat map (:mod:`drumscribe.transcribe.beatmap`: the
   tracked beats, their frame jitter smoothed out, after a lead-in of whole beats from the start of the
   audio), so the notes stay on the music where the tempo drifts (a "beat-mapped" chart; ``Offset`` stays
-  0). A first measure of fewer than four beats (a ``TS`` marker) puts the bar lines on the downbeats.
+  0). A first measure shorter than the others (a ``TS`` marker) puts the bar lines on the downbeats; measures
+  have four beats, or the meter set with ``Transcription.with_meter``.
 * **Difficulties**: Expert holds the transcription; Hard, Medium and Easy are reduced from it by rule
   (:func:`difficulty_notes`: no Expert+ kicks, then sixteenths, eighths, beats; one hand on Easy), so the
   chart is playable at every level.

@@ -7,7 +7,8 @@ imported only by :func:`write_musicxml`.
   message, one note per onset on the General MIDI drum channel (channel 10, index 9) with the class's
   note from the model card and the velocity of :mod:`drumscribe.transcribe.velocity`; notes last
   :data:`MIDI_NOTE_S` seconds.
-* **MusicXML** (music21): a one-part drum score in 4/4 with a percussion clef. Onsets are quantised to
+* **MusicXML** (music21): a one-part drum score in 4/4 (or the meter of ``Transcription.with_meter``) with
+  a percussion clef. Onsets are quantised to
   the estimated beat grid (its frame jitter smoothed out, extended before the first and after the last
   beat at the period there), in sixteenths or, where they fit better, eighth-note triplets, chosen per
   beat, and twice as fine (32nds, sextuplets) in a beat where two strokes of one drum would share a slot;

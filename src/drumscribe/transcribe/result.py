@@ -131,8 +131,8 @@ class Transcription:
 
     @property
     def downbeats_s(self) -> np.ndarray:
-        """Where the bar lines of the score and the chart go [s]: the first beat of each four-beat measure
-        on the beat grid (:func:`~drumscribe.transcribe.exports.place_on_grid`), over the span of the
+        """Where the bar lines of the score and the chart go [s]: the first beat of each measure (four beats,
+        or ``settings["beats_per_bar"]``) on the beat grid (:func:`~drumscribe.transcribe.exports.place_on_grid`), over the span of the
         tracked beats; empty without tracked beats or onsets."""
         from .exports import bar_lines, place_on_grid
 
