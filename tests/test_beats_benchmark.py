@@ -43,3 +43,36 @@ def test_a_right_grid_scores_one_and_an_offbeat_grid_does_not():
     assert _transcription(120.0, beats, downs).to_dict()["downbeats_s"] == [round(float(d), 4) for d in downs]
     off = track_scores(_transcription(120.0, beats + 0.25, downs), beats, downs, 120.0)
     assert off["beat_f"] == 0 and off["cmlt"] == 0 and off["amlt"] > 0.9  # the off-beat counts only in AMLt
+
+
+def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
+    from beats import main
+
+    from drumscribe.cli import main as cli
+
+    out = tmp_path / "r"
+    assert (
+        cli(
+            [
+                "-q",
+                "synth",
+                str(out),
+                "--hours",
+                str(3 * 8 / 3600),
+                "--track-s",
+                "8",
+                "--kits",
+                "procedural",
+                "--no-accompaniment",
+                "--seed",
+                "4",
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ]
+        )  # fmt: skip
+        == 0
+    )
+    assert main(["--store", str(out)]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["all"][0] == "3" and len(rows["all"]) == 7  # tracks, then six metrics
+    assert all(0.0 <= float(v) <= 1.0 for v in rows["all"][1:])
