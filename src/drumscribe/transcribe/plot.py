@@ -122,6 +122,9 @@ def write_png(tr: Transcription, path: str | Path, width_in: float | None = None
     beats = beats[beats <= end_s]
     if len(beats):
         roll.vlines(beats, -0.6, len(tr.classes) - 0.4, colors="0.85", lw=0.6, zorder=0)
+        bars = tr.downbeats_s
+        bars = bars[bars <= end_s]  # the score's bar lines, darker
+        roll.vlines(bars, -0.6, len(tr.classes) - 0.4, colors="0.55", lw=0.9, zorder=0)
     for c, (times, conf) in enumerate(zip(tr.onsets, tr.confidences)):
         keep = times <= end_s
         colour = matplotlib.colors.to_rgba(COLOURS[c % len(COLOURS)])
