@@ -67,6 +67,47 @@ def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: f
     }
 
 
+def score_stores(
+    stores: list[Path], model_name: str, split_name: str, max_tracks: int | None
+) -> dict[str, list[dict[str, float]]]:
+    """Every track's scores (:func:`track_scores`), grouped (all; drums only or with a band; groove source;
+    beats per bar; tempo band)."""
+    from drumscribe.data.store import Store
+    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+
+    model = get_model(model_name, "cpu")
+    groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+    split = None if split_name == "all" else split_name
+    for path in stores:
+        store = Store(path)
+        ids = [t for t in store.track_ids(split) if "beats_s" in store.records[t].meta["performance"]]
+        if not ids:
+            print(
+                f"{path}: no {split_name} tracks with a recorded beat grid (rendered before it was recorded)"
+            )
+            continue
+        for tid in ids[:max_tracks]:
+            meta = store.records[tid].meta
+            perf = meta["performance"]
+            beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
+            if len(beats) < 2 or meta.get("tacet_s"):
+                continue
+            spec = np.asarray(store.features(tid), dtype=np.float32)
+            tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, None, keep_spectrogram=False)
+            s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]))
+            per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
+            bpm = float(perf["tempo_bpm"])
+            for group in (
+                "all",
+                "drums only" if meta["drums_only"] else "with a band",
+                f"source {perf['source']}",
+                f"{per_bar} beats per bar",
+                "below 90 BPM" if bpm < 90 else "90-140 BPM" if bpm <= 140 else "above 140 BPM",
+            ):
+                groups[group].append(s)
+    return groups
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -83,37 +124,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import logging
 
-    from drumscribe.data.store import Store
-    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
-
-    logging.getLogger("drumscribe").setLevel(logging.ERROR)  # silence per-track warnings (no tempo, ...)
-    model = get_model(args.model, "cpu")
-    groups: dict[str, list[dict[str, float]]] = defaultdict(list)
-    for path in args.store:
-        store = Store(path)
-        split = None if args.split == "all" else args.split
-        ids = [t for t in store.track_ids(split) if "beats_s" in store.records[t].meta["performance"]]
-        if not ids:
-            print(
-                f"{path}: no {args.split} tracks with a recorded beat grid (rendered before it was recorded)"
-            )
-            continue
-        for tid in ids[: args.max_tracks]:
-            meta = store.records[tid].meta
-            perf = meta["performance"]
-            beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
-            if len(beats) < 2 or meta.get("tacet_s"):
-                continue
-            spec = np.asarray(store.features(tid), dtype=np.float32)
-            tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, None, keep_spectrogram=False)
-            s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]))
-            per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
-            groups["all"].append(s)
-            groups["drums only" if meta["drums_only"] else "with a band"].append(s)
-            groups[f"source {perf['source']}"].append(s)
-            groups[f"{per_bar} beats per bar"].append(s)
-            bpm = float(perf["tempo_bpm"])
-            groups["below 90 BPM" if bpm < 90 else "90-140 BPM" if bpm <= 140 else "above 140 BPM"].append(s)
+    log = logging.getLogger("drumscribe")
+    level = log.level
+    log.setLevel(logging.ERROR)  # per-track warnings (no tempo, ...) would bury the table
+    try:
+        groups = score_stores(args.store, args.model, args.split, args.max_tracks)
+    finally:
+        log.setLevel(level)
     if not groups:
         return 1
     keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f"]
