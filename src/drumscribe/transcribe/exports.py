@@ -245,9 +245,8 @@ def measure_phase(
 ) -> int:
     """The beat phase (mod ``beats``, the beats per bar, counted from ``first_beat``) where the measures
     start: the one on which most kicks fall (0 without kicks on the beat)."""
-    kick_beats = [int(p) for c, p, _ in placed if c == KICK and p.denominator == 1]
-    counts = [sum(1 for b in kick_beats if (b - first_beat) % beats == ph) for ph in range(beats)]
-    return int(np.argmax(counts)) if kick_beats else 0
+    kick_beats = np.array([int(p) for c, p, _ in placed if c == KICK and p.denominator == 1], dtype=np.int64)
+    return int(np.argmax(np.bincount((kick_beats - first_beat) % beats, minlength=beats)))
 
 
 def bar_lines(g: GridPlacement) -> np.ndarray:

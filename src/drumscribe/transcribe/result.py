@@ -132,8 +132,9 @@ class Transcription:
     @property
     def downbeats_s(self) -> np.ndarray:
         """Where the bar lines of the score and the chart go [s]: the first beat of each measure (four beats,
-        or ``settings["beats_per_bar"]``) on the beat grid (:func:`~drumscribe.transcribe.exports.place_on_grid`), over the span of the
-        tracked beats; empty without tracked beats or onsets."""
+        or ``settings["beats_per_bar"]``) on the beat grid of
+        :func:`~drumscribe.transcribe.exports.place_on_grid`, over the span of the tracked beats; empty
+        without tracked beats or onsets."""
         from .exports import bar_lines, place_on_grid
 
         beats = np.asarray(self.beats_s, dtype=np.float64)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from ..peaks import pick_peaks
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 
 
@@ -242,8 +243,6 @@ def backbeat_every_fourth(
     activation's peaks (:func:`~drumscribe.peaks.pick_peaks` at 0.5); one is on a beat within an eighth of
     the beat period; at least :attr:`TempoConfig.halve_min_snares` of them must be, and at least
     :attr:`TempoConfig.halve_snare_share` of those on the most common beat of four."""
-    from ..peaks import pick_peaks
-
     config = config or TempoConfig()
     act = np.asarray(activations)
     if len(beats_s) < 4 or act.ndim != 2 or act.shape[1] <= SNARE:
