@@ -1002,3 +1002,44 @@ def test_tracks_record_the_beat_grid_the_drummer_played_to(tmp_path):
         sixteenths = (beats[:, None] + np.diff(beats).mean() * np.arange(4)[None] / 4).ravel()
         near = np.min(np.abs(hits[:, None] - sixteenths[None]), axis=1) < 0.04
         assert near[(hits > beats[0]) & (hits < beats[-1])].mean() > 0.7
+
+
+def test_hit_dropout_leaves_strokes_out_of_the_groove(tmp_path, hydrogen_kits):
+    """--set hit_dropout_prob=1: in every track a drawn share of some classes' strokes is neither played
+    nor labelled, recorded in the metadata; the other classes and the mix settings are as at 0."""
+    from drumscribe.synth.render import draw_hit_dropout, drop_hits
+    from drumscribe.vocab import CLASS_NAMES
+
+    cfg = SynthConfig(**TINY, seed=5, cache_dir=str(tmp_path))
+    _, kit_splits = resolve_kits(cfg, hydrogen_kits)
+    plain_ctx = RenderContext(cfg, hydrogen_kits, kit_splits)
+    drop_ctx = RenderContext(
+        SynthConfig(**{**cfg.to_dict(), "hit_dropout_prob": 1.0}), hydrogen_kits, kit_splits
+    )
+    removed = 0
+    for index in range(4):
+        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        plain, dropped = render_track(plain_ctx, index, split), render_track(drop_ctx, index, split)
+        assert plain.meta["hit_dropout"] is None
+        shares = dropped.meta["hit_dropout"]["shares"]
+        assert shares and all(0.1 <= v <= 0.5 for v in shares.values())
+        assert dropped.meta["mix"] == plain.meta["mix"]
+        for c, name in enumerate(CLASS_NAMES):
+            before, after = plain.onsets[c], dropped.onsets[c]
+            if name in shares:  # a subset of the strokes, the labels following what is played
+                assert set(np.round(after, 6)) <= set(np.round(before, 6))
+                removed += len(before) - len(after)
+            else:
+                np.testing.assert_array_equal(after, before)
+    assert removed > 0
+    # the share left out follows the drawn share over many strokes
+    rng = np.random.default_rng(0)
+    perf = Performance(
+        np.arange(4000) * 0.1, ["hihat_closed", "kick"] * 2000, np.full(4000, 90), 400.0, 120.0
+    )
+    d = {"shares": {"hihat": 0.3}, "seed": 1}
+    kept = drop_hits(perf, d).piece_counts()
+    assert kept["kick"] == 2000 and abs(kept["hihat_closed"] / 2000 - 0.7) < 0.03
+    assert draw_hit_dropout(rng)["shares"]
+    with pytest.raises(ConfigError, match="hit_dropout_prob"):
+        SynthConfig(hit_dropout_prob=1.5)

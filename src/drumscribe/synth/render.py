@@ -146,6 +146,12 @@ class SynthConfig:
     #: with no kick under them, which real bands play and kick-locked bass lines never give. At 0 nothing is
     #: drawn, so earlier renders keep their draws
     free_bass_prob: float = 0.0
+    #: share of the tracks in which the drummer leaves strokes out of the groove at random
+    #: (:func:`draw_hit_dropout`): in each of 1-5 drawn classes, 10-50 % of the strokes are neither played nor
+    #: labelled, so the pattern no longer tells where the next stroke is and the model has to hear it (a
+    #: recurrent model otherwise fills a regular hi-hat in where none sounds). At 0 nothing is drawn, so
+    #: earlier renders keep their draws
+    hit_dropout_prob: float = 0.0
     #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
     #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
     #: annotations mostly do. Their times stay in each track's ``hits``
@@ -185,6 +191,7 @@ class SynthConfig:
             "loud_wash_prob",
             "dark_cymbals_prob",
             "free_bass_prob",
+            "hit_dropout_prob",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -874,6 +881,36 @@ def draw_free_bass(rng: np.random.Generator) -> str:
     return str(rng.choice(list(FREE_BASS_MODES), p=list(FREE_BASS_MODES.values())))
 
 
+def draw_hit_dropout(rng: np.random.Generator) -> dict[str, Any]:
+    """One track's hit dropout (``SynthConfig.hit_dropout_prob``): the share of strokes [0.1, 0.5] left out in
+    each of 1-5 classes (each class drawn with probability 0.5, at least one), and the seed of which ones."""
+    from ..vocab import CLASS_NAMES
+
+    chosen = rng.random(NUM_CLASSES) < 0.5
+    if not chosen.any():
+        chosen[int(rng.integers(NUM_CLASSES))] = True
+    shares = rng.uniform(0.1, 0.5, NUM_CLASSES)
+    return {
+        "shares": {CLASS_NAMES[c]: round(float(shares[c]), 4) for c in range(NUM_CLASSES) if chosen[c]},
+        "seed": int(rng.integers(2**31)),
+    }
+
+
+def drop_hits(perf: Performance, dropout: dict[str, Any]) -> Performance:
+    """``perf`` without a random share of each class's strokes (:func:`draw_hit_dropout`); the grid stays."""
+    from ..vocab import CLASS_NAMES
+
+    rng = np.random.default_rng(dropout["seed"])
+    u = rng.random(len(perf))
+    share = np.array(
+        [
+            0.0 if (c := PIECE_CLASS[p]) is None else dropout["shares"].get(CLASS_NAMES[c], 0.0)
+            for p in perf.pieces
+        ]
+    )
+    return perf.select(u >= share, hit_dropout=dropout)
+
+
 def track_draw(
     cfg: SynthConfig, index: int, stream: int, share: float, draw: Callable[[np.random.Generator], T]
 ) -> T | None:
@@ -911,6 +948,9 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     )
     if rest_span is not None:
         played_perf = perf.without_span(*rest_span)
+    dropout = track_draw(cfg, index, 13, cfg.hit_dropout_prob, draw_hit_dropout)
+    if dropout is not None:
+        played_perf = drop_hits(played_perf, dropout)
     bloom = track_draw(cfg, index, 9, cfg.crash_bloom_prob, draw_bloom)
     unlabelled = frozenset(cfg.unlabelled_pieces or ())
     hits: dict[str, list[float]] = {}
@@ -970,6 +1010,7 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         "crash_bloom": bloom,
         "loud_wash": wash,
         "dark_cymbals": dark,
+        "hit_dropout": dropout,
         "accompaniment": acc_meta,
         "mix": settings.to_dict(),
     }
