@@ -1043,3 +1043,40 @@ def test_hit_dropout_leaves_strokes_out_of_the_groove(tmp_path, hydrogen_kits):
     assert draw_hit_dropout(rng)["shares"]
     with pytest.raises(ConfigError, match="hit_dropout_prob"):
         SynthConfig(hit_dropout_prob=1.5)
+
+
+def test_strummed_guitar_joins_the_band_and_leaves_the_drums_alone(tmp_path, hydrogen_kits, monkeypatch):
+    """--set strums_share=1: every band gets a strummed guitar, recorded in the manifest; the drum hits and
+    labels are those at 0. Without the recordings installed, the render stops at once naming the package."""
+    from drumscribe.synth import strums
+    from drumscribe.synth.accompaniment import find_gm_soundfonts
+    from test_synth_strums import fake_strum_kit
+
+    fonts = find_gm_soundfonts()
+    if not fonts:
+        pytest.skip("no General MIDI soundfont installed")
+    monkeypatch.setattr(strums, "STRUM_DIRS", (str(fake_strum_kit(tmp_path / "strums")),))
+    cfg = SynthConfig(
+        **{**TINY, "accompaniment": True}, drums_only_share=0.0, seed=3, cache_dir=str(tmp_path)
+    )
+    _, kit_splits = resolve_kits(cfg, hydrogen_kits)
+    plain_ctx = RenderContext(cfg, hydrogen_kits, kit_splits)
+    strum_ctx = RenderContext(
+        SynthConfig(**{**cfg.to_dict(), "strums_share": 1.0}), hydrogen_kits, kit_splits
+    )
+    plain_ctx._soundfonts = strum_ctx._soundfonts = [min(fonts, key=lambda p: p.stat().st_size)]
+    for index in range(2):
+        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+        plain, strummed = render_track(plain_ctx, index, split), render_track(strum_ctx, index, split)
+        assert "strums" not in plain.meta["accompaniment"]
+        assert strummed.meta["accompaniment"]["strums"]["pattern"] in strums.PATTERNS
+        assert strummed.meta["hits"] == plain.meta["hits"] and strummed.meta["mix"] == plain.meta["mix"]
+        for a, b in zip(strummed.onsets, plain.onsets):
+            np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(strums, "STRUM_DIRS", (str(tmp_path / "nowhere"),))
+    with pytest.raises(ConfigError, match="hydrogen-drumkits-effects"):
+        render_dataset(
+            tmp_path / "out", SynthConfig(**{**cfg.to_dict(), "strums_share": 0.5}), kit_infos=hydrogen_kits
+        )
+    with pytest.raises(ConfigError, match="strums_share"):
+        SynthConfig(strums_share=2.0)

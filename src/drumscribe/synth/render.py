@@ -33,6 +33,7 @@ from .performance import Performance, beat_grid
 from .pieces import PIECE_CLASS, PIECES
 from .samples import SAMPLE_RATE_HZ, KitSamples, OneShot, eq_tilt, layer, pitch_shift, shape_decay
 from .stems import Stem, add_stem, find_stems
+from .strums import add_strums
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,10 @@ class SynthConfig:
     #: recurrent model otherwise fills a regular hi-hat in where none sounds). At 0 nothing is drawn, so
     #: earlier renders keep their draws
     hit_dropout_prob: float = 0.0
+    #: share of the tracks with a band that also get a strummed acoustic guitar from real recordings, along
+    #: the band's chords on the beat grid, unlabelled (:mod:`drumscribe.synth.strums`; needs Debian's
+    #: hydrogen-drumkits-effects). At 0 nothing is drawn, so earlier renders keep their draws
+    strums_share: float = 0.0
     #: kit pieces that are played and heard but not labelled (their hits become negatives), for an annotation
     #: convention: ``["hihat_pedal"]`` leaves the foot's hi-hat chicks out of the hi-hat class, as real
     #: annotations mostly do. Their times stay in each track's ``hits``
@@ -192,6 +197,7 @@ class SynthConfig:
             "dark_cymbals_prob",
             "free_bass_prob",
             "hit_dropout_prob",
+            "strums_share",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -281,6 +287,7 @@ class RenderContext:
         self._grooves: dict[str, Any] = {}
         self._soundfonts: list[Path] | None = None
         self._stems: list[Stem] | None = None
+        self._strums: list[Any] | None = None
 
     def kit(self, name: str) -> KitSamples:
         if name in self._kits:
@@ -326,6 +333,14 @@ class RenderContext:
         if self._stems is None:
             self._stems = find_stems(self.config.stems) if self.config.stems else []
         return self._stems
+
+    def strum_samples(self) -> list[Any]:
+        """The strum recordings (:mod:`drumscribe.synth.strums`); ConfigError when none is installed."""
+        if self._strums is None:
+            from .strums import require_strum_samples
+
+            self._strums = require_strum_samples()
+        return self._strums
 
 
 def sampled_kits_for(ctx: RenderContext, split: str) -> list[str]:
@@ -976,6 +991,16 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
             rest, acc_meta["stem"] = add_stem(rest, ctx.stems(), rng_stem, sr, n, cfg.stems_varispeed)
+        band = rest
+        strummed = track_draw(
+            cfg,
+            index,
+            14,
+            cfg.strums_share,
+            lambda r: add_strums(band, ctx.strum_samples(), played["chords"], perf.beats_s, r, n),
+        )
+        if strummed is not None:
+            rest, acc_meta["strums"] = strummed
     tacet = played_perf.meta.get("tacet_s")
     drums_rms = None
     if tacet:  # balance the band against the drums where they play (none: the band's own level)
@@ -1205,6 +1230,10 @@ def render_dataset(
     if config.stems and config.accompaniment:
         stems = find_stems(config.stems)  # errors name the path now, not in a worker
         log.info("%d stems: %.1f min", len(stems), sum(s.info.duration_s for s in stems) / 60)
+    if config.strums_share > 0 and config.accompaniment:
+        from .strums import require_strum_samples
+
+        require_strum_samples()  # the missing package is named now, not in a worker
     out.mkdir(parents=True, exist_ok=True)
     write_json(settings_path, config.to_dict())
     # extract every kit once in this process (cached on disk), so workers only read the cache

@@ -134,16 +134,32 @@ def add_stem(
     """The band with a stem excerpt: the stem alone (with :data:`STEM_ALONE_PROB`, or when there is no
     rendered band), else the rendered band plus the stem at :data:`STEM_LEVEL_DB` against it. A digitally
     silent excerpt leaves a rendered band as it is (recorded as ``"silent": True``)."""
+    stem, record = draw_stem(stems, rng, n, sr, varispeed)
+    mixed, how = join_band(rest, stem, n, rng, STEM_ALONE_PROB, STEM_LEVEL_DB)
+    return mixed, {**record, **how}
+
+
+def join_band(
+    rest: np.ndarray | None,
+    layer: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    alone_prob: float,
+    level_db_range: tuple[float, float],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """A recorded ``layer`` (a stem, strummed guitar) joined to the rendered band ``rest``: alone (with
+    ``alone_prob``, or when there is no band), else added at a level drawn from ``level_db_range`` [dB,
+    RMS over the track] against the band. A digitally silent layer leaves a band as it is. Returns the audio
+    (``n`` samples) and how it was joined (``alone``, ``level_db`` or ``silent``)."""
     from .mixing import db_to_gain, rms
 
-    stem, record = draw_stem(stems, rng, n, sr, varispeed)
-    alone = bool(rng.random() < STEM_ALONE_PROB)
-    level_db = float(rng.uniform(*STEM_LEVEL_DB))
-    stem_rms = rms(stem)
-    if rest is not None and stem_rms <= 0:
-        return rest, {**record, "alone": False, "silent": True}
+    alone = bool(rng.random() < alone_prob)
+    level_db = float(rng.uniform(*level_db_range))
+    layer_rms = rms(layer)
+    if rest is not None and layer_rms <= 0:
+        return rest, {"alone": False, "silent": True}
     if rest is None or alone or rms(rest) <= 0:
-        return stem, {**record, "alone": True}
+        return layer, {"alone": True}
     rest = np.pad(rest[:n], (0, max(0, n - len(rest)))).astype(np.float32)
-    mixed = rest + stem * (rms(rest) / stem_rms * db_to_gain(level_db))
-    return mixed.astype(np.float32), {**record, "alone": False, "level_db": round(level_db, 2)}
+    mixed = rest + layer * (rms(rest) / layer_rms * db_to_gain(level_db))
+    return mixed.astype(np.float32), {"alone": False, "level_db": round(level_db, 2)}
