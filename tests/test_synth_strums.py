@@ -104,3 +104,14 @@ def test_missing_strum_recordings_name_the_package(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="hydrogen-drumkits-effects"):
         require_strum_samples()
     assert find_strum_samples() == []
+
+
+def test_renders_never_play_the_held_out_take(tmp_path):
+    from drumscribe.synth.strums import HELDOUT_TAKE, split_takes
+
+    folder = fake_strum_kit(tmp_path / "kit")
+    (folder / f"Cmajor_DOWN_0{HELDOUT_TAKE}.flac").write_bytes((folder / "Cmajor_DOWN_00.flac").read_bytes())
+    (folder / "Cminor_DOWN_02wav.flac").write_bytes((folder / "Cmajor_DOWN_00.flac").read_bytes())
+    train, held = split_takes(find_strum_samples([folder]))
+    assert [s.take for s in held] == [HELDOUT_TAKE] and all(s.take != HELDOUT_TAKE for s in train)
+    assert any(s.path.name == "Cminor_DOWN_02wav.flac" for s in train)  # a stray "wav" in a real file name

@@ -337,9 +337,9 @@ class RenderContext:
     def strum_samples(self) -> list[Any]:
         """The strum recordings (:mod:`drumscribe.synth.strums`); ConfigError when none is installed."""
         if self._strums is None:
-            from .strums import require_strum_samples
+            from .strums import require_strum_samples, split_takes
 
-            self._strums = require_strum_samples()
+            self._strums = split_takes(require_strum_samples())[0]  # the held-out take is never played
         return self._strums
 
 

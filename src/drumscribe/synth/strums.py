@@ -3,12 +3,13 @@
 Strummed chords are sharp, broadband attacks with a noisy pick sweep: the kind of sound a drum model
 confuses with toms, snares and hi-hats. General MIDI soundfonts strum with one sample per string, which
 does not sound like it; a model trained on them alone fires on real strums (the shipped stage-8 model
-found 81 "drums" in 30 s of eighth-note strums from the recordings below, 58 of them toms).
+fired 162 times a minute on eighth-note strums of the recordings below, mostly toms).
 
 The recordings are the "AC-Guitar-Strums" Hydrogen kit of Debian's ``hydrogen-drumkits-effects``
 (``/usr/share/hydrogen/data/drumkits/belofilms_GuitarStrums``; by Gabriel Verdugo Soto, belofilms.com,
 CC BY 3.0): an acoustic guitar's major, minor and minor-7-flat-5 chords on every root, strummed down, up
-or either, four takes each. :func:`render_strums` plays them along the band's chords
+or either, four takes each; renders play three and leave :data:`HELDOUT_TAKE` for measuring.
+:func:`render_strums` plays them along the band's chords
 (``Arrangement.chords``) in a strumming pattern on the track's beat grid; each strum damps the one before,
 as re-struck strings do. ``SynthConfig.strums_share`` puts them into that share of the tracks with a band
 (:func:`add_strums`). They hold no drums, so the labels stay exact.
@@ -37,7 +38,7 @@ STRUM_CREDIT = (
 )
 _NAME = re.compile(
     r"^(?P<root>[A-G])(?P<acc>sharp|flat)?\s?(?P<quality>major|minor|minro7b5|minor7b5)"
-    r"(?:_(?P<dir>down|up))?_(?P<take>\d+)\.(?:flac|wav)$",
+    r"(?:_(?P<dir>down|up))?_(?P<take>\d+)(?:wav)?\.(?:flac|wav)$",
     re.IGNORECASE,
 )
 _ROOTS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -69,6 +70,9 @@ DAMP_TO, DAMP_S = 0.2, 0.03
 #: which they are the whole band
 STRUM_LEVEL_DB = (-8.0, 4.0)
 STRUM_ALONE_PROB = 0.2
+#: the take (of four per chord and direction) that renders never play: held out for measuring false hits
+#: on strums the model never heard (``benchmarks/band_false_hits.py``)
+HELDOUT_TAKE = 3
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,11 @@ def find_strum_samples(dirs: Sequence[str | Path] | None = None) -> list[StrumSa
             if parsed is not None:
                 out.append(StrumSample(f, *parsed))
     return out
+
+
+def split_takes(samples: Sequence[StrumSample]) -> tuple[list[StrumSample], list[StrumSample]]:
+    """(the takes renders play, the held-out takes :data:`HELDOUT_TAKE`)."""
+    return [s for s in samples if s.take != HELDOUT_TAKE], [s for s in samples if s.take == HELDOUT_TAKE]
 
 
 def require_strum_samples(dirs: Sequence[str | Path] | None = None) -> list[StrumSample]:
