@@ -11,6 +11,10 @@ Two sources of band-only audio:
   treatment and a -16 dBFS level), fixed seeds, so models can be compared on the same audio;
 * ``mdb-band`` (when ``../shared/data/mdb-dev`` is there): each real MDB Drums mix minus its drum stem
   (scaled by least squares), i.e. the real band. Validation data: a diagnostic, never training data.
+* ``strums`` (when Debian's ``hydrogen-drumkits-effects`` is installed): a strummed acoustic guitar alone,
+  ``--tracks`` of them, along the chords of the synthetic accompaniments above, on their beat grids, in each
+  of the engine's strumming patterns in turn, at -16 dBFS, from the take of every chord that renders never
+  play (``drumscribe.synth.strums.HELDOUT_TAKE``);
 * ``stems`` (with ``--stems PATH...``): real recordings without drums, files or folders, e.g. the held-out
   guitar tracks that ``scripts/fetch_stems.sh`` sets aside (``work/stems/heldout``), read whole.
 
@@ -38,8 +42,11 @@ from drumscribe.synth.samples import SAMPLE_RATE_HZ as SAMPLE_RATE  # noqa: E402
 STYLES = ("rock", "punk", "metal", "shuffle", "country")
 
 
-def synthetic_bands(n_tracks: int, duration_s: float, seed: int = 100) -> list[tuple[str, np.ndarray]]:
-    """``n_tracks`` engine accompaniments alone (no drums), mono float32 at 44.1 kHz."""
+def synthetic_bands(
+    n_tracks: int, duration_s: float, seed: int = 100, strums: list[tuple[str, np.ndarray]] | None = None
+) -> list[tuple[str, np.ndarray]]:
+    """``n_tracks`` engine accompaniments alone (no drums), mono float32 at 44.1 kHz. Given a list as
+    ``strums``, a strummed guitar alone along each one's chords (held-out takes) is appended to it."""
     from drumscribe.synth import mixing
     from drumscribe.synth.accompaniment import find_gm_soundfonts, render_accompaniment
     from drumscribe.synth.grooves import generate_performance
@@ -51,11 +58,30 @@ def synthetic_bands(n_tracks: int, duration_s: float, seed: int = 100) -> list[t
     for i in range(n_tracks):
         style = STYLES[i % len(STYLES)]
         perf = generate_performance(np.random.default_rng(seed + i), duration_s, style=style)
-        rest = render_accompaniment(perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts)
+        info: dict[str, Any] = {}
+        rest = render_accompaniment(
+            perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts, info=info
+        )
+        if strums is not None:
+            strums.append(strummed_guitar(perf.beats_s, info["chords"], i, len(rest), seed))
         settings = mixing.draw_mix_settings(np.random.default_rng(seed + 2000 + i))
         band = mixing.process_rest(rest, settings, np.random.default_rng(seed + 3000 + i))
         out.append((f"{style}-{i}", mixing.normalise_loudness(band, -16.0)))
     return out
+
+
+def strummed_guitar(
+    beats_s: np.ndarray, chords: list[Any], i: int, n: int, seed: int
+) -> tuple[str, np.ndarray]:
+    """The held-out strum takes along ``chords`` on ``beats_s``, in strumming pattern ``i`` (mod their
+    number), at -16 dBFS: ``n`` samples."""
+    from drumscribe.synth import mixing, strums
+
+    held = strums.split_takes(strums.require_strum_samples())[1]
+    pattern = list(strums.PATTERNS)[i % len(strums.PATTERNS)]
+    rng = np.random.default_rng(seed + 4000 + i)
+    audio, _ = strums.render_strums(held, chords, beats_s, rng, SAMPLE_RATE, n, pattern=pattern)
+    return f"strums-{pattern}-{i}", mixing.normalise_loudness(audio, -16.0)
 
 
 def mdb_bands(data: Path) -> list[tuple[str, np.ndarray]]:
@@ -131,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
 
-    sources = {"synthetic": synthetic_bands(args.tracks, args.duration_s)}
+    from drumscribe.synth.strums import find_strum_samples
+
+    strummed: list[tuple[str, np.ndarray]] | None = [] if find_strum_samples() else None
+    sources = {"synthetic": synthetic_bands(args.tracks, args.duration_s, strums=strummed)}
+    if strummed:
+        sources["strums"] = strummed
     if (args.data / "mix").is_dir():
         sources["mdb-band"] = mdb_bands(args.data)
     if args.stems:

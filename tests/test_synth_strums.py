@@ -115,3 +115,35 @@ def test_renders_never_play_the_held_out_take(tmp_path):
     train, held = split_takes(find_strum_samples([folder]))
     assert [s.take for s in held] == [HELDOUT_TAKE] and all(s.take != HELDOUT_TAKE for s in train)
     assert any(s.path.name == "Cminor_DOWN_02wav.flac" for s in train)  # a stray "wav" in a real file name
+
+
+def test_band_false_hits_plays_held_out_strums_in_every_pattern(tmp_path, monkeypatch):
+    """benchmarks/band_false_hits.py: the strums source plays only the held-out take, one pattern per
+    track in turn, along the chords of the synthetic band of the same index, at -16 dBFS."""
+    import sys
+    from pathlib import Path
+
+    from drumscribe.synth.accompaniment import find_gm_soundfonts
+    from drumscribe.synth.mixing import rms
+    from drumscribe.synth.strums import HELDOUT_TAKE
+
+    if not find_gm_soundfonts():
+        pytest.skip("no General MIDI soundfont installed")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from band_false_hits import synthetic_bands
+
+    folder = fake_strum_kit(tmp_path / "kit")
+    for f in list(folder.glob("*_00.flac")):  # the held-out take, louder so it can be told apart
+        x, sr = sf.read(f)
+        sf.write(f.with_name(f.name.replace("_00.", f"_0{HELDOUT_TAKE}.")), x * 2, sr)
+    monkeypatch.setattr(strums, "STRUM_DIRS", (str(folder),))
+    played = []
+    real_load = strums._load.__wrapped__
+    monkeypatch.setattr(strums, "_load", lambda path, sr: played.append(path.name) or real_load(path, sr))
+    out: list = []
+    bands = synthetic_bands(2, 4.0, strums=out)
+    assert [name for name, _ in out] == ["strums-quarters-0", "strums-eighths-1"]
+    assert [len(a) for _, a in out] == [len(a) for _, a in bands]
+    assert played and all(name.endswith(f"_0{HELDOUT_TAKE}.flac") for name in played)
+    for _, audio in out:
+        assert 20 * np.log10(rms(audio)) == pytest.approx(-16.0, abs=0.5)

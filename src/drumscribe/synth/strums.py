@@ -177,10 +177,14 @@ def render_strums(
     rng: np.random.Generator,
     sample_rate_hz: int,
     n: int,
+    pattern: str | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``n`` samples of strummed guitar along ``chords`` ([start_s, end_s, root, quality] each, as in the
-    manifest) on the grid ``beats_s``, in a pattern drawn from :data:`PATTERNS`, and its record."""
-    pattern = list(PATTERNS)[int(rng.integers(len(PATTERNS)))]
+    manifest) on the grid ``beats_s``, in ``pattern`` (None: drawn from :data:`PATTERNS`), and its record."""
+    if pattern is None:
+        pattern = list(PATTERNS)[int(rng.integers(len(PATTERNS)))]
+    elif pattern not in PATTERNS:
+        raise ConfigError(f"unknown strumming pattern {pattern!r}; known: {', '.join(PATTERNS)}")
     out = np.zeros(n, dtype=np.float32)
     damp = max(1, int(DAMP_S * sample_rate_hz))
     ramp = np.linspace(1.0, DAMP_TO, damp, dtype=np.float32)
