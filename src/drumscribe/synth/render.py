@@ -27,13 +27,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import ConfigError, DrumscribeError
-from ..vocab import NUM_CLASSES
+from ..vocab import CLASS_NAMES, NUM_CLASSES
 from .kits import KitInfo, assign_splits, discover_kits, load_kit, no_kits_message
 from .performance import Performance, beat_grid
 from .pieces import PIECE_CLASS, PIECES
 from .samples import SAMPLE_RATE_HZ, KitSamples, OneShot, eq_tilt, layer, pitch_shift, shape_decay
 from .stems import Stem, add_stem, find_stems
-from .strums import add_strums
+from .strums import StrumSample, add_strums
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +149,8 @@ class SynthConfig:
     free_bass_prob: float = 0.0
     #: share of the tracks in which the drummer leaves strokes out of the groove at random
     #: (:func:`draw_hit_dropout`): in each of 1-5 drawn classes, 10-50 % of the strokes are neither played nor
-    #: labelled, so the pattern no longer tells where the next stroke is and the model has to hear it (a
-    #: recurrent model otherwise fills a regular hi-hat in where none sounds). At 0 nothing is drawn, so
-    #: earlier renders keep their draws
+    #: labelled, so the pattern no longer tells where the next stroke is and the model has to hear it. At 0
+    #: nothing is drawn, so earlier renders keep their draws
     hit_dropout_prob: float = 0.0
     #: share of the tracks with a band that also get a strummed acoustic guitar from real recordings, along
     #: the band's chords on the beat grid, unlabelled (:mod:`drumscribe.synth.strums`; needs Debian's
@@ -287,7 +286,7 @@ class RenderContext:
         self._grooves: dict[str, Any] = {}
         self._soundfonts: list[Path] | None = None
         self._stems: list[Stem] | None = None
-        self._strums: list[Any] | None = None
+        self._strums: list[StrumSample] | None = None
 
     def kit(self, name: str) -> KitSamples:
         if name in self._kits:
@@ -334,7 +333,7 @@ class RenderContext:
             self._stems = find_stems(self.config.stems) if self.config.stems else []
         return self._stems
 
-    def strum_samples(self) -> list[Any]:
+    def strum_samples(self) -> list[StrumSample]:
         """The strum recordings (:mod:`drumscribe.synth.strums`); ConfigError when none is installed."""
         if self._strums is None:
             from .strums import require_strum_samples, split_takes
@@ -899,8 +898,6 @@ def draw_free_bass(rng: np.random.Generator) -> str:
 def draw_hit_dropout(rng: np.random.Generator) -> dict[str, Any]:
     """One track's hit dropout (``SynthConfig.hit_dropout_prob``): the share of strokes [0.1, 0.5] left out in
     each of 1-5 classes (each class drawn with probability 0.5, at least one), and the seed of which ones."""
-    from ..vocab import CLASS_NAMES
-
     chosen = rng.random(NUM_CLASSES) < 0.5
     if not chosen.any():
         chosen[int(rng.integers(NUM_CLASSES))] = True
@@ -913,8 +910,6 @@ def draw_hit_dropout(rng: np.random.Generator) -> dict[str, Any]:
 
 def drop_hits(perf: Performance, dropout: dict[str, Any]) -> Performance:
     """``perf`` without a random share of each class's strokes (:func:`draw_hit_dropout`); the grid stays."""
-    from ..vocab import CLASS_NAMES
-
     rng = np.random.default_rng(dropout["seed"])
     u = rng.random(len(perf))
     share = np.array(
@@ -991,13 +986,12 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
             rest, acc_meta["stem"] = add_stem(rest, ctx.stems(), rng_stem, sr, n, cfg.stems_varispeed)
-        band = rest
         strummed = track_draw(
             cfg,
             index,
             14,
             cfg.strums_share,
-            lambda r: add_strums(band, ctx.strum_samples(), played["chords"], perf.beats_s, r, n),
+            lambda r: add_strums(rest, ctx.strum_samples(), played["chords"], perf.beats_s, r, n),
         )
         if strummed is not None:
             rest, acc_meta["strums"] = strummed
