@@ -53,6 +53,16 @@ CREDITS = {
 }
 
 
+def credits_for(synth_configs: list[dict]) -> dict[str, str]:
+    """:data:`CREDITS`, plus the strum recordings' credit when a render played them (``strums_share`` > 0)."""
+    from drumscribe.synth.strums import STRUM_CREDIT
+
+    credits = dict(CREDITS)
+    if any(float(c.get("strums_share") or 0) > 0 for c in synth_configs):
+        credits["accompaniment_strums"] = STRUM_CREDIT
+    return credits
+
+
 def _strip_paths(obj):
     if isinstance(obj, dict):
         return {k: _strip_paths(v) for k, v in obj.items()}
@@ -334,7 +344,7 @@ def main(argv=None) -> int:
         "source": "drumscribe synth (synthetic only)",
         "synth_configs": _strip_paths(synth_configs),
         "hours": round(sum(float(c.get("hours", 0)) for c in synth_configs), 2),
-        "credits": CREDITS,
+        "credits": credits_for(synth_configs),
     }
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
     stages = _earlier_stages(args.run, card.get("weights_sha256"))

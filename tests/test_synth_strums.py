@@ -147,3 +147,18 @@ def test_band_false_hits_plays_held_out_strums_in_every_pattern(tmp_path, monkey
     assert played and all(name.endswith(f"_0{HELDOUT_TAKE}.flac") for name in played)
     for _, audio in out:
         assert 20 * np.log10(rms(audio)) == pytest.approx(-16.0, abs=0.5)
+
+
+def test_cards_credit_the_strums_only_when_a_render_played_them():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from ship_default import CREDITS, credits_for
+
+    from drumscribe.synth.strums import STRUM_CREDIT
+
+    assert credits_for([{"strums_share": 0.0}, {}]) == CREDITS
+    with_strums = credits_for([{"strums_share": 0.0}, {"strums_share": 0.6}])
+    assert with_strums["accompaniment_strums"] == STRUM_CREDIT and "CC BY 3.0" in STRUM_CREDIT
+    assert set(with_strums) - set(CREDITS) == {"accompaniment_strums"}

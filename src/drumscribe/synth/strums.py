@@ -206,7 +206,7 @@ def render_strums(
         k = min(len(x), n - i)
         out[i : i + k] += gain * x[:k]
         count, ringing_to = count + 1, max(ringing_to, i + k)
-    return out, {"pattern": pattern, "strums": count}
+    return out, {"pattern": pattern, "strums": count, "credit": STRUM_CREDIT}
 
 
 def add_strums(
