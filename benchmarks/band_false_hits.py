@@ -54,6 +54,10 @@ def synthetic_bands(
     fonts = find_gm_soundfonts()
     if not fonts:
         raise SystemExit("no General MIDI soundfont installed (make system-deps)")
+    if strums is not None:
+        from drumscribe.synth.strums import require_strum_samples, split_takes
+
+        held = split_takes(require_strum_samples())[1]  # the takes renders never play, listed once
     out = []
     for i in range(n_tracks):
         style = STYLES[i % len(STYLES)]
@@ -63,7 +67,7 @@ def synthetic_bands(
             perf, np.random.default_rng(seed + 1000 + i), SAMPLE_RATE, fonts, info=info
         )
         if strums is not None:
-            strums.append(strummed_guitar(perf.beats_s, info["chords"], i, len(rest), seed))
+            strums.append(strummed_guitar(held, perf.beats_s, info["chords"], i, len(rest), seed))
         settings = mixing.draw_mix_settings(np.random.default_rng(seed + 2000 + i))
         band = mixing.process_rest(rest, settings, np.random.default_rng(seed + 3000 + i))
         out.append((f"{style}-{i}", mixing.normalise_loudness(band, -16.0)))
@@ -71,13 +75,12 @@ def synthetic_bands(
 
 
 def strummed_guitar(
-    beats_s: np.ndarray, chords: list[Any], i: int, n: int, seed: int
+    held: list[Any], beats_s: np.ndarray, chords: list[Any], i: int, n: int, seed: int
 ) -> tuple[str, np.ndarray]:
-    """The held-out strum takes along ``chords`` on ``beats_s``, in strumming pattern ``i`` (mod their
+    """The strum takes ``held`` along ``chords`` on ``beats_s``, in strumming pattern ``i`` (mod their
     number), at -16 dBFS: ``n`` samples."""
     from drumscribe.synth import mixing, strums
 
-    held = strums.split_takes(strums.require_strum_samples())[1]
     pattern = list(strums.PATTERNS)[i % len(strums.PATTERNS)]
     rng = np.random.default_rng(seed + 4000 + i)
     audio, _ = strums.render_strums(held, chords, beats_s, rng, SAMPLE_RATE, n, pattern=pattern)
