@@ -73,6 +73,7 @@ def score_stores(
     """Every track's scores (:func:`track_scores`), grouped (all; drums only or with a band; groove source;
     beats per bar; tempo band)."""
     from drumscribe.data.store import Store
+    from drumscribe.synth.mixing import rendered_level_dbfs
     from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
 
     model = get_model(model_name, "cpu")
@@ -93,7 +94,14 @@ def score_stores(
             if len(beats) < 2 or meta.get("tacet_s"):
                 continue
             spec = np.asarray(store.features(tid), dtype=np.float32)
-            tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, None, keep_spectrogram=False)
+            tr = transcribe_spectrogram(
+                spec,
+                len(spec) / store.fps,
+                model,
+                None,
+                keep_spectrogram=False,
+                level_dbfs=rendered_level_dbfs(meta),
+            )
             s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]))
             per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
             bpm = float(perf["tempo_bpm"])

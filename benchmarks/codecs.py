@@ -59,10 +59,10 @@ def transcribe_tracks(data: Path, model, tracks: list[str]) -> dict[tuple[str, s
     out = {}
     for cond in CONDITIONS:
         for track in tracks:
-            spec, dur, _ = compute_features(
+            spec, dur, _, level = compute_features(
                 audio_path(data, cond, track), None, model.feature_config, InferenceConfig()
             )
-            out[cond, track] = transcribe_spectrogram(spec, dur, model, tempo=False).onsets
+            out[cond, track] = transcribe_spectrogram(spec, dur, model, tempo=False, level_dbfs=level).onsets
     return out
 
 

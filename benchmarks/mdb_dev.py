@@ -13,6 +13,8 @@ Usage::
     python benchmarks/mdb_dev.py --model runs/a --sweep       # micro F1 for global thresholds 0.1..0.9
     python benchmarks/mdb_dev.py --sample-rate-hz 22050       # as if the songs were kept at 22.05 kHz
     python benchmarks/mdb_dev.py --high-shelf 4000 -6         # the songs 6 dB darker above 4 kHz
+    python benchmarks/mdb_dev.py --gain-db -12                # the songs 12 dB quieter
+    python benchmarks/mdb_dev.py --no-level-match             # each song at its own level
 
 ``--sweep`` re-picks the stored activations (no model call) with one threshold for all classes and
 prints micro F1 per threshold, plus the best threshold per class (each class tuned alone); use it to
@@ -22,7 +24,8 @@ choose a card's thresholds, remembering that five tracks are a small, noisy samp
 which transcription then resamples back up: a song kept at a low sample rate (a 22.05 kHz file, a 16 kHz voice
 memo, 8 kHz telephone audio) has nothing above R / 2, where hi-hats and cymbals are brightest.
 ``--high-shelf HZ DB`` applies a high-shelf filter (RBJ biquad) of DB dB from HZ Hz up to each track first: a
-brighter or darker recording.
+brighter or darker recording. ``--gain-db G`` scales each track by G dB first; a model whose card gives
+``input_level_dbfs`` hears every recording at that level (``--no-level-match``: at its own level).
 """
 
 from __future__ import annotations
@@ -81,11 +84,16 @@ def matched_pairs(
 
 
 def track_audio(
-    path: Path, model_rate_hz: int, sample_rate_hz: int | None, high_shelf: tuple[float, float] | None
+    path: Path,
+    model_rate_hz: int,
+    sample_rate_hz: int | None,
+    high_shelf: tuple[float, float] | None,
+    gain_db: float = 0.0,
 ) -> tuple[Any, int | None]:
     """What :func:`evaluate_models` transcribes of one track: the file itself (rate None: read by the
-    pipeline), or its samples resampled to ``sample_rate_hz`` and/or filtered by ``high_shelf`` (Hz, dB)."""
-    if not (sample_rate_hz or high_shelf):
+    pipeline), or its samples resampled to ``sample_rate_hz`` and/or filtered by ``high_shelf`` (Hz, dB)
+    and/or scaled by ``gain_db`` (a quieter or louder recording of the same mix)."""
+    if not (sample_rate_hz or high_shelf or gain_db):
         return path, None
     from drumscribe.audio import load_audio
 
@@ -96,6 +104,8 @@ def track_audio(
         from drumscribe.synth.mixing import shelf_sos
 
         audio = sosfilt(shelf_sos(high_shelf[0], high_shelf[1], True, rate), audio).astype(np.float32)
+    if gain_db:
+        audio = (audio * np.float32(10 ** (gain_db / 20))).astype(np.float32)
     return audio, rate
 
 
@@ -110,10 +120,13 @@ def evaluate_models(
     input_kind: str = "auto",
     sample_rate_hz: int | None = None,
     high_shelf: tuple[float, float] | None = None,
+    gain_db: float = 0.0,
+    level_match: bool = True,
 ) -> list[dict[str, Any]]:
     """One result dict per (model, condition): micro/macro/per-class F1, counts, per-track micro F1; with
-    ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered
-    (see the module docstring)."""
+    ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered,
+    with ``gain_db`` scaled (see the module docstring). ``level_match=False`` feeds the models the tracks
+    at their own level even when a card gives ``input_level_dbfs``."""
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import (
@@ -127,26 +140,36 @@ def evaluate_models(
     tracks = find_tracks(data)
     refs = {t: read_mdb(data / "annotations" / f"{t}.txt").onsets for t in tracks}
     loaded = {m: get_model(m, device) for m in models}
-    feature_cache: dict[tuple[str, str, str], tuple[np.ndarray, float]] = {}
+    feature_cache: dict[tuple[str, str, str], tuple[np.ndarray, float, float | None]] = {}
+    config = InferenceConfig(level_match=level_match)
     results = []
     for name, model in loaded.items():
         fc = model.feature_config
         for cond in conditions:
             t_start = time.perf_counter()
-            per_track, counts, scores, activations, kinds, applied = {}, {}, [], [], {}, {}
+            per_track, counts, scores, activations, kinds, applied, gains = {}, {}, [], [], {}, {}, {}
             for track in tracks:
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
                     audio, rate = track_audio(
-                        audio_path(data, cond, track), fc.sample_rate_hz, sample_rate_hz, high_shelf
+                        audio_path(data, cond, track), fc.sample_rate_hz, sample_rate_hz, high_shelf, gain_db
                     )
-                    spec, dur, _ = compute_features(audio, rate, fc, InferenceConfig())
-                    feature_cache[key] = (spec, dur)
-                spec, dur = feature_cache[key]
+                    spec, dur, _, level = compute_features(audio, rate, fc, config)
+                    feature_cache[key] = (spec, dur, level)
+                spec, dur, level = feature_cache[key]
                 tr = transcribe_spectrogram(
-                    spec, dur, model, threshold=threshold, device=device, tempo=False, input_kind=input_kind
+                    spec,
+                    dur,
+                    model,
+                    threshold=threshold,
+                    device=device,
+                    tempo=False,
+                    input_kind=input_kind,
+                    inference_config=config,
+                    level_dbfs=level,
                 )
                 kinds[track] = tr.settings["input_kind"]
+                gains[track] = tr.settings["input_gain_db"]
                 applied[track] = [round(float(t), 4) for t in tr.thresholds]
                 s = evaluate_onsets(refs[track], tr.onsets, window_s=window_s)
                 scores.append(s)
@@ -177,6 +200,9 @@ def evaluate_models(
                 "window_s": window_s,
                 "sample_rate_hz": sample_rate_hz,
                 "high_shelf": list(high_shelf) if high_shelf else None,
+                "gain_db": gain_db,
+                "level_match": level_match,
+                "input_gain_db": {t: g for t, g in gains.items()},
                 "seconds": round(time.perf_counter() - t_start, 2),
             }
             if sweep:
@@ -343,6 +369,17 @@ def main(argv: list[str] | None = None) -> int:
         help="filter each track with a high shelf of DB dB from HZ Hz first (e.g. 4000 -6: darker)",
     )
     parser.add_argument(
+        "--gain-db",
+        type=float,
+        default=0.0,
+        help="scale each track by this gain first (a quieter/louder file)",
+    )
+    parser.add_argument(
+        "--no-level-match",
+        action="store_true",
+        help="feed the model each track at its own level (ignore the card's input_level_dbfs)",
+    )
+    parser.add_argument(
         "--sweep", action="store_true", help="also sweep thresholds on the stored activations"
     )
     parser.add_argument(
@@ -376,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             args.input_kind,
             args.sample_rate_hz,
             tuple(args.high_shelf) if args.high_shelf else None,
+            args.gain_db,
+            not args.no_level_match,
         )
     except DrumscribeError as exc:
         print(f"mdb_dev: error: {exc}", file=sys.stderr)

@@ -64,7 +64,7 @@ def mdb_track(data: Path, track: str, stem: str, fc: Any) -> tuple[np.ndarray, P
     """The log spectrogram of an mdb-dev track (``fc``'s features) and its annotation file."""
     from drumscribe.transcribe.inference import InferenceConfig, compute_features
 
-    spec, _, _ = compute_features(audio_path(data, stem, track), None, fc, InferenceConfig())
+    spec = compute_features(audio_path(data, stem, track), None, fc, InferenceConfig()).spec
     return spec, data / "annotations" / f"{track}.txt"
 
 

@@ -30,6 +30,7 @@ def piece_recall(model, stores, threshold: float | None = None, window_s: float 
     """(micro F1 against the class labels, {piece: [hits found, hits]}) of ``model`` on ``stores``: (store,
     track ids) pairs whose tracks record their hits."""
     from drumscribe.scoring import OnsetScores, evaluate_onsets
+    from drumscribe.synth.mixing import rendered_level_dbfs
     from drumscribe.synth.pieces import PIECE_CLASS
     from drumscribe.transcribe.inference import transcribe_spectrogram
 
@@ -38,8 +39,15 @@ def piece_recall(model, stores, threshold: float | None = None, window_s: float 
     for store, ids in stores:
         for tid in ids:
             spec = np.asarray(store.features(tid), dtype=np.float32)
+            level = rendered_level_dbfs(store.records[tid].meta)
             tr = transcribe_spectrogram(
-                spec, len(spec) / store.fps, model, threshold, tempo=False, keep_spectrogram=False
+                spec,
+                len(spec) / store.fps,
+                model,
+                threshold,
+                tempo=False,
+                keep_spectrogram=False,
+                level_dbfs=level,
             )
             scores.append(evaluate_onsets(store.onsets(tid), tr.onsets, window_s=window_s))
             for piece, times in store.records[tid].meta["hits"].items():

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from drumscribe.data.store import Store
+    from drumscribe.synth.mixing import rendered_level_dbfs
     from drumscribe.transcribe import transcribe
     from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
 
@@ -128,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             if vel is None:
                 continue
             spec = np.asarray(store.features(tid), dtype=np.float32)
-            tr = transcribe_spectrogram(spec, len(spec) / model.feature_config.fps, model, tempo=False)
+            level = rendered_level_dbfs(store.records[tid].meta)
+            tr = transcribe_spectrogram(
+                spec, len(spec) / model.feature_config.fps, model, tempo=False, level_dbfs=level
+            )
             ref = [
                 (float(t), c, float(v))
                 for c, (ts, vs) in enumerate(zip(store.onsets(tid), vel))

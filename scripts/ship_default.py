@@ -34,6 +34,7 @@ from drumscribe.errors import ModelError
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
 from drumscribe.onnxio import ONNX_NAME, export_onnx
+from drumscribe.synth.mixing import LOUDNESS_RANGE_DBFS
 from drumscribe.train.evaluate import evaluate_model
 from drumscribe.train.loop import CONFIG_NAME, EPOCHS_DIR, load_run_config
 
@@ -235,12 +236,51 @@ def synthetic_test_scores(model_dir: Path, stores: list[Path]) -> dict:
     return _strip_paths(record)
 
 
-def retune(name: str, mdb: Path, mode: str, test_stores: list[Path] | None = None) -> int:
+def set_input_level(card: dict, level_dbfs: float | None) -> None:
+    """Write the level [dBFS] transcription scales recordings to for this model into ``card`` (None: none,
+    recordings are used at their own level); see :func:`drumscribe.transcribe.inference.input_gain_db`."""
+    if level_dbfs is None:
+        card.pop("input_level_dbfs", None)
+        card.pop("input_level", None)
+        return
+    card["input_level_dbfs"] = level_dbfs
+    card["input_level"] = (
+        "transcription scales each recording to this gated RMS level (drumscribe.audio.LevelMeter) before the "
+        "model hears it: the centre of the levels the synthesis engine mixes its tracks to "
+        f"({LOUDNESS_RANGE_DBFS[0]:g} to {LOUDNESS_RANGE_DBFS[1]:g} dBFS), so quiet files and drum stems "
+        "sound as loud as the training audio; velocities are measured on the recording as it is"
+    )
+
+
+def parse_input_level(value: str) -> float | None:
+    """``--input-level-dbfs``: 'engine' (the centre of the engine's loudness range), 'none' or a number."""
+    if value == "engine":
+        return sum(LOUDNESS_RANGE_DBFS) / 2
+    if value == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'engine', 'none' or a level in dBFS, got {value!r}"
+        ) from None
+
+
+def retune(
+    name: str,
+    mdb: Path,
+    mode: str,
+    test_stores: list[Path] | None = None,
+    input_level_dbfs: float | None = None,
+) -> int:
     """Re-choose the thresholds of the shipped model ``name`` and re-score it on mdb-dev, in place (the
     weights and their ONNX export are unchanged). With ``test_stores`` the synthetic test-kit scores are
-    re-measured at the new thresholds on those renders' test splits."""
+    re-measured at the new thresholds on those renders' test splits. ``input_level_dbfs``: see
+    :func:`set_input_level` (written before anything is scored)."""
     out = PRETRAINED_DIR / name
     card = read_json(out / CARD_NAME)
+    set_input_level(card, input_level_dbfs)
+    write_json(out / CARD_NAME, card)  # the evaluations load the model from its folder
     at_half = evaluate_models([str(out)], mdb, ("mix", "drums"), threshold=0.5, sweep=True)
     # a new record (nothing of the previous thresholds' choice is kept), under the same protocol
     previous = card.setdefault("scores", {}).get("mdb_dev_real", {})
@@ -299,6 +339,13 @@ def main(argv=None) -> int:
         metavar="STORE",
         help="with --retune: re-measure the synthetic test-kit scores on the test split of these renders",
     )
+    ap.add_argument(
+        "--input-level-dbfs",
+        type=parse_input_level,
+        default="engine",
+        help="level transcription scales recordings to for this model: 'engine' (the centre of the "
+        "engine's loudness range, the default), 'none' (as they are) or a number",
+    )
     args = ap.parse_args(argv)
     if args.retune:
         if args.run is not None:
@@ -306,7 +353,7 @@ def main(argv=None) -> int:
         for store in args.test_data or ():
             if not (store / "manifest.json").is_file():
                 ap.error(f"--test-data {store}: not a dataset store (no manifest.json)")
-        return retune(args.name, args.mdb, args.thresholds, args.test_data)
+        return retune(args.name, args.mdb, args.thresholds, args.test_data, args.input_level_dbfs)
     if args.test_data:
         ap.error("--test-data goes with --retune (a run is scored on the test split of its training stores)")
     if args.run is None:
@@ -327,7 +374,13 @@ def main(argv=None) -> int:
         for p in train_stores
         if (Path(p) / "synth_config.json").is_file()
     ]
-    at_half = evaluate_models([str(best)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
+    out = PRETRAINED_DIR / args.name
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best / WEIGHTS_NAME, out / WEIGHTS_NAME)
+    (out / ONNX_NAME).unlink(missing_ok=True)  # never leave the previous model's export beside new weights
+    set_input_level(card, args.input_level_dbfs)
+    write_json(out / CARD_NAME, card)  # scored as shipped: with its input level
+    at_half = evaluate_models([str(out)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
     run_scores = card.get("scores")
     try:
         mdb_real = set_thresholds(card, at_half, args.thresholds)
@@ -362,11 +415,7 @@ def main(argv=None) -> int:
         },
         "reference_public_model": {"ADTOF (Zehren et al.) on mdb-dev": {"mix": 0.935, "drums": 0.956}},
     }
-    out = PRETRAINED_DIR / args.name
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best / WEIGHTS_NAME, out / WEIGHTS_NAME)
     write_json(out / CARD_NAME, card)
-    (out / ONNX_NAME).unlink(missing_ok=True)  # never leave the previous model's export beside new weights
     model = load_model(out)  # verifies checksum and architecture
     real = real_scores(out, args.mdb)
     card["scores"]["mdb_dev_real"].update(real)

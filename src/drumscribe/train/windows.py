@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..features import apply_gain
+
 
 def random_eq_db(rng: np.random.Generator, n_bands: int, eq_db: float) -> np.ndarray:
     """A smooth random EQ curve [dB] over ``n_bands`` bands: a tilt of up to +-``eq_db`` from the lowest to
@@ -58,8 +60,7 @@ def augment_window(
         gain = rng.uniform(-gain_db, gain_db) if gain_db > 0 else 0.0  # [dB]: global, then per band
         if eq_db > 0:
             gain = gain + random_eq_db(rng, x.shape[1], eq_db)
-        a = np.asarray(10.0 ** (np.asarray(gain) / 20.0), dtype=np.float32)
-        x = np.log10(1.0 + a * np.expm1(x * np.log(10.0))).astype(np.float32)
+        x = apply_gain(x, gain)
     if freq_mask > 0:
         width = int(rng.integers(0, freq_mask + 1))
         if width:

@@ -12,6 +12,12 @@
   ``2 * context_s``; each window's centre (without ``context_s`` at either side, except at the ends of the
   recording) is kept. Windows of equal length run as one batch. Only the receptive field of the
   recurrent/attention layers crosses a join, so onsets away from the joins equal unchunked processing.
+* **Input level**: when the model card gives ``input_level_dbfs`` (the level its training audio was
+  centred on), the model hears the recording scaled to that gated RMS level
+  (:class:`drumscribe.audio.LevelMeter`, measured while decoding), applied to the features
+  (:func:`drumscribe.features.apply_gain`), so a quiet file or a drum stem sounds to the model as loud as
+  its training mixes. The kept spectrogram, the velocities and the input-kind measure use the features
+  as decoded.
 * **Peaks**: :func:`drumscribe.peaks.pick_peaks` with the model card's per-class thresholds (or the
   caller's); velocities from the onsets' levels (:mod:`drumscribe.transcribe.velocity`).
 * **Tempo/beats**: :func:`drumscribe.transcribe.tempo.estimate_beats` on the activations.
@@ -27,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -38,6 +44,7 @@ from .tempo import check_beats_per_bar, check_bpm
 from .velocity import level_curve
 
 if TYPE_CHECKING:
+    from ..audio import LevelMeter
     from ..features import FeatureConfig
     from ..modelio import LoadedModel
 
@@ -56,6 +63,7 @@ class InferenceConfig:
     max_batch_frames: int = 3000  # frames per model call; one 30 s window was fastest on CPU [frames]
     stream_above_s: float = 600.0  # files longer than this [s] are decoded in blocks
     stream_block_s: float = 60.0  # decoded block length when streaming [s]
+    level_match: bool = True  # scale the model's input to the card's input_level_dbfs (when it has one)
 
     def window_frames(self, fps: float) -> tuple[int | None, int]:
         """(window length, context per side) in frames; the kept core is at least one frame."""
@@ -180,9 +188,13 @@ def run_model(
     config: InferenceConfig | None = None,
     device: Any = "cpu",
     progress: bool = False,
+    gain_db: float = 0.0,
+    log_add: float = 1.0,
 ) -> np.ndarray:
     """Sigmoid activations (T, C) float32 of ``net`` on unstandardised ``features`` (T, bands), chunked.
 
+    ``gain_db`` scales the audio under the features (:func:`drumscribe.features.apply_gain`, with the
+    feature config's ``log_add``) window by window, so no second copy of a long spectrogram is made.
     ``net`` is a torch module (run on ``device``) or an :class:`~drumscribe.onnxio.OnnxNet` (CPU, numpy
     only: torch is not imported); both get the same windows and batches.
     """
@@ -203,7 +215,13 @@ def run_model(
         batches += [ws[i : i + per_batch] for i in range(0, len(ws), per_batch)]
     activations = _onnx_activations if getattr(net, "backend", "torch") == "onnx" else _torch_activations
     bar = tqdm(total=n_frames, unit="frame", desc="model", disable=not progress, leave=False)
-    inputs = (np.stack([standardise(features[s:e], mean, std) for s, e, _, _ in batch]) for batch in batches)
+    from ..features import apply_gain
+
+    def window(s: int, e: int) -> np.ndarray:
+        x = features[s:e] if gain_db == 0 else apply_gain(features[s:e], gain_db, log_add)
+        return standardise(x, mean, std)
+
+    inputs = (np.stack([window(s, e) for s, e, _, _ in batch]) for batch in batches)
     for batch, act in zip(batches, activations(net, inputs, device)):
         if out is None:
             out = np.zeros((n_frames, act.shape[-1]), dtype=np.float32)
@@ -242,11 +260,13 @@ def stream_log_spectrogram(
     block_s: float = 60.0,
     progress: bool = False,
     engine: str = "numpy",
+    meter: LevelMeter | None = None,
 ) -> tuple[np.ndarray, int]:
     """Log spectrogram (frames, bands) of a file decoded block by block, and its length [samples].
 
     Equals :func:`drumscribe.features.log_spectrogram` of the whole file (up to soxr's streaming rounding)
     while holding only one block of audio in memory. ``engine``: ``"numpy"`` or ``"torch"`` (on the CPU).
+    ``meter`` (at the config's sample rate) is fed each sample once, in order.
     """
     from tqdm import tqdm
 
@@ -289,6 +309,8 @@ def stream_log_spectrogram(
         j0 = next_frame - first_frame
         if j0 < (0 if k == 0 else margin):
             raise AssertionError(f"block overlap too small: frame {next_frame} lacks left context")
+        if meter is not None:  # the samples these frames own: consecutive blocks tile the file
+            meter.add(block[j0 * h :] if last else block[j0 * h : max(j0, j_end) * h])
         if j_end > j0:
             end = next_frame + j_end - j0
             if end > len(out):  # the header's duration was short: grow
@@ -329,6 +351,15 @@ def _validate_array(samples: Any, sample_rate: int | None) -> tuple[np.ndarray, 
     return arr, int(sample_rate)
 
 
+class Features(NamedTuple):
+    """What :func:`compute_features` returns."""
+
+    spec: np.ndarray  # log spectrogram (T, bands)
+    duration_s: float
+    timings: dict[str, float]  # {load, features} [s]
+    level_dbfs: float | None  # gated RMS level (:class:`drumscribe.audio.LevelMeter`); None: silence
+
+
 def compute_features(
     audio: str | Path | np.ndarray,
     sample_rate: int | None,
@@ -337,12 +368,12 @@ def compute_features(
     device: Any = None,
     progress: bool = False,
     engine: str = "auto",
-) -> tuple[np.ndarray, float, dict[str, float]]:
-    """(log spectrogram (T, bands), duration [s], timings {load, features}) of a file or an array.
+) -> Features:
+    """The log spectrogram, duration, timings and input level of a file or an array.
 
     ``engine`` (see :func:`drumscribe.features.log_spectrogram`): ``auto`` is numpy (no torch import)
     unless a non-CPU ``device`` is given."""
-    from ..audio import audio_info, load_audio
+    from ..audio import LevelMeter, audio_info, load_audio, to_mono
     from ..features import log_spectrogram, resolve_engine
 
     timings: dict[str, float] = {}
@@ -351,14 +382,20 @@ def compute_features(
         t0 = time.perf_counter()
         info = audio_info(audio)
         if info.duration_s > config.stream_above_s and float(feature_config.hop_size).is_integer():
+            meter = LevelMeter(sr)
             spec, n = stream_log_spectrogram(
-                audio, feature_config, config.stream_block_s, progress, engine=resolve_engine(engine, device)
+                audio,
+                feature_config,
+                config.stream_block_s,
+                progress,
+                engine=resolve_engine(engine, device),
+                meter=meter,
             )
             total = time.perf_counter() - t0
             # decoding and features are interleaved; report the whole as features, load as 0
             timings["load"] = 0.0
             timings["features"] = total
-            return spec, n / sr, timings
+            return Features(spec, n / sr, timings, meter.level_dbfs())
         samples, rate = load_audio(audio, sr)
         timings["load"] = time.perf_counter() - t0
     else:
@@ -368,8 +405,10 @@ def compute_features(
     t0 = time.perf_counter()
     n_out = len(samples) if rate == sr else int(round(len(samples) * sr / rate))
     spec = log_spectrogram(samples, rate, feature_config, device=device, engine=engine)
+    meter = LevelMeter(rate)
+    meter.add(samples if samples.ndim == 1 else to_mono(samples))
     timings["features"] = time.perf_counter() - t0
-    return spec, n_out / sr, timings
+    return Features(spec, n_out / sr, timings, meter.level_dbfs())
 
 
 def transcribe(
@@ -414,7 +453,7 @@ def transcribe(
     check_bpm(bpm)
     beats_per_bar = check_beats_per_bar(beats_per_bar)
     inference_config.window_frames(float(loaded.feature_config.fps))
-    spec, duration_s, timings = compute_features(
+    spec, duration_s, timings, level = compute_features(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
     )
     timings["model_load"] = model_load_s
@@ -434,10 +473,25 @@ def transcribe(
         timings=timings,
         backend=loaded.backend,
         input_kind=input_kind,
+        level_dbfs=level,
     )
     tr.audio_path = audio_path
     tr.settings["beats_per_bar"] = beats_per_bar
     return tr
+
+
+#: The most the input level match raises or lowers a recording [dB].
+MAX_INPUT_GAIN_DB = (-24.0, 40.0)
+
+
+def input_gain_db(target_dbfs: float | None, level_dbfs: float | None) -> float:
+    """The gain [dB] that brings a recording at ``level_dbfs`` to a model's ``target_dbfs`` (its card's
+    ``input_level_dbfs``), within :data:`MAX_INPUT_GAIN_DB`; 0 when either is unknown (silence, or a
+    model that does not ask for it)."""
+    if target_dbfs is None or level_dbfs is None:
+        return 0.0
+    lo, hi = MAX_INPUT_GAIN_DB
+    return float(min(max(target_dbfs - level_dbfs, lo), hi))
 
 
 def transcribe_spectrogram(
@@ -455,9 +509,13 @@ def transcribe_spectrogram(
     timings: dict[str, float] | None = None,
     backend: str = "auto",
     input_kind: str = "auto",
+    level_dbfs: float | None = None,
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
-    the model's feature config (e.g. to run several models on features computed once)."""
+    the model's feature config (e.g. to run several models on features computed once).
+
+    ``level_dbfs``: the recording's level (:attr:`Features.level_dbfs`); with the card's
+    ``input_level_dbfs`` the model's input is scaled to it (:func:`input_gain_db`). None: as it is."""
     from ..features import bandwidth_hz
 
     inference_config = inference_config or InferenceConfig()
@@ -472,9 +530,19 @@ def transcribe_spectrogram(
     dev = device_name(device)
     fps = float(loaded.feature_config.fps)
 
+    gain_db = input_gain_db(loaded.input_level_dbfs, level_dbfs) if inference_config.level_match else 0.0
     t0 = time.perf_counter()
     activations = run_model(
-        loaded.net, spec, loaded.mean, loaded.std, fps, inference_config, device=dev, progress=progress
+        loaded.net,
+        spec,
+        loaded.mean,
+        loaded.std,
+        fps,
+        inference_config,
+        device=dev,
+        progress=progress,
+        gain_db=gain_db,
+        log_add=loaded.feature_config.log_add,
     )
     timings["model"] = time.perf_counter() - t0
 
@@ -516,6 +584,8 @@ def transcribe_spectrogram(
             "bpm": bpm,
             "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
             "bandwidth_hz": None if bandwidth is None else round(bandwidth),
+            "input_level_dbfs": None if level_dbfs is None else round(level_dbfs, 2),
+            "input_gain_db": round(gain_db, 2),
             "device": dev,
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),
