@@ -11,7 +11,9 @@ with mir_eval's beat metrics (its defaults: beats before 5 s are trimmed, 70 ms 
 - beats: F-measure, CMLt (the longest correct run at the true metrical level) and AMLt (the same at half or
   double tempo or off-beat, which a musician would count in the same way);
 - downbeats: F-measure of the score's bar lines (``Transcription.downbeats_s``: the first beat of each
-  four-beat measure of the grid placement) against the true downbeats, over the whole track.
+  measure of the grid placement, in the estimated meter) against the true downbeats, over the whole track,
+  and (``downbeat_f4``) the same with every score in 4/4, as before the meter was estimated;
+- meter: the share of tracks whose estimated beats per bar (3 or 4) is the render's.
 
 Printed for all tracks and by group: drums only or with a band, the groove's source (Groove MIDI Dataset or
 the engine's generator), beats per bar and tempo. Stores rendered before the beats were recorded are skipped.
@@ -49,8 +51,10 @@ def tempo_scores(estimate: float | None, reference: float) -> tuple[bool, bool]:
     return near(1.0), any(near(level) for level in TEMPO_LEVELS)
 
 
-def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: float) -> dict[str, float]:
-    """Every metric of one transcription against its reference grid."""
+def track_scores(
+    tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: float, beats_per_bar: int = 4
+) -> dict[str, float]:
+    """Every metric of one transcription against its reference grid (``beats_per_bar``: the true meter)."""
     import mir_eval
 
     ref = mir_eval.beat.trim_beats(beats)
@@ -64,6 +68,8 @@ def track_scores(tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: f
         "cmlt": cmlt,
         "amlt": amlt,
         "downbeat_f": mir_eval.beat.f_measure(downbeats, np.asarray(tr.downbeats_s), 0.07),
+        "downbeat_f4": mir_eval.beat.f_measure(downbeats, np.asarray(tr.with_meter(4).downbeats_s), 0.07),
+        "meter": float(tr.beats_per_bar == beats_per_bar),
     }
 
 
@@ -102,8 +108,8 @@ def score_stores(
                 keep_spectrogram=False,
                 level_dbfs=rendered_level_dbfs(meta),
             )
-            s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]))
             per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
+            s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]), per_bar)
             bpm = float(perf["tempo_bpm"])
             for group in (
                 "all",
@@ -141,12 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         log.setLevel(level)
     if not groups:
         return 1
-    keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f"]
+    keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f", "downbeat_f4", "meter"]
     print(f"{args.model}: means over tracks (tempo: share of tracks)")
-    print(f"  {'group':<18} {'tracks':>6} " + " ".join(f"{k:>10}" for k in keys))
+    print(f"  {'group':<18} {'tracks':>6} " + " ".join(f"{k:>11}" for k in keys))
     for name, rows in sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])):
         means = [np.mean([r[k] for r in rows]) for k in keys]
-        print(f"  {name:<18} {len(rows):>6} " + " ".join(f"{m:>10.3f}" for m in means))
+        print(f"  {name:<18} {len(rows):>6} " + " ".join(f"{m:>11.3f}" for m in means))
     return 0
 
 

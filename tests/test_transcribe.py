@@ -8,6 +8,7 @@ A randomly initialised CRNN checks chunked against unchunked inference across re
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from drumscribe.errors import AudioError, ConfigError
 from drumscribe.features import FeatureConfig, log_spectrogram
 from drumscribe.modelio import make_card, save_model
 from drumscribe.models import build_model
+from drumscribe.peaks import pick_peaks
 from drumscribe.transcribe import Transcription, transcribe
 from drumscribe.transcribe.inference import (
     InferenceConfig,
@@ -31,6 +33,7 @@ from drumscribe.transcribe.tempo import (
     TempoConfig,
     backbeat_every_fourth,
     estimate_beats,
+    estimate_meter,
     estimate_tempo,
     onset_envelope,
 )
@@ -486,3 +489,68 @@ def test_streaming_memory_is_bounded_by_the_block(tmp_path) -> None:
         tracemalloc.stop()
     assert spec.shape == (math.ceil(duration * 100), 84) and n == duration * SR
     assert peak < features_bytes + 0.25 * whole_audio_bytes, (peak, whole_audio_bytes)
+
+
+def waltz_click_track(bpm: float, fps: float = 100.0, secs: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+    """(activations, beat times): a waltz, kick on 1, snares on 2 and 3, eighth-note hi-hats, and a fill of
+    toms in every eighth bar, with a little noise."""
+    n = int(secs * fps)
+    beats = np.arange(0.41, n / fps - 0.2, 60.0 / bpm)
+    act = np.zeros((n, 5))
+    rng = np.random.default_rng(int(bpm) + 1)
+    for i, b in enumerate(beats):
+        fill = (i // 3) % 8 == 7 and i % 3 > 0
+        act[int(round(b * fps)), 2 if fill else 0 if i % 3 == 0 else 1] = 0.9
+        for e in (b, b + 30.0 / bpm):
+            if e * fps < n:
+                act[int(round(e * fps)), 3] = 0.6
+    return act + 0.05 * rng.random(act.shape), beats
+
+
+@pytest.mark.parametrize("bpm", [96.0, 132.0])
+def test_the_meter_is_three_for_a_waltz_and_four_for_a_backbeat(bpm) -> None:
+    waltz, _ = waltz_click_track(bpm)
+    tempo, beats = estimate_beats(waltz, 100.0)
+    assert tempo == pytest.approx(bpm, rel=0.01)
+    meter, r2 = estimate_meter(waltz, beats, 100.0)
+    assert meter == 3 and r2[3] > r2[4] + 0.3
+    rock, _ = backbeat_click_track(bpm)
+    meter, r2 = estimate_meter(rock, estimate_beats(rock, 100.0)[1], 100.0)
+    assert meter == 4 and r2[4] > 0.3 and r2[3] < 0.05  # kick-snare-kick-snare fits no three-beat bar
+    # the margin decides: a three-beat bar that fits only a little better is not enough
+    meter, r2 = estimate_meter(waltz, beats, 100.0, TempoConfig(meter_margin=2.0))
+    assert meter == 4 and r2[3] > r2[4]
+    # a pattern that does not repeat, or too few beats: 4/4, the default
+    noise = np.random.default_rng(5).random(waltz.shape) * 0.9
+    assert estimate_meter(noise, beats, 100.0)[0] == 4
+    assert estimate_meter(waltz, beats[:8], 100.0) == (4, {})
+    assert estimate_meter(waltz, np.zeros(0), 100.0) == (4, {})
+
+
+def test_a_transcription_of_a_waltz_is_scored_in_three_four(tmp_path) -> None:
+    import music21
+
+    act, _ = waltz_click_track(120.0, secs=30.0)
+    onsets = [pick_peaks(act[:, c : c + 1], 0.5, 100.0)[0][0] for c in range(5)]
+    tr = Transcription(
+        onsets=onsets,
+        velocities=[np.full(len(o), 80) for o in onsets],
+        confidences=[np.full(len(o), 0.9, np.float32) for o in onsets],
+        activations=act.astype(np.float32),
+        fps=100.0,
+        duration_s=30.0,
+    ).with_bpm(None)  # tracks the beats and estimates the meter from the activations
+    assert tr.tempo_bpm == pytest.approx(120.0, rel=0.01)
+    assert tr.settings["meter"]["beats_per_bar"] == 3 and tr.beats_per_bar == 3
+    np.testing.assert_allclose(tr.downbeats_s[1:], onsets[0][1 : len(tr.downbeats_s)], atol=0.02)
+    score = music21.converter.parse(str(tr.to_musicxml(tmp_path / "w.musicxml")))
+    assert score.parts[0].recurse().getElementsByClass("TimeSignature").first().ratioString == "3/4"
+    as_json = json.loads(tr.to_json(tmp_path / "w.json").read_text())
+    assert as_json["beats_per_bar"] == 3 and as_json["settings"]["meter"]["r2"]["3"] > 0.3
+    # a given meter wins over the estimate; None goes back to it
+    assert tr.with_meter(4).beats_per_bar == 4 and tr.with_meter(4).with_meter(None).beats_per_bar == 3
+    assert len(tr.with_meter(4).downbeats_s) < len(tr.downbeats_s)
+    # a known tempo re-tracks the beats and estimates the meter on them again: at a third of the tempo each
+    # beat is a whole bar, which repeats in no bar of three or four
+    slow = tr.with_bpm(40.0)
+    assert slow.settings["meter"]["beats_per_bar"] == 4

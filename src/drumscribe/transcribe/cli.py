@@ -101,8 +101,8 @@ def register(subparsers: Any) -> None:
         "--beats-per-bar",
         type=int,
         default=None,
-        help="beats (quarter notes) per bar, if the song is not in 4/4: 3 for a waltz; the score, the chart "
-        "and the MIDI file use it (default: 4)",
+        help="beats (quarter notes) per bar: 3 for a waltz; the score, the chart and the MIDI file use it "
+        "(default: estimated from the drumming, 4 or 3)",
     )
     p.add_argument(
         "--midi-tempo-map",

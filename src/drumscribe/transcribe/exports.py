@@ -82,9 +82,10 @@ EXTENSIONS = {
 
 def beats_per_bar(tr: Transcription) -> int:
     """The meter of the score, the chart and the MIDI file: beats (quarter notes) per bar,
-    ``tr.settings["beats_per_bar"]`` (:meth:`~drumscribe.transcribe.result.Transcription.with_meter`), else
-    :data:`BEATS_PER_MEASURE`."""
-    return int(tr.settings.get("beats_per_bar") or BEATS_PER_MEASURE)
+    ``tr.settings["beats_per_bar"]`` when given (:meth:`~drumscribe.transcribe.result.Transcription.with_meter`),
+    else the estimated one (``tr.settings["meter"]``), else :data:`BEATS_PER_MEASURE`."""
+    estimated = (tr.settings.get("meter") or {}).get("beats_per_bar")
+    return int(tr.settings.get("beats_per_bar") or estimated or BEATS_PER_MEASURE)
 
 
 def _tempo(tr: Transcription) -> float:

@@ -440,7 +440,8 @@ def transcribe(
     ``"auto"`` (ONNX Runtime on the CPU when the model folder has a valid ``model.onnx``; then torch is
     never imported), ``"onnx"`` or ``"torch"``. ``bpm``: a known tempo; the beats (MusicXML grid, MIDI
     tempo) are tracked at it instead of an estimated one. ``tempo=False`` skips tempo and beats.
-    ``beats_per_bar``: the meter of the score, chart and MIDI file (3: 3/4; default 4/4).
+    ``beats_per_bar``: the meter of the score, chart and MIDI file (3: 3/4; default: estimated from the
+    drumming, 4/4 or 3/4, :func:`~drumscribe.transcribe.tempo.estimate_meter`).
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
@@ -552,11 +553,12 @@ def transcribe_spectrogram(
     timings["peaks"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    tempo_bpm, beats = None, np.zeros(0)
+    tempo_bpm, beats, meter = None, np.zeros(0), None
     if tempo:
-        from .tempo import estimate_beats
+        from .tempo import estimate_beats, meter_record
 
         tempo_bpm, beats = estimate_beats(activations, fps, bpm=bpm)
+        meter = meter_record(activations, beats, fps)
     timings["tempo"] = time.perf_counter() - t0
 
     bandwidth = bandwidth_hz(spec, loaded.feature_config)
@@ -582,6 +584,7 @@ def transcribe_spectrogram(
             "default_thresholds": [round(float(t), 4) for t in default_thresholds],
             "input_kind": kind_info,
             "bpm": bpm,
+            "meter": meter,
             "silent": not bool(np.any(spec)),  # digital silence: the features are all zero
             "bandwidth_hz": None if bandwidth is None else round(bandwidth),
             "input_level_dbfs": None if level_dbfs is None else round(level_dbfs, 2),

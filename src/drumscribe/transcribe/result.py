@@ -167,9 +167,19 @@ class Transcription:
             settings={**self.settings, "thresholds": th.tolist()},
         )
 
+    @property
+    def beats_per_bar(self) -> int:
+        """The meter of the score, the chart and the MIDI file: beats per bar as given
+        (:meth:`with_meter`, ``transcribe(..., beats_per_bar=...)``), else as estimated from the drumming
+        (``settings["meter"]``, :func:`~drumscribe.transcribe.tempo.estimate_meter`), else 4."""
+        from .exports import beats_per_bar
+
+        return beats_per_bar(self)
+
     def with_meter(self, beats_per_bar: int | None) -> Transcription:
         """A new Transcription whose score, chart and MIDI file have ``beats_per_bar`` quarter notes per bar
-        (3: 3/4; None: the default 4/4); the bar lines still start where most kicks fall on the beat."""
+        (3: 3/4; None: the meter estimated from the drumming, 4/4 or 3/4); the bar lines still start where
+        most kicks fall on the beat."""
         from .tempo import check_beats_per_bar
 
         return replace(self, settings={**self.settings, "beats_per_bar": check_beats_per_bar(beats_per_bar)})
@@ -177,10 +187,11 @@ class Transcription:
     def with_bpm(self, bpm: float | None) -> Transcription:
         """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
         from the stored activations (no model call); the onsets are unchanged."""
-        from .tempo import estimate_beats
+        from .tempo import estimate_beats, meter_record
 
         tempo_bpm, beats = estimate_beats(self.activations, self.fps, bpm=bpm)
-        return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings={**self.settings, "bpm": bpm})
+        settings = {**self.settings, "bpm": bpm, "meter": meter_record(self.activations, beats, self.fps)}
+        return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings=settings)
 
     def events(self) -> list[dict[str, Any]]:
         """Every onset as ``{time_s, class, midi_note, velocity, confidence}``, sorted by time then class."""
@@ -226,6 +237,7 @@ class Transcription:
             "tempo_bpm": None if self.tempo_bpm is None else round(float(self.tempo_bpm), 3),
             "beats_s": [round(float(b), 4) for b in self.beats_s],
             "downbeats_s": [round(float(b), 4) for b in self.downbeats_s],
+            "beats_per_bar": self.beats_per_bar,
             "model": {k: v for k, v in model.items() if v is not None},
             "settings": {
                 **self.settings,

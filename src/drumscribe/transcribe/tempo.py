@@ -11,6 +11,8 @@
 4. **Beats**: Ellis's dynamic programme: the score of a beat at frame t is the envelope at t plus the
    best score of a previous beat tau in [t - 2P, t - P/2], penalised by ``tightness * log((t - tau) / P)^2``,
    where P is the beat period [frames]; the beats are backtracked from the best frame near the end.
+5. **Meter** (:func:`estimate_meter`): how much of the drumming's variation from beat to beat the position
+   in a bar of three beats explains, against a bar of four; 3/4 only when three explains clearly more.
 
 D. P. W. Ellis, "Beat tracking by dynamic programming", J. New Music Research 36(1), 2007.
 """
@@ -50,6 +52,11 @@ class TempoConfig:
     #: has no tempo
     min_onsets: int = 4
     min_rise: float = 0.2
+    #: :func:`estimate_meter`: 3/4 when the adjusted R^2 of a three-beat bar is at least ``meter_min_r2`` and
+    #: exceeds a four-beat bar's by ``meter_margin``; needs ``meter_min_beats`` tracked beats
+    meter_margin: float = 0.1
+    meter_min_r2: float = 0.1
+    meter_min_beats: int = 12
 
 
 def onset_envelope(
@@ -170,6 +177,87 @@ def count_clear_onsets(envelope: np.ndarray, min_rise: float) -> int:
 
 #: the meters a score may take: beats (quarter notes) per bar
 BEATS_PER_BAR_RANGE = (2, 12)
+
+
+#: the meters :func:`estimate_meter` tells apart [beats per bar]; the first is the default
+METERS = (4, 3)
+#: half-width of the window around a beat (and the point between two beats) read by :func:`beat_features` [s]
+BEAT_WINDOW_S = 0.03
+#: features that vary less than this over a song (activation units) are left out of :func:`bar_r2`
+MIN_FEATURE_STD = 0.02
+
+
+def beat_features(activations: np.ndarray, beats_s: np.ndarray, fps: float = 100.0) -> np.ndarray:
+    """(beats - 1, 2 * classes): each class's highest activation within :data:`BEAT_WINDOW_S` of each tracked
+    beat (but the last) and of the point halfway to the next beat (the off-beat eighth)."""
+    act = np.asarray(activations, dtype=np.float32)
+    beats = np.asarray(beats_s, dtype=np.float64)
+    if len(beats) < 2 or act.ndim != 2 or len(act) == 0:
+        return np.zeros((0, 2 * (act.shape[1] if act.ndim == 2 else 0)), dtype=np.float32)
+    from scipy.ndimage import maximum_filter1d
+
+    half = max(0, int(round(BEAT_WINDOW_S * fps)))
+    peaks = maximum_filter1d(act, size=2 * half + 1, axis=0, mode="nearest")  # max within +-half frames
+    points = np.stack([beats[:-1], (beats[:-1] + beats[1:]) / 2], axis=1).ravel()
+    centre = np.clip(np.round(points * fps).astype(int), 0, len(act) - 1)
+    return peaks[centre].reshape(len(beats) - 1, 2 * act.shape[1])
+
+
+def bar_r2(features: np.ndarray, beats_per_bar: int) -> float:
+    """Adjusted R^2 of the position in a bar of ``beats_per_bar`` beats (beat index modulo it; the bar's
+    phase does not matter) over the standardised ``features`` (beats, dims): the share of their variation
+    from beat to beat that repeats bar after bar."""
+    x = np.asarray(features, dtype=np.float64)
+    n, m = len(x), int(beats_per_bar)
+    if n <= m:
+        return 0.0
+    mean = x.mean(axis=0)
+    total = float(((x - mean) ** 2).sum())
+    if total <= 0:
+        return 0.0
+    pos = np.arange(n) % m
+    between = sum(
+        float(((x[pos == j].mean(axis=0) - mean) ** 2).sum()) * int((pos == j).sum()) for j in range(m)
+    )
+    return 1.0 - (1.0 - between / total) * (n - 1) / (n - m)
+
+
+def estimate_meter(
+    activations: np.ndarray, beats_s: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None
+) -> tuple[int, dict[int, float]]:
+    """(beats per bar, {beats per bar: adjusted R^2}) of the tracked beats: 3 when the drumming repeats
+    clearly more in bars of three beats than of four (a waltz's kick on one and snares on two and three),
+    else 4, also when there are too few beats or the drumming does not repeat at all.
+
+    Each beat is described by :func:`beat_features`, each feature standardised over the song (features that
+    hardly vary are left out), and each meter scored by :func:`bar_r2`. A four-beat bar also fits
+    two-beat patterns (kick-snare-kick-snare), which a three-beat bar cannot, so rock and funk stay in 4/4.
+    """
+    config = config or TempoConfig()
+    default = METERS[0]
+    x = beat_features(activations, beats_s, fps)
+    if len(x) + 1 < config.meter_min_beats:
+        return default, {}
+    std = x.std(axis=0)
+    keep = std > MIN_FEATURE_STD
+    if not keep.any():
+        return default, {}
+    z = (x[:, keep] - x[:, keep].mean(axis=0)) / std[keep]
+    r2 = {m: round(bar_r2(z, m), 4) for m in METERS}
+    if r2[3] >= config.meter_min_r2 and r2[3] > r2[4] + config.meter_margin:
+        return 3, r2
+    return default, r2
+
+
+def meter_record(
+    activations: np.ndarray, beats_s: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None
+) -> dict | None:
+    """What a transcription records of :func:`estimate_meter` (``settings["meter"]``): the estimated beats
+    per bar and each meter's adjusted R^2 (keys as strings, as in JSON); None without tracked beats."""
+    if len(beats_s) == 0:
+        return None
+    meter, r2 = estimate_meter(activations, beats_s, fps, config)
+    return {"beats_per_bar": meter, "r2": {str(m): v for m, v in r2.items()}}
 
 
 def check_beats_per_bar(beats_per_bar: int | None) -> int | None:

@@ -6,11 +6,12 @@ at ``/openapi.json``; see docs/web.md):
 * ``POST /api/jobs``: multipart upload (field ``file``) -> ``{"id": ...}``; the size limit is checked while
   the body streams in, and the file must be audio that :mod:`drumscribe.audio` can read.
 * ``GET /api/jobs/{id}``: state, stage, progress, error.
-* ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, duration, thresholds.
+* ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, estimated meter, duration, thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
 * ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...&beats_per_bar=...``
-  (``bpm``: a known tempo; ``beats_per_bar``: the meter of the score, chart and MIDI file, 3 for 3/4).
+  (``bpm``: a known tempo; ``beats_per_bar``: the meter of the score, chart and MIDI file, 3 for 3/4;
+  without it, the meter estimated from the drumming).
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         "warnings": t.warnings,
         "beats_s": _times(t.beats_s if t.beats_s is not None else []),
         "downbeats_s": _times(t.downbeats_s),
+        "beats_per_bar": int(
+            t.beats_per_bar
+        ),  # the estimated meter (the Bar field overrides it in downloads)
         "onsets": [_times(o) for o in t.onsets],
         "velocities": [[int(v) for v in vel] for vel in t.velocities],
         "confidences": [[round(float(c), 4) for c in conf] for conf in t.confidences],

@@ -195,7 +195,9 @@
     st.waveform = wave;
     st.threshold = null;
     setSlider(result.thresholds);
-    $("tempo").textContent = result.tempo_bpm ? `· ${result.tempo_bpm.toFixed(1)} BPM` : "";
+    $("tempo").textContent = result.tempo_bpm
+      ? `· ${result.tempo_bpm.toFixed(1)} BPM` + (result.beats_per_bar ? ` · ${result.beats_per_bar}/4` : "")
+      : "";
     $("warning").textContent = result.warnings.map((w) => `Note: ${w}.`).join(" ");
     $("warning").hidden = result.warnings.length === 0;
     const audio = $("audio");
