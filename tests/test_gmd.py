@@ -254,3 +254,22 @@ def test_real_gmd_splits_are_disjoint_and_sample():
         assert len(p) > 40
         test_files = {str(e.midi_path.relative_to(REAL_GMD)) for e in test.entries}
         assert set(p.meta["files"]) <= test_files
+
+
+def test_a_midi_file_that_ends_late_gives_no_silent_bars(tmp_path):
+    """Some GMD files (58 of 1150) end tens of seconds after their last note; info.csv's duration is the
+    recording's. Bars are cut within that duration, so a sampled groove never falls silent."""
+    root = make_fake_gmd(tmp_path / "gmd")
+    rows = list(csv.reader(open(root / "info.csv")))
+    name = rows[1][7]  # the first train groove: 8 bars of 2 s (16.0 s in info.csv)
+    mid = mido.MidiFile(str(root / name))
+    mid.tracks[0].append(mido.MetaMessage("end_of_track", time=480 * 4 * 12))  # 12 silent bars more
+    mid.save(str(root / name))
+    assert mido.MidiFile(str(root / name)).length > 30.0
+    lib = GrooveLibrary(root, split="train")
+    entry = next(e for e in lib.beats if e.midi_path.name == Path(name).name)
+    assert lib.load(entry).duration_s == pytest.approx(16.0)
+    for seed in range(20):
+        p = lib.sample(np.random.default_rng(seed), 30.0, beat_type="beat")
+        edges = np.concatenate([[0.0], np.sort(p.times_s), [30.0]])
+        assert np.diff(edges).max() < 2.0, seed  # a stroke at least every bar

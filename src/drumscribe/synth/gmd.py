@@ -148,7 +148,10 @@ class GrooveLibrary:
         keep = np.array([int(n) in ROLAND_NOTE_PIECE for n in notes], dtype=bool)
         if (~keep).any():
             log.debug("%s: skipped %d notes with unknown Roland keys", entry.midi_path, int((~keep).sum()))
-        duration = max(entry.duration_s, length, float(times.max()) if len(times) else 0.0)
+        last = float(times.max()) if len(times) else 0.0
+        # info.csv's duration is the recording's: 58 of GMD's 1150 MIDI files end 2-100 s after it (their
+        # end-of-track comes late), and bars cut from that tail would be silence
+        duration = max(entry.duration_s, last) if entry.duration_s > 0 else max(length, last)
         beats, downs = beat_grid(duration, entry.bpm, entry.beats_per_bar)
         return Performance(
             times_s=times[keep],
