@@ -243,10 +243,9 @@ def estimate_meter(
     if not keep.any():
         return default, {}
     z = (x[:, keep] - x[:, keep].mean(axis=0)) / std[keep]
-    r2 = {m: round(bar_r2(z, m), 4) for m in METERS}
-    if r2[3] >= config.meter_min_r2 and r2[3] > r2[4] + config.meter_margin:
-        return 3, r2
-    return default, r2
+    r2 = {m: bar_r2(z, m) for m in METERS}
+    meter = 3 if r2[3] >= config.meter_min_r2 and r2[3] > r2[4] + config.meter_margin else default
+    return meter, {m: round(v, 4) for m, v in r2.items()}
 
 
 def meter_record(
