@@ -78,8 +78,7 @@ def score_stores(
 ) -> dict[str, list[dict[str, float]]]:
     """Every track's scores (:func:`track_scores`), grouped (all; drums only or with a band; groove source;
     beats per bar; tempo band)."""
-    from drumscribe.data.store import Store
-    from drumscribe.synth.mixing import rendered_level_dbfs
+    from drumscribe.data.store import Store, recorded_level_dbfs
     from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
 
     model = get_model(model_name, "cpu")
@@ -106,7 +105,7 @@ def score_stores(
                 model,
                 None,
                 keep_spectrogram=False,
-                level_dbfs=rendered_level_dbfs(meta),
+                level_dbfs=recorded_level_dbfs(meta),
             )
             per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
             s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]), per_bar)

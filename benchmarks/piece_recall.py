@@ -29,8 +29,8 @@ from mdb_dev import matched_pairs  # noqa: E402
 def piece_recall(model, stores, threshold: float | None = None, window_s: float = 0.05):
     """(micro F1 against the class labels, {piece: [hits found, hits]}) of ``model`` on ``stores``: (store,
     track ids) pairs whose tracks record their hits."""
+    from drumscribe.data.store import recorded_level_dbfs
     from drumscribe.scoring import OnsetScores, evaluate_onsets
-    from drumscribe.synth.mixing import rendered_level_dbfs
     from drumscribe.synth.pieces import PIECE_CLASS
     from drumscribe.transcribe.inference import transcribe_spectrogram
 
@@ -39,7 +39,7 @@ def piece_recall(model, stores, threshold: float | None = None, window_s: float 
     for store, ids in stores:
         for tid in ids:
             spec = np.asarray(store.features(tid), dtype=np.float32)
-            level = rendered_level_dbfs(store.records[tid].meta)
+            level = recorded_level_dbfs(store.records[tid].meta)
             tr = transcribe_spectrogram(
                 spec,
                 len(spec) / store.fps,

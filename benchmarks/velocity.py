@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks", type=int, default=40, help="test tracks per store (default: 40)")
     args = parser.parse_args(argv)
 
-    from drumscribe.data.store import Store
-    from drumscribe.synth.mixing import rendered_level_dbfs
+    from drumscribe.data.store import Store, recorded_level_dbfs
     from drumscribe.transcribe import transcribe
     from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
 
@@ -129,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             if vel is None:
                 continue
             spec = np.asarray(store.features(tid), dtype=np.float32)
-            level = rendered_level_dbfs(store.records[tid].meta)
+            level = recorded_level_dbfs(store.records[tid].meta)
             tr = transcribe_spectrogram(
                 spec, len(spec) / model.feature_config.fps, model, tempo=False, level_dbfs=level
             )

@@ -238,7 +238,7 @@ def synthetic_test_scores(model_dir: Path, stores: list[Path]) -> dict:
 
 def set_input_level(card: dict, level_dbfs: float | None) -> None:
     """Write the level [dBFS] transcription scales recordings to for this model into ``card`` (None: none,
-    recordings are used at their own level); see :func:`drumscribe.transcribe.inference.input_gain_db`."""
+    recordings are used at their own level); see :func:`drumscribe.features.input_gain_db`."""
     if level_dbfs is None:
         card.pop("input_level_dbfs", None)
         card.pop("input_level", None)

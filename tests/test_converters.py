@@ -208,6 +208,14 @@ def test_mdb(tmp_path):
     assert {t: store.records[t].split for t in store.track_ids()} == want_splits
     for t in store.track_ids():
         assert_onsets(store, t, expected(MDB_WANT))
+    # each record keeps its audio's gated level, for evaluations that hear tracks at a model's input level
+    from drumscribe.audio import LevelMeter, load_audio
+    from drumscribe.data.store import recorded_level_dbfs
+
+    for t in store.track_ids():
+        meter = LevelMeter(44100)
+        meter.add(load_audio(src / "audio" / "full_mix" / f"{t}_MIX.wav")[0])
+        assert recorded_level_dbfs(store.records[t].meta) == pytest.approx(meter.level_dbfs(), abs=1e-3)
 
 
 def test_mdb_dev_layout(tmp_path):

@@ -260,7 +260,8 @@ def test_a_midi_file_that_ends_late_gives_no_silent_bars(tmp_path):
     """Some GMD files (58 of 1150) end tens of seconds after their last note; info.csv's duration is the
     recording's. Bars are cut within that duration, so a sampled groove never falls silent."""
     root = make_fake_gmd(tmp_path / "gmd")
-    rows = list(csv.reader(open(root / "info.csv")))
+    with open(root / "info.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
     name = rows[1][7]  # the first train groove: 8 bars of 2 s (16.0 s in info.csv)
     mid = mido.MidiFile(str(root / name))
     mid.tracks[0].append(mido.MetaMessage("end_of_track", time=480 * 4 * 12))  # 12 silent bars more

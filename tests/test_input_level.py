@@ -10,15 +10,13 @@ import pytest
 
 from conftest import events_audio, write_audio
 from drumscribe.audio import LevelMeter
-from drumscribe.features import FeatureConfig, apply_gain, log_spectrogram
+from drumscribe.features import MAX_INPUT_GAIN_DB, FeatureConfig, apply_gain, input_gain_db, log_spectrogram
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME
 from drumscribe.transcribe import transcribe
 from drumscribe.transcribe.inference import (
-    MAX_INPUT_GAIN_DB,
     InferenceConfig,
     compute_features,
-    input_gain_db,
     stream_log_spectrogram,
 )
 from test_transcribe import make_random_crnn
@@ -145,3 +143,39 @@ def test_transcription_hears_every_recording_at_the_model_level(level_models, tm
         write_audio(tmp_path / "silence.wav", np.zeros(2 * SR, np.float32)), model=level_models["matched"]
     )
     assert silent.settings["input_level_dbfs"] is None and silent.settings["input_gain_db"] == 0.0
+
+
+def test_store_evaluation_hears_tracks_at_the_model_level(level_models, tmp_path) -> None:
+    """``drumscribe evaluate`` scales each stored track from its recorded level to the card's input level,
+    as transcription scales audio: two records of one recording 12 dB apart give the same activations."""
+    from drumscribe.data.store import Store, StoreWriter, recorded_level_dbfs
+    from drumscribe.modelio import load_model
+    from drumscribe.train.evaluate import evaluate_model, track_activations
+
+    x = events_audio(np.arange(0.2, 6.0, 0.31), 6.0, "noise", SR, 0.3) + noise(6.0, -45.0)
+    quiet = compute_features(x, SR, FeatureConfig(), InferenceConfig())
+    onsets = [np.arange(0.2, 6.0, 0.31)] + [np.zeros(0)] * 4
+    writer = StoreWriter(tmp_path / "s", "levels", FeatureConfig().to_dict())
+    writer.write_track("quiet", "test", quiet.spec, onsets, meta={"level_dbfs": quiet.level_dbfs})
+    writer.write_track(
+        "loud", "test", apply_gain(quiet.spec, 12.0), onsets, meta={"level_dbfs": quiet.level_dbfs + 12}
+    )
+    writer.write_track("unknown", "test", quiet.spec, onsets, meta={})  # no level recorded: as stored
+    writer.finalize()
+    store = Store(tmp_path / "s")
+    assert recorded_level_dbfs(store.records["loud"].meta) == pytest.approx(quiet.level_dbfs + 12)
+    assert recorded_level_dbfs({"mix": {"loudness_dbfs": -14.5}}) == -14.5  # an engine render's record
+    for name, want_equal in (("matched", True), ("plain", False)):
+        model = load_model(level_models[name])
+        out = {
+            tid: y
+            for _, tid, y in track_activations(
+                model.net, [store], "test", model.mean, model.std, input_level_dbfs=model.input_level_dbfs
+            )
+        }
+        same = np.abs(out["quiet"] - out["loud"]).max() < 1e-2
+        assert same == want_equal, name
+        if want_equal:  # the track without a recorded level was used as stored, not scaled
+            assert np.abs(out["quiet"] - out["unknown"]).max() > 0.05
+    matched = evaluate_model(level_models["matched"], store, "test", progress=False)
+    assert matched["pooled"]["micro_f1"] >= 0.0 and matched["datasets"]["levels"]["n_tracks"] == 3

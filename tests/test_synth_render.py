@@ -596,7 +596,7 @@ def test_piece_recall_splits_each_class_by_piece(tiny_store):
     from piece_recall import main as piece_recall_main
     from piece_recall import piece_recall
 
-    from drumscribe.synth.mixing import rendered_level_dbfs
+    from drumscribe.data.store import recorded_level_dbfs
     from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
 
     out, _, _ = tiny_store
@@ -610,7 +610,7 @@ def test_piece_recall_splits_each_class_by_piece(tiny_store):
     tp = fp = fn = 0
     for tid in ids:
         spec = np.asarray(store.features(tid), dtype=np.float32)
-        level = rendered_level_dbfs(store.records[tid].meta)  # what transcribing its audio would measure
+        level = recorded_level_dbfs(store.records[tid].meta)  # what transcribing its audio would measure
         tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, 0.5, tempo=False, level_dbfs=level)
         for ref, est in zip(store.onsets(tid), tr.onsets):
             m = len(matched_pairs(ref, est))
@@ -1085,21 +1085,22 @@ def test_strummed_guitar_joins_the_band_and_leaves_the_drums_alone(tmp_path, hyd
 
 
 def test_recorded_level_is_what_the_level_meter_reads(tmp_path, hydrogen_kits):
-    """Store-based benchmarks give each track the level its render recorded (``rendered_level_dbfs``) in place
+    """Store-based benchmarks give each track the level its render recorded (``recorded_level_dbfs``) in place
     of measuring audio the store does not keep: it must be what :class:`LevelMeter` reads on that audio."""
     import soundfile as sf
 
     from drumscribe.audio import LevelMeter
-    from drumscribe.synth.mixing import LOUDNESS_RANGE_DBFS, rendered_level_dbfs
+    from drumscribe.data.store import recorded_level_dbfs
+    from drumscribe.synth.mixing import LOUDNESS_RANGE_DBFS
 
     cfg = SynthConfig(seed=11, cache_dir=str(tmp_path / "cache"), save_audio=True, **TINY)
     render_dataset(tmp_path / "ds", cfg, kit_infos=hydrogen_kits, progress=False)
     store = Store(tmp_path / "ds")
     for tid in store.track_ids():
-        recorded = rendered_level_dbfs(store.records[tid].meta)
+        recorded = recorded_level_dbfs(store.records[tid].meta)
         assert LOUDNESS_RANGE_DBFS[0] <= recorded <= LOUDNESS_RANGE_DBFS[1]
         audio, rate = sf.read(str(tmp_path / "ds" / "audio" / f"{tid}.flac"), dtype="float32")
         meter = LevelMeter(rate)
         meter.add(audio)
         assert meter.level_dbfs() == pytest.approx(recorded, abs=1.0), tid
-    assert rendered_level_dbfs({"kit": "not an engine mix"}) is None
+    assert recorded_level_dbfs({"kit": "not an engine mix"}) is None

@@ -174,6 +174,20 @@ def apply_gain(features: np.ndarray, gain_db: Any, log_add: float = 1.0) -> np.n
     return np.log10(a * (10.0**x - log_add) + log_add).astype(np.float32)
 
 
+#: The most the input level match raises or lowers a recording [dB].
+MAX_INPUT_GAIN_DB = (-24.0, 40.0)
+
+
+def input_gain_db(target_dbfs: float | None, level_dbfs: float | None) -> float:
+    """The gain [dB] that brings a recording at ``level_dbfs`` to a model's ``target_dbfs`` (its card's
+    ``input_level_dbfs``), within :data:`MAX_INPUT_GAIN_DB`; 0 when either is unknown (silence, or a
+    model that does not ask for it)."""
+    if target_dbfs is None or level_dbfs is None:
+        return 0.0
+    lo, hi = MAX_INPUT_GAIN_DB
+    return float(min(max(target_dbfs - level_dbfs, lo), hi))
+
+
 @functools.lru_cache(maxsize=16)
 def _filterbank_cached(config: FeatureConfig) -> np.ndarray:
     bins = filter_bins(config)

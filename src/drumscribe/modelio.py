@@ -70,7 +70,7 @@ class LoadedModel:
     @property
     def input_level_dbfs(self) -> float | None:
         """The gated RMS level [dBFS] the model's input is scaled to (its training audio's centre), or
-        None: the input is used as it is (see :func:`drumscribe.transcribe.inference.input_gain_db`)."""
+        None: the input is used as it is (see :func:`drumscribe.features.input_gain_db`)."""
         value = self.card.get("input_level_dbfs")
         return None if value is None else float(value)
 

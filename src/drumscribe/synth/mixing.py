@@ -256,16 +256,6 @@ def normalise_loudness(x: np.ndarray, target_dbfs: float) -> np.ndarray:
 LOUDNESS_RANGE_DBFS = (-22.0, -10.0)
 
 
-def rendered_level_dbfs(meta: dict) -> float | None:
-    """The RMS level [dBFS] an engine render's track was mixed to (its record's ``mix.loudness_dbfs``: what
-    :class:`drumscribe.audio.LevelMeter` reads on its audio, within 0.31 dB on 95 % of the tracks of a
-    1-hour render), or None for a track the engine did not mix. Store-based benchmarks pass it to
-    :func:`drumscribe.transcribe.inference.transcribe_spectrogram`, so they see what transcribing the
-    audio would."""
-    level = (meta.get("mix") or {}).get("loudness_dbfs")
-    return None if level is None else float(level)
-
-
 # --------------------------------------------------------------------------------------------- settings
 @dataclass
 class MixSettings:

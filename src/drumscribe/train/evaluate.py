@@ -113,9 +113,18 @@ def track_activations(
     std: float,
     device: Any = "cpu",
     progress: bool = False,
+    input_level_dbfs: float | None = None,
+    log_add: float = 1.0,
 ) -> list[tuple[int, str, np.ndarray]]:
-    """(store index, track id, logits (T, 5)) for every track of ``split`` in ``stores``."""
+    """(store index, track id, logits (T, 5)) for every track of ``split`` in ``stores``.
+
+    ``input_level_dbfs`` (a model card's): each track's features are first scaled from the level its record
+    gives (:func:`~drumscribe.data.store.recorded_level_dbfs`) to that level, as transcription scales
+    audio (:func:`~drumscribe.features.input_gain_db`); tracks without a recorded level are used as stored."""
     from tqdm import tqdm
+
+    from ..data.store import recorded_level_dbfs
+    from ..features import apply_gain, input_gain_db
 
     refs = [(i, tid) for i, s in enumerate(stores) for tid in s.track_ids(split)]
     if not refs:
@@ -137,6 +146,9 @@ def track_activations(
             refs, desc=f"eval {split}", unit="track", disable=None if progress else True, leave=False
         ):
             feats = stores[i].features(tid)
+            gain = input_gain_db(input_level_dbfs, recorded_level_dbfs(stores[i].records[tid].meta))
+            if gain:
+                feats = apply_gain(feats, gain, log_add)
             if len(feats) > CHUNK_FRAMES:
                 flush()
                 out.append((i, tid, predict_logits(net, feats, mean, std, device)))
@@ -223,7 +235,17 @@ def evaluate_model(
     model = _as_loaded(model_or_path, device)
     stores = open_stores(stores)
     thr = model.thresholds.tolist() if threshold is None else threshold
-    outputs = track_activations(model.net, stores, split, model.mean, model.std, device, progress=progress)
+    outputs = track_activations(
+        model.net,
+        stores,
+        split,
+        model.mean,
+        model.std,
+        device,
+        progress=progress,
+        input_level_dbfs=model.input_level_dbfs,
+        log_add=model.feature_config.log_add,
+    )
     result = score_activations(outputs, stores, thr, protocol, window_s)
     result["split"] = split
     result["model"] = str(model.path) if model.path else model.name
@@ -249,7 +271,17 @@ def tune_thresholds(
 
     loaded = _as_loaded(model, device)
     stores = open_stores(stores)
-    outputs = track_activations(loaded.net, stores, split, loaded.mean, loaded.std, device, progress=progress)
+    outputs = track_activations(
+        loaded.net,
+        stores,
+        split,
+        loaded.mean,
+        loaded.std,
+        device,
+        progress=progress,
+        input_level_dbfs=loaded.input_level_dbfs,
+        log_add=loaded.feature_config.log_add,
+    )
     acts = [(stores[i], tid, sigmoid(logits)) for i, tid, logits in outputs]
     refs = [store.onsets(tid) for store, tid, _ in acts]
     f1 = np.zeros((len(grid), NUM_CLASSES))

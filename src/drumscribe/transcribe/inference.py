@@ -481,20 +481,6 @@ def transcribe(
     return tr
 
 
-#: The most the input level match raises or lowers a recording [dB].
-MAX_INPUT_GAIN_DB = (-24.0, 40.0)
-
-
-def input_gain_db(target_dbfs: float | None, level_dbfs: float | None) -> float:
-    """The gain [dB] that brings a recording at ``level_dbfs`` to a model's ``target_dbfs`` (its card's
-    ``input_level_dbfs``), within :data:`MAX_INPUT_GAIN_DB`; 0 when either is unknown (silence, or a
-    model that does not ask for it)."""
-    if target_dbfs is None or level_dbfs is None:
-        return 0.0
-    lo, hi = MAX_INPUT_GAIN_DB
-    return float(min(max(target_dbfs - level_dbfs, lo), hi))
-
-
 def transcribe_spectrogram(
     spec: np.ndarray,
     duration_s: float,
@@ -516,7 +502,7 @@ def transcribe_spectrogram(
     the model's feature config (e.g. to run several models on features computed once).
 
     ``level_dbfs``: the recording's level (:attr:`Features.level_dbfs`); with the card's
-    ``input_level_dbfs`` the model's input is scaled to it (:func:`input_gain_db`). None: as it is."""
+    ``input_level_dbfs`` the model's input is scaled to it (:func:`~drumscribe.features.input_gain_db`). None: as it is."""
     from ..features import bandwidth_hz
 
     inference_config = inference_config or InferenceConfig()
@@ -530,6 +516,8 @@ def transcribe_spectrogram(
     thresholds = normalise_thresholds(threshold, default_thresholds, loaded.classes)
     dev = device_name(device)
     fps = float(loaded.feature_config.fps)
+
+    from ..features import input_gain_db
 
     gain_db = input_gain_db(loaded.input_level_dbfs, level_dbfs) if inference_config.level_match else 0.0
     t0 = time.perf_counter()

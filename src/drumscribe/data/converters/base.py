@@ -129,8 +129,9 @@ class Converter:
         return writer.has_track(job.track_id)
 
     def convert_job(self, job: TrackJob, writer: StoreWriter, feature_config: Any) -> list[TrackRecord]:
-        """Default: load and mix the audio files, compute features, read the annotation, store one track."""
-        from ...audio import load_audio
+        """Default: load and mix the audio files, compute features, read the annotation, store one track
+        (its record's ``level_dbfs``: the mixed audio's gated level, :class:`~drumscribe.audio.LevelMeter`)."""
+        from ...audio import LevelMeter, load_audio
         from ...features import log_spectrogram
 
         signal = None
@@ -140,6 +141,9 @@ class Converter:
         if signal is None:
             raise DrumscribeError(f"{job.track_id}: no audio file given")
         features = log_spectrogram(signal, feature_config.sample_rate_hz, feature_config)
+        meter = LevelMeter(feature_config.sample_rate_hz)
+        meter.add(signal)
+        level = meter.level_dbfs()
         annotation = self.read_annotation(job)
         files = [*job.audio, *([job.annotation] if job.annotation is not None else [])]
         record = writer.write_track(
@@ -150,7 +154,7 @@ class Converter:
             velocities=annotation.velocities,
             source_files=[self.relative(p) for p in files],
             checksums={self.relative(p): file_checksum(p) for p in files},
-            meta=job.meta,
+            meta={**job.meta, "level_dbfs": None if level is None else round(level, 3)},
         )
         return [record]
 
