@@ -217,6 +217,24 @@ def _as_loaded(model_or_path: Any, device: Any):
     return load_model(model_or_path, device=device)
 
 
+def model_activations(
+    model: Any, stores: Sequence[Store], split: str, device: Any = "cpu", progress: bool = False
+) -> list[tuple[int, str, np.ndarray]]:
+    """:func:`track_activations` of a :class:`~drumscribe.modelio.LoadedModel`, with its card's
+    normalisation and input level."""
+    return track_activations(
+        model.net,
+        stores,
+        split,
+        model.mean,
+        model.std,
+        device,
+        progress=progress,
+        input_level_dbfs=model.input_level_dbfs,
+        log_add=model.feature_config.log_add,
+    )
+
+
 def evaluate_model(
     model_or_path: Any,
     stores: StoreLike | Sequence[StoreLike],
@@ -235,17 +253,7 @@ def evaluate_model(
     model = _as_loaded(model_or_path, device)
     stores = open_stores(stores)
     thr = model.thresholds.tolist() if threshold is None else threshold
-    outputs = track_activations(
-        model.net,
-        stores,
-        split,
-        model.mean,
-        model.std,
-        device,
-        progress=progress,
-        input_level_dbfs=model.input_level_dbfs,
-        log_add=model.feature_config.log_add,
-    )
+    outputs = model_activations(model, stores, split, device, progress)
     result = score_activations(outputs, stores, thr, protocol, window_s)
     result["split"] = split
     result["model"] = str(model.path) if model.path else model.name
@@ -271,17 +279,7 @@ def tune_thresholds(
 
     loaded = _as_loaded(model, device)
     stores = open_stores(stores)
-    outputs = track_activations(
-        loaded.net,
-        stores,
-        split,
-        loaded.mean,
-        loaded.std,
-        device,
-        progress=progress,
-        input_level_dbfs=loaded.input_level_dbfs,
-        log_add=loaded.feature_config.log_add,
-    )
+    outputs = model_activations(loaded, stores, split, device, progress)
     acts = [(stores[i], tid, sigmoid(logits)) for i, tid, logits in outputs]
     refs = [store.onsets(tid) for store, tid, _ in acts]
     f1 = np.zeros((len(grid), NUM_CLASSES))
