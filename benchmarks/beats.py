@@ -78,8 +78,8 @@ def score_stores(
 ) -> dict[str, list[dict[str, float]]]:
     """Every track's scores (:func:`track_scores`), grouped (all; drums only or with a band; groove source;
     beats per bar; tempo band)."""
-    from drumscribe.data.store import Store, recorded_level_dbfs
-    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+    from drumscribe.data.store import Store
+    from drumscribe.transcribe.inference import get_model, stored_features, transcribe_features
 
     model = get_model(model_name, "cpu")
     groups: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -98,15 +98,7 @@ def score_stores(
             beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
             if len(beats) < 2 or meta.get("tacet_s"):
                 continue
-            spec = np.asarray(store.features(tid), dtype=np.float32)
-            tr = transcribe_spectrogram(
-                spec,
-                len(spec) / store.fps,
-                model,
-                None,
-                keep_spectrogram=False,
-                level_dbfs=recorded_level_dbfs(meta),
-            )
+            tr = transcribe_features(stored_features(store, tid), model, keep_spectrogram=False)
             per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
             s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]), per_bar)
             bpm = float(perf["tempo_bpm"])

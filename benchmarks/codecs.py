@@ -54,15 +54,15 @@ def shifts_ms(ref: list[np.ndarray], est: list[np.ndarray]) -> list[float]:
 
 
 def transcribe_tracks(data: Path, model, tracks: list[str]) -> dict[tuple[str, str], list[np.ndarray]]:
-    from drumscribe.transcribe.inference import InferenceConfig, compute_features, transcribe_spectrogram
+    from drumscribe.transcribe.inference import InferenceConfig, compute_features, transcribe_features
 
     out = {}
     for cond in CONDITIONS:
         for track in tracks:
-            spec, dur, _, level = compute_features(
+            features = compute_features(
                 audio_path(data, cond, track), None, model.feature_config, InferenceConfig()
             )
-            out[cond, track] = transcribe_spectrogram(spec, dur, model, tempo=False, level_dbfs=level).onsets
+            out[cond, track] = transcribe_features(features, model, tempo=False).onsets
     return out
 
 

@@ -133,14 +133,14 @@ def evaluate_models(
         InferenceConfig,
         compute_features,
         get_model,
-        transcribe_spectrogram,
+        transcribe_features,
     )
     from drumscribe.transcribe.result import pick_onsets
 
     tracks = find_tracks(data)
     refs = {t: read_mdb(data / "annotations" / f"{t}.txt").onsets for t in tracks}
     loaded = {m: get_model(m, device) for m in models}
-    feature_cache: dict[tuple[str, str, str], tuple[np.ndarray, float, float | None]] = {}
+    feature_cache: dict[tuple[str, str, str], Any] = {}  # compute_features' results
     config = InferenceConfig(level_match=level_match)
     results = []
     for name, model in loaded.items():
@@ -154,19 +154,15 @@ def evaluate_models(
                     audio, rate = track_audio(
                         audio_path(data, cond, track), fc.sample_rate_hz, sample_rate_hz, high_shelf, gain_db
                     )
-                    spec, dur, _, level = compute_features(audio, rate, fc, config)
-                    feature_cache[key] = (spec, dur, level)
-                spec, dur, level = feature_cache[key]
-                tr = transcribe_spectrogram(
-                    spec,
-                    dur,
+                    feature_cache[key] = compute_features(audio, rate, fc, config)
+                tr = transcribe_features(
+                    feature_cache[key],
                     model,
                     threshold=threshold,
                     device=device,
                     tempo=False,
                     input_kind=input_kind,
                     inference_config=config,
-                    level_dbfs=level,
                 )
                 kinds[track] = tr.settings["input_kind"]
                 gains[track] = tr.settings["input_gain_db"]

@@ -29,25 +29,20 @@ from mdb_dev import matched_pairs  # noqa: E402
 def piece_recall(model, stores, threshold: float | None = None, window_s: float = 0.05):
     """(micro F1 against the class labels, {piece: [hits found, hits]}) of ``model`` on ``stores``: (store,
     track ids) pairs whose tracks record their hits."""
-    from drumscribe.data.store import recorded_level_dbfs
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.synth.pieces import PIECE_CLASS
-    from drumscribe.transcribe.inference import transcribe_spectrogram
+    from drumscribe.transcribe.inference import stored_features, transcribe_features
 
     scores = []
     found: dict[str, list[int]] = {}
     for store, ids in stores:
         for tid in ids:
-            spec = np.asarray(store.features(tid), dtype=np.float32)
-            level = recorded_level_dbfs(store.records[tid].meta)
-            tr = transcribe_spectrogram(
-                spec,
-                len(spec) / store.fps,
+            tr = transcribe_features(
+                stored_features(store, tid),
                 model,
-                threshold,
+                threshold=threshold,
                 tempo=False,
                 keep_spectrogram=False,
-                level_dbfs=level,
             )
             scores.append(evaluate_onsets(store.onsets(tid), tr.onsets, window_s=window_s))
             for piece, times in store.records[tid].meta["hits"].items():

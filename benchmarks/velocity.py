@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks", type=int, default=40, help="test tracks per store (default: 40)")
     args = parser.parse_args(argv)
 
-    from drumscribe.data.store import Store, recorded_level_dbfs
+    from drumscribe.data.store import Store
     from drumscribe.transcribe import transcribe
-    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+    from drumscribe.transcribe.inference import get_model, stored_features, transcribe_features
 
     model = get_model(args.model, "cpu")
     midi = sorted((args.data / "annotations_midi").glob("*.mid")) if args.data.is_dir() else []
@@ -127,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             vel = store.velocities(tid)
             if vel is None:
                 continue
-            spec = np.asarray(store.features(tid), dtype=np.float32)
-            level = recorded_level_dbfs(store.records[tid].meta)
-            tr = transcribe_spectrogram(
-                spec, len(spec) / model.feature_config.fps, model, tempo=False, level_dbfs=level
-            )
+            tr = transcribe_features(stored_features(store, tid), model, tempo=False)
             ref = [
                 (float(t), c, float(v))
                 for c, (ts, vs) in enumerate(zip(store.onsets(tid), vel))

@@ -596,8 +596,7 @@ def test_piece_recall_splits_each_class_by_piece(tiny_store):
     from piece_recall import main as piece_recall_main
     from piece_recall import piece_recall
 
-    from drumscribe.data.store import recorded_level_dbfs
-    from drumscribe.transcribe.inference import get_model, transcribe_spectrogram
+    from drumscribe.transcribe.inference import get_model, stored_features, transcribe_features
 
     out, _, _ = tiny_store
     store = Store(out)
@@ -609,9 +608,8 @@ def test_piece_recall_splits_each_class_by_piece(tiny_store):
         assert sum(n for p, (_, n) in found.items() if PIECE_CLASS[p] == c) == labels
     tp = fp = fn = 0
     for tid in ids:
-        spec = np.asarray(store.features(tid), dtype=np.float32)
-        level = recorded_level_dbfs(store.records[tid].meta)  # what transcribing its audio would measure
-        tr = transcribe_spectrogram(spec, len(spec) / store.fps, model, 0.5, tempo=False, level_dbfs=level)
+        # the stored spectrogram with the level its render recorded: what transcribing its audio would measure
+        tr = transcribe_features(stored_features(store, tid), model, threshold=0.5, tempo=False)
         for ref, est in zip(store.onsets(tid), tr.onsets):
             m = len(matched_pairs(ref, est))
             tp, fp, fn = tp + m, fp + len(est) - m, fn + len(ref) - m

@@ -454,14 +454,13 @@ def transcribe(
     check_bpm(bpm)
     beats_per_bar = check_beats_per_bar(beats_per_bar)
     inference_config.window_frames(float(loaded.feature_config.fps))
-    spec, duration_s, timings, level = compute_features(
+    features = compute_features(
         path_or_array, sample_rate, loaded.feature_config, inference_config, device=None, progress=progress
     )
-    timings["model_load"] = model_load_s
+    features.timings["model_load"] = model_load_s
     audio_path = Path(path_or_array) if isinstance(path_or_array, (str, Path)) else None
-    tr = transcribe_spectrogram(
-        spec,
-        duration_s,
+    tr = transcribe_features(
+        features,
         loaded,
         threshold=threshold,
         device=device,
@@ -471,14 +470,36 @@ def transcribe(
         tempo=tempo,
         bpm=bpm,
         source=audio_path.name if audio_path else None,
-        timings=timings,
         backend=loaded.backend,
         input_kind=input_kind,
-        level_dbfs=level,
     )
     tr.audio_path = audio_path
     tr.settings["beats_per_bar"] = beats_per_bar
     return tr
+
+
+def stored_features(store: Any, track_id: str) -> Features:
+    """A stored track as :func:`compute_features` would give its audio: the spectrogram (float32), its
+    duration, and the level its record gives (:func:`~drumscribe.data.store.recorded_level_dbfs`)."""
+    from ..data.store import recorded_level_dbfs
+
+    spec = np.asarray(store.features(track_id), dtype=np.float32)
+    return Features(spec, len(spec) / store.fps, {}, recorded_level_dbfs(store.records[track_id].meta))
+
+
+def transcribe_features(
+    features: Features, model: str | Path | LoadedModel | None = None, **kwargs: Any
+) -> Transcription:
+    """:func:`transcribe_spectrogram` on :func:`compute_features`' (or :func:`stored_features`') result:
+    its spectrogram, duration, timings and level go in together. ``kwargs``: the other settings."""
+    return transcribe_spectrogram(
+        features.spec,
+        features.duration_s,
+        model,
+        timings=features.timings,
+        level_dbfs=features.level_dbfs,
+        **kwargs,
+    )
 
 
 def transcribe_spectrogram(
