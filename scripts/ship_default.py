@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 
 from drumscribe import modelio
-from drumscribe.errors import ModelError
+from drumscribe.errors import ConfigError, ModelError
+from drumscribe.features import check_input_level
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
 from drumscribe.onnxio import ONNX_NAME, export_onnx
@@ -236,33 +237,42 @@ def synthetic_test_scores(model_dir: Path, stores: list[Path]) -> dict:
     return _strip_paths(record)
 
 
-def set_input_level(card: dict, level_dbfs: float | None) -> None:
-    """Write the level [dBFS] transcription scales recordings to for this model into ``card`` (None: none,
-    recordings are used at their own level); see :func:`drumscribe.features.input_gain_db`."""
+def set_input_level(card: dict, level_dbfs: float | tuple[float, float] | None) -> None:
+    """Write the level [dBFS], or the (low, high) range, transcription brings recordings to for this model
+    into ``card`` (None: none, recordings are used at their own level); see
+    :func:`drumscribe.features.input_gain_db`."""
     if level_dbfs is None:
         card.pop("input_level_dbfs", None)
         card.pop("input_level", None)
         return
-    card["input_level_dbfs"] = level_dbfs
+    if isinstance(level_dbfs, tuple):
+        card["input_level_dbfs"] = list(level_dbfs)
+        how = (
+            "a recording whose gated RMS level (drumscribe.audio.LevelMeter) lies in this range is heard as it "
+            "is; a quieter one is raised to its low end and a louder one lowered to its high end before the "
+            "model hears it"
+        )
+    else:
+        card["input_level_dbfs"] = level_dbfs
+        how = "transcription scales each recording to this gated RMS level (drumscribe.audio.LevelMeter)"
     card["input_level"] = (
-        "transcription scales each recording to this gated RMS level (drumscribe.audio.LevelMeter) before the "
-        "model hears it: the centre of the levels the synthesis engine mixes its tracks to "
-        f"({LOUDNESS_RANGE_DBFS[0]:g} to {LOUDNESS_RANGE_DBFS[1]:g} dBFS), so quiet files and drum stems "
-        "sound as loud as the training audio; velocities are measured on the recording as it is"
+        f"{how}. The synthesis engine mixes its tracks to {LOUDNESS_RANGE_DBFS[0]:g} to "
+        f"{LOUDNESS_RANGE_DBFS[1]:g} dBFS, so quiet files and drum stems sound as loud as the training "
+        "audio; velocities are measured on the recording as it is"
     )
 
 
-def parse_input_level(value: str) -> float | None:
-    """``--input-level-dbfs``: 'engine' (the centre of the engine's loudness range), 'none' or a number."""
+def parse_input_level(value: str) -> float | tuple[float, float] | None:
+    """``--input-level-dbfs``: 'engine' (the engine's loudness range), 'none', a level or 'LOW,HIGH'."""
     if value == "engine":
-        return sum(LOUDNESS_RANGE_DBFS) / 2
+        return tuple(float(v) for v in LOUDNESS_RANGE_DBFS)
     if value == "none":
         return None
     try:
-        return float(value)
-    except ValueError:
+        return check_input_level(value.split(",") if "," in value else float(value))
+    except (ValueError, ConfigError):
         raise argparse.ArgumentTypeError(
-            f"expected 'engine', 'none' or a level in dBFS, got {value!r}"
+            f"expected 'engine', 'none', a level in dBFS or LOW,HIGH, got {value!r}"
         ) from None
 
 
@@ -271,7 +281,7 @@ def retune(
     mdb: Path,
     mode: str,
     test_stores: list[Path] | None = None,
-    input_level_dbfs: float | None = None,
+    input_level_dbfs: float | tuple[float, float] | None = None,
 ) -> int:
     """Re-choose the thresholds of the shipped model ``name`` and re-score it on mdb-dev, in place (the
     weights and their ONNX export are unchanged). With ``test_stores`` the synthetic test-kit scores are
@@ -343,8 +353,9 @@ def main(argv=None) -> int:
         "--input-level-dbfs",
         type=parse_input_level,
         default="engine",
-        help="level transcription scales recordings to for this model: 'engine' (the centre of the "
-        "engine's loudness range, the default), 'none' (as they are) or a number",
+        help="level transcription brings recordings to for this model: 'engine' (into the engine's "
+        f"loudness range, {LOUDNESS_RANGE_DBFS[0]:g} to {LOUDNESS_RANGE_DBFS[1]:g} dBFS: the default), 'none' "
+        "(as they are), a level (scaled to it) or LOW,HIGH (into that range; --input-level-dbfs=-25,-12)",
     )
     args = ap.parse_args(argv)
     if args.retune:

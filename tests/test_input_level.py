@@ -58,6 +58,32 @@ def test_input_gain_is_clamped_and_optional() -> None:
     assert input_gain_db(-16.0, -69.0) == MAX_INPUT_GAIN_DB[1]
     assert input_gain_db(-16.0, 20.0) == MAX_INPUT_GAIN_DB[0]
     assert input_gain_db(None, -30.0) == 0.0 and input_gain_db(-16.0, None) == 0.0
+    # a range: levels within it are left alone, the others brought to its nearer end
+    assert input_gain_db((-22.0, -10.0), -15.0) == 0.0
+    assert input_gain_db((-22.0, -10.0), -22.0) == 0.0 and input_gain_db((-22.0, -10.0), -10.0) == 0.0
+    assert input_gain_db((-22.0, -10.0), -30.0) == pytest.approx(8.0)
+    assert input_gain_db((-22.0, -10.0), -4.0) == pytest.approx(-6.0)
+    assert input_gain_db((-22.0, -10.0), -90.0) == MAX_INPUT_GAIN_DB[1]
+    assert input_gain_db((-16.0, -16.0), -30.0) == input_gain_db(-16.0, -30.0)
+
+
+def test_a_card_input_level_is_a_level_or_a_range(tmp_path) -> None:
+    from drumscribe.errors import ConfigError, ModelError
+    from drumscribe.features import check_input_level
+    from drumscribe.modelio import load_model
+
+    assert check_input_level(None) is None and check_input_level(-16) == -16.0
+    assert check_input_level([-22, -10]) == (-22.0, -10.0)
+    for bad in ([-10, -22], [-22], "loud", True, [-22, "x"]):
+        with pytest.raises(ConfigError, match="input_level_dbfs"):
+            check_input_level(bad)
+    folder = make_random_crnn(tmp_path / "m")
+    card = read_json(folder / CARD_NAME)
+    write_json(folder / CARD_NAME, {**card, "input_level_dbfs": [-22, -10]})
+    assert load_model(folder).input_level_dbfs == (-22.0, -10.0)
+    write_json(folder / CARD_NAME, {**card, "input_level_dbfs": [-10, -22]})
+    with pytest.raises(ModelError, match=r"model\.json: input_level_dbfs"):
+        load_model(folder)
 
 
 @pytest.mark.parametrize("log_add", [1.0, 0.1])
@@ -95,13 +121,16 @@ def test_streamed_level_equals_whole_file_level(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def level_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The same random CRNN twice: as it is, and with ``input_level_dbfs`` -16 in its card."""
+    """The same random CRNN three times: as it is, with ``input_level_dbfs`` -16 in its card, and with the
+    range -30..-20."""
     root = tmp_path_factory.mktemp("level-models")
     plain = make_random_crnn(root / "plain")
     matched = make_random_crnn(root / "matched")
+    ranged = make_random_crnn(root / "ranged")
     card = read_json(matched / CARD_NAME)
     write_json(matched / CARD_NAME, {**card, "input_level_dbfs": -16.0})
-    return {"plain": plain, "matched": matched}
+    write_json(ranged / CARD_NAME, {**card, "input_level_dbfs": [-30.0, -20.0]})
+    return {"plain": plain, "matched": matched, "ranged": ranged}
 
 
 def test_transcription_hears_every_recording_at_the_model_level(level_models, tmp_path) -> None:
@@ -117,6 +146,15 @@ def test_transcription_hears_every_recording_at_the_model_level(level_models, tm
     assert base.settings["input_gain_db"] == pytest.approx(
         -16.0 - base.settings["input_level_dbfs"], abs=0.01
     )
+    # the range: a recording within it is heard as it is, one outside it at the nearer end
+    level = base.settings["input_level_dbfs"]
+    for gain_db, run in runs.items():
+        ranged, plain = run["ranged"], run["plain"]
+        want = min(max(level + gain_db, -30.0), -20.0) - (level + gain_db)
+        assert ranged.settings["input_gain_db"] == pytest.approx(want, abs=0.01)
+        if want == 0.0:
+            np.testing.assert_allclose(ranged.activations, plain.activations, atol=1e-5)
+    assert {round(r["ranged"].settings["input_gain_db"], 1) == 0.0 for r in runs.values()} == {True, False}
     for gain_db in (-24.0, 9.0):
         matched, plain = runs[gain_db]["matched"], runs[gain_db]["plain"]
         assert matched.settings["input_level_dbfs"] == pytest.approx(

@@ -175,9 +175,10 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
     assert card["thresholds_drums_only"] == [0.5] * 5
     assert load_model(out, backend="onnx").backend == "onnx"
-    # the engine's loudness centre is the input level, and the model was scored with it
-    assert card["input_level_dbfs"] == -16.0 and load_model(out).input_level_dbfs == -16.0
-    assert levels_seen and set(levels_seen) == {-16.0}
+    # the engine's loudness range is the input level, and the model was scored with it
+    assert card["input_level_dbfs"] == [-22.0, -10.0]
+    assert load_model(out).input_level_dbfs == (-22.0, -10.0)
+    assert levels_seen and all(seen == [-22.0, -10.0] for seen in levels_seen)
     # --retune: new thresholds and scores in place; weights and export untouched
     rows[1]["best_thresholds_per_class"] = [0.3] * 5
     onnx_bytes = (out / ONNX_NAME).read_bytes()
@@ -215,8 +216,18 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
         ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--input-level-dbfs", "-18"]) == 0
     )
     assert read_json(out / CARD_NAME)["input_level_dbfs"] == -18.0 and levels_seen[-1] == -18.0
-    with pytest.raises(SystemExit):
-        ship.main(["--retune", "--name", "shipped", "--input-level-dbfs", "loud"])
+    assert (
+        ship.main(["--retune", "--mdb", str(tmp_path), "--name", "shipped", "--input-level-dbfs=-25,-12"])
+        == 0
+    )
+    assert read_json(out / CARD_NAME)["input_level_dbfs"] == [-25.0, -12.0] and levels_seen[-1] == [
+        -25.0,
+        -12.0,
+    ]
+    assert "range" in read_json(out / CARD_NAME)["input_level"]
+    for bad in ("loud", "-10,-25", "-10,"):
+        with pytest.raises(SystemExit):
+            ship.main(["--retune", "--name", "shipped", f"--input-level-dbfs={bad}"])
     with pytest.raises(SystemExit):  # not a store
         ship.main(["--retune", "--name", "shipped", "--test-data", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit):  # --test-data without --retune

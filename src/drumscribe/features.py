@@ -178,14 +178,40 @@ def apply_gain(features: np.ndarray, gain_db: Any, log_add: float = 1.0) -> np.n
 MAX_INPUT_GAIN_DB = (-24.0, 40.0)
 
 
-def input_gain_db(target_dbfs: float | None, level_dbfs: float | None) -> float:
+#: A model's input level: one level [dBFS], or a (low, high) range of them.
+InputLevel = float | tuple[float, float]
+
+
+def input_gain_db(target_dbfs: InputLevel | None, level_dbfs: float | None) -> float:
     """The gain [dB] that brings a recording at ``level_dbfs`` to a model's ``target_dbfs`` (its card's
     ``input_level_dbfs``), within :data:`MAX_INPUT_GAIN_DB`; 0 when either is unknown (silence, or a
-    model that does not ask for it)."""
+    model that does not ask for it).
+
+    ``target_dbfs`` is one level or a ``(low, high)`` range: a recording within the range is heard as it
+    is, a quieter one is raised to ``low`` and a louder one lowered to ``high``."""
     if target_dbfs is None or level_dbfs is None:
         return 0.0
+    low, high = (target_dbfs, target_dbfs) if np.isscalar(target_dbfs) else target_dbfs
+    gain = low - level_dbfs if level_dbfs < low else high - level_dbfs if level_dbfs > high else 0.0
     lo, hi = MAX_INPUT_GAIN_DB
-    return float(min(max(target_dbfs - level_dbfs, lo), hi))
+    return float(min(max(gain, lo), hi))
+
+
+def check_input_level(value: Any, where: str = "input_level_dbfs") -> InputLevel | None:
+    """A model card's ``input_level_dbfs`` as :func:`input_gain_db` takes it: None, a level [dBFS] or a
+    ``[low, high]`` pair with low <= high; a ConfigError naming ``where`` otherwise."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, (list, tuple)):
+            low, high = (float(v) for v in value)
+            if low <= high:
+                return (low, high)
+        elif not isinstance(value, (bool, str)):
+            return float(value)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{where}: expected a level in dBFS or a [low, high] pair, got {value!r}")
 
 
 @functools.lru_cache(maxsize=16)

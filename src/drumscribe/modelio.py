@@ -68,11 +68,11 @@ class LoadedModel:
         return None if values is None else np.asarray(values, dtype=np.float64)
 
     @property
-    def input_level_dbfs(self) -> float | None:
-        """The gated RMS level [dBFS] the model's input is scaled to (its training audio's centre), or
-        None: the input is used as it is (see :func:`drumscribe.features.input_gain_db`)."""
-        value = self.card.get("input_level_dbfs")
-        return None if value is None else float(value)
+    def input_level_dbfs(self) -> float | tuple[float, float] | None:
+        """The gated RMS level [dBFS] the model's input is scaled to, or the (low, high) range a recording's
+        level is brought into (the levels of its training audio), or None: the input is used as it is (see
+        :func:`drumscribe.features.input_gain_db`)."""
+        return card_input_level(self.card, self.path or Path(self.name))
 
     @property
     def mean(self) -> float:
@@ -188,6 +188,18 @@ def read_card(folder: Path) -> dict[str, Any]:
     return card
 
 
+def card_input_level(card: dict[str, Any], folder: Path) -> float | tuple[float, float] | None:
+    """A model card's ``input_level_dbfs`` (:func:`drumscribe.features.check_input_level`), or a ModelError
+    naming the card in ``folder``."""
+    from .errors import ConfigError
+    from .features import check_input_level
+
+    try:
+        return check_input_level(card.get("input_level_dbfs"), f"{folder / CARD_NAME}: input_level_dbfs")
+    except ConfigError as e:
+        raise ModelError(str(e)) from None
+
+
 def load_model(
     name_or_path: str | Path | None = None, device: Any = "cpu", backend: str = "torch"
 ) -> LoadedModel:
@@ -201,6 +213,7 @@ def load_model(
 
     folder = resolve_model_path(name_or_path)
     card = read_card(folder)
+    card_input_level(card, folder)  # a bad value fails here, not in the middle of a batch
     thresholds = np.asarray(
         card.get("thresholds", [0.5] * len(card.get("classes", DEFAULT_VOCAB.names))), dtype=np.float64
     )

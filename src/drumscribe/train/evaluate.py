@@ -113,14 +113,14 @@ def track_activations(
     std: float,
     device: Any = "cpu",
     progress: bool = False,
-    input_level_dbfs: float | None = None,
+    input_level_dbfs: float | tuple[float, float] | None = None,
     log_add: float = 1.0,
 ) -> list[tuple[int, str, np.ndarray]]:
     """(store index, track id, logits (T, 5)) for every track of ``split`` in ``stores``.
 
     ``input_level_dbfs`` (a model card's): each track's features are first scaled from the level its record
-    gives (:func:`~drumscribe.data.store.recorded_level_dbfs`) to that level, as transcription scales
-    audio (:func:`~drumscribe.features.input_gain_db`); tracks without a recorded level are used as stored."""
+    gives (:func:`~drumscribe.data.store.recorded_level_dbfs`) to that level (or into that range), as
+    transcription scales audio (:func:`~drumscribe.features.input_gain_db`); tracks without a recorded level are used as stored."""
     from tqdm import tqdm
 
     from ..data.store import recorded_level_dbfs

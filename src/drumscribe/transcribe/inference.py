@@ -12,9 +12,11 @@
   ``2 * context_s``; each window's centre (without ``context_s`` at either side, except at the ends of the
   recording) is kept. Windows of equal length run as one batch. Only the receptive field of the
   recurrent/attention layers crosses a join, so onsets away from the joins equal unchunked processing.
-* **Input level**: when the model card gives ``input_level_dbfs`` (the level its training audio was
-  centred on), the model hears the recording scaled to that gated RMS level
-  (:class:`drumscribe.audio.LevelMeter`, measured while decoding), applied to the features
+* **Input level**: when the model card gives ``input_level_dbfs``, a level or a ``[low, high]`` range (the
+  levels of its training audio), the model hears the recording scaled to that gated RMS level
+  (:class:`drumscribe.audio.LevelMeter`, measured while decoding), or, for a range, as it is when its level
+  lies within it and raised or lowered to the nearer end when not
+  (:func:`drumscribe.features.input_gain_db`). The gain is applied to the features
   (:func:`drumscribe.features.apply_gain`), so a quiet file or a drum stem sounds to the model as loud as
   its training mixes. The kept spectrogram, the velocities and the input-kind measure use the features
   as decoded.
@@ -63,7 +65,7 @@ class InferenceConfig:
     max_batch_frames: int = 3000  # frames per model call; one 30 s window was fastest on CPU [frames]
     stream_above_s: float = 600.0  # files longer than this [s] are decoded in blocks
     stream_block_s: float = 60.0  # decoded block length when streaming [s]
-    level_match: bool = True  # scale the model's input to the card's input_level_dbfs (when it has one)
+    level_match: bool = True  # bring the model's input to the card's input_level_dbfs (when it has one)
 
     def window_frames(self, fps: float) -> tuple[int | None, int]:
         """(window length, context per side) in frames; the kept core is at least one frame."""
@@ -523,7 +525,8 @@ def transcribe_spectrogram(
     the model's feature config (e.g. to run several models on features computed once).
 
     ``level_dbfs``: the recording's level (:attr:`Features.level_dbfs`); with the card's
-    ``input_level_dbfs`` the model's input is scaled to it (:func:`~drumscribe.features.input_gain_db`). None: as it is."""
+    ``input_level_dbfs`` the model's input is brought to that level or into that range
+    (:func:`~drumscribe.features.input_gain_db`). None: as it is."""
     from ..features import bandwidth_hz
 
     inference_config = inference_config or InferenceConfig()
