@@ -31,7 +31,7 @@ from pathlib import Path
 
 from drumscribe import modelio
 from drumscribe.errors import ConfigError, ModelError
-from drumscribe.features import check_input_level
+from drumscribe.features import InputLevel, check_input_level
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
 from drumscribe.onnxio import ONNX_NAME, export_onnx
@@ -237,7 +237,7 @@ def synthetic_test_scores(model_dir: Path, stores: list[Path]) -> dict:
     return _strip_paths(record)
 
 
-def set_input_level(card: dict, level_dbfs: float | tuple[float, float] | None) -> None:
+def set_input_level(card: dict, level_dbfs: InputLevel | None) -> None:
     """Write the level [dBFS], or the (low, high) range, transcription brings recordings to for this model
     into ``card`` (None: none, recordings are used at their own level); see
     :func:`drumscribe.features.input_gain_db`."""
@@ -262,7 +262,7 @@ def set_input_level(card: dict, level_dbfs: float | tuple[float, float] | None) 
     )
 
 
-def parse_input_level(value: str) -> float | tuple[float, float] | None:
+def parse_input_level(value: str) -> InputLevel | None:
     """``--input-level-dbfs``: 'engine' (the engine's loudness range), 'none', a level or 'LOW,HIGH'."""
     if value == "engine":
         return tuple(float(v) for v in LOUDNESS_RANGE_DBFS)
@@ -281,7 +281,7 @@ def retune(
     mdb: Path,
     mode: str,
     test_stores: list[Path] | None = None,
-    input_level_dbfs: float | tuple[float, float] | None = None,
+    input_level_dbfs: InputLevel | None = None,
 ) -> int:
     """Re-choose the thresholds of the shipped model ``name`` and re-score it on mdb-dev, in place (the
     weights and their ONNX export are unchanged). With ``test_stores`` the synthetic test-kit scores are

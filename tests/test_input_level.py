@@ -74,7 +74,7 @@ def test_a_card_input_level_is_a_level_or_a_range(tmp_path) -> None:
 
     assert check_input_level(None) is None and check_input_level(-16) == -16.0
     assert check_input_level([-22, -10]) == (-22.0, -10.0)
-    for bad in ([-10, -22], [-22], "loud", True, [-22, "x"]):
+    for bad in ([-10, -22], [-22], "loud", True, [-22, "x"], float("nan"), [-22, float("inf")]):
         with pytest.raises(ConfigError, match="input_level_dbfs"):
             check_input_level(bad)
     folder = make_random_crnn(tmp_path / "m")

@@ -205,9 +205,9 @@ def check_input_level(value: Any, where: str = "input_level_dbfs") -> InputLevel
     try:
         if isinstance(value, (list, tuple)):
             low, high = (float(v) for v in value)
-            if low <= high:
+            if math.isfinite(low) and math.isfinite(high) and low <= high:
                 return (low, high)
-        elif not isinstance(value, (bool, str)):
+        elif not isinstance(value, (bool, str)) and math.isfinite(float(value)):
             return float(value)
     except (TypeError, ValueError):
         pass

@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ModelError
 from .fileio import atomic_path, read_json, write_json
 from .vocab import DEFAULT_VOCAB
+
+if TYPE_CHECKING:
+    from .features import InputLevel
 
 CARD_NAME = "model.json"
 WEIGHTS_NAME = "weights.safetensors"
@@ -68,7 +71,7 @@ class LoadedModel:
         return None if values is None else np.asarray(values, dtype=np.float64)
 
     @property
-    def input_level_dbfs(self) -> float | tuple[float, float] | None:
+    def input_level_dbfs(self) -> InputLevel | None:
         """The gated RMS level [dBFS] the model's input is scaled to, or the (low, high) range a recording's
         level is brought into (the levels of its training audio), or None: the input is used as it is (see
         :func:`drumscribe.features.input_gain_db`)."""
@@ -188,7 +191,7 @@ def read_card(folder: Path) -> dict[str, Any]:
     return card
 
 
-def card_input_level(card: dict[str, Any], folder: Path) -> float | tuple[float, float] | None:
+def card_input_level(card: dict[str, Any], folder: Path) -> InputLevel | None:
     """A model card's ``input_level_dbfs`` (:func:`drumscribe.features.check_input_level`), or a ModelError
     naming the card in ``folder``."""
     from .errors import ConfigError

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..data.store import Store
 from ..errors import DatasetLayoutError
 from ..peaks import sigmoid
 from ..vocab import CLASS_NAMES, NUM_CLASSES
+
+if TYPE_CHECKING:
+    from ..features import InputLevel
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ def track_activations(
     std: float,
     device: Any = "cpu",
     progress: bool = False,
-    input_level_dbfs: float | tuple[float, float] | None = None,
+    input_level_dbfs: InputLevel | None = None,
     log_add: float = 1.0,
 ) -> list[tuple[int, str, np.ndarray]]:
     """(store index, track id, logits (T, 5)) for every track of ``split`` in ``stores``.
