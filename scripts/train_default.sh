@@ -165,7 +165,9 @@ $DS train --arch crnn --data "${S8[@]}" --dataset-weights 0.045 0.045 0.045 0.04
   "${COMMON4[@]}" --min-velocity snare=0.35 hihat=0.35 || [ -f "$WORK/run8b/epochs/ep004/model.json" ]
 # thresholds: 0.5 for every class, untuned (per-class thresholds tuned on four mdb-dev tracks scored lower on
 # the fifth: python benchmarks/threshold_choice.py); the card records the mdb-dev scores at 0.5 and what
-# per-class tuning would have scored on the track left out
+# per-class tuning would have scored on the track left out; the card's input_level_dbfs is the engine's loudness
+# range, [-22, -10] dBFS (ship_default.py's default --input-level-dbfs engine): transcription raises quieter
+# recordings to -22 and lowers louder ones to -10, and hears the others as they are
 $PY scripts/ship_default.py "$WORK/run8b" --epoch 4 --thresholds untuned --mdb "$MDB"
 # the synthetic test-kit score of the card: the test splits (held-out kits) of renders 9-12
 $PY scripts/ship_default.py --retune --thresholds untuned --mdb "$MDB" \
