@@ -527,7 +527,7 @@ def transcribe_spectrogram(
     ``level_dbfs``: the recording's level (:attr:`Features.level_dbfs`); with the card's
     ``input_level_dbfs`` the model's input is brought to that level or into that range
     (:func:`~drumscribe.features.input_gain_db`). None: as it is."""
-    from ..features import bandwidth_hz
+    from ..features import bandwidth_hz, input_gain_db
 
     inference_config = inference_config or InferenceConfig()
     timings = dict(timings or {})
@@ -540,8 +540,6 @@ def transcribe_spectrogram(
     thresholds = normalise_thresholds(threshold, default_thresholds, loaded.classes)
     dev = device_name(device)
     fps = float(loaded.feature_config.fps)
-
-    from ..features import input_gain_db
 
     gain_db = input_gain_db(loaded.input_level_dbfs, level_dbfs) if inference_config.level_match else 0.0
     t0 = time.perf_counter()

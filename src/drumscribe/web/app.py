@@ -164,9 +164,8 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         "warnings": t.warnings,
         "beats_s": _times(t.beats_s if t.beats_s is not None else []),
         "downbeats_s": _times(t.downbeats_s),
-        "beats_per_bar": int(
-            t.beats_per_bar
-        ),  # the estimated meter (the Bar field overrides it in downloads)
+        # the estimated meter (the Bar field overrides it in downloads)
+        "beats_per_bar": t.beats_per_bar,
         "onsets": [_times(o) for o in t.onsets],
         "velocities": [[int(v) for v in vel] for vel in t.velocities],
         "confidences": [[round(float(c), 4) for c in conf] for conf in t.confidences],
