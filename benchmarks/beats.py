@@ -23,7 +23,7 @@ Usage::
     drumscribe synth work/beats92 --hours 1.5 --seed 92 --workers 2 --gmd ../shared/data/gmd
     python benchmarks/beats.py --store work/beats92 [--split test] [--model default]
 
-Figures (README): ``work/beats92``, all 180 tracks.
+Figures (docs/transcription.md): ``work/beats92``, all 180 tracks.
 """
 
 from __future__ import annotations
