@@ -341,15 +341,18 @@ def test_package_is_callable_and_import_is_light() -> None:
 def test_velocity_mapping_table() -> None:
     heights = np.array([0.0, 0.5, 0.75, 1.0, 2.0, -1.0])
     np.testing.assert_array_equal(velocity_from_height(heights), [40, 84, 105, 127, 127, 1])
-    # levels: the class's median stroke gets 79, +-0.1 in level is +-10.7 velocity; the level of an onset is
-    # the highest of its frame and the next two; each class has its own median
+    # levels: the class's median stroke gets 79, +-0.1 in level is +-10.5 velocity; the level of an onset is
+    # the highest of its frame and the next two, minus half the lowest of the 5 frames before it; each class
+    # has its own median
     curve = np.zeros(100, np.float32)
-    curve[[10, 31, 52, 70, 90]] = [0.1, 0.0, -0.1, 1.0, -2.0]
-    onsets = [np.array([0.10, 0.30, 0.50]), np.array([0.70, 0.90]), np.zeros(0)]
+    curve[10] = 0.1  # 0.10 s: 0.1 over silence
+    curve[25], curve[26:31] = 0.1, 0.2  # 0.30 s: 0.2 after a lift whose lowest is 0.1 -> 0.2 - 0.05
+    curve[50:53] = -0.1  # 0.50 s: -0.1
+    curve[0], curve[70] = 0.4, 1.0  # at the first frame the frame itself stands for "before": 0.4 - 0.2
+    onsets = [np.array([0.10, 0.30, 0.50]), np.array([0.0, 0.70]), np.zeros(0)]
     got = velocities_from_levels(curve, onsets, 100.0)
-    np.testing.assert_array_equal(got[0], [90, 79, 79])  # 0.50 s sees frames 50-52: max(0, 0, -0.1) = 0
-    # levels 1.0 (frames 70-72) and 0.0 (frames 90-92: the -2.0 is outvoted by the next two), median 0.5
-    np.testing.assert_array_equal(got[1], [127, 26])
+    np.testing.assert_array_equal(got[0], [79, 84, 58])  # levels 0.1, 0.15, -0.1; median 0.1
+    np.testing.assert_array_equal(got[1], [37, 121])  # levels 0.2 and 1.0, median 0.6
     assert got[2].size == 0
 
 
@@ -372,7 +375,7 @@ def test_louder_strokes_get_higher_velocities(models, tmp_path) -> None:
         quiet.velocities[c], v, atol=5
     )  # log(1 + x) compresses a quieter file a little
     np.testing.assert_array_equal(loud.repick().velocities[c], v)
-    assert loud.to_dict()["settings"]["velocity_rule"].startswith("velocity = clip(round(79 + 107")
+    assert loud.to_dict()["settings"]["velocity_rule"].startswith("velocity = clip(round(79 + 105")
 
 
 def backbeat_click_track(bpm: float, fps: float = 100.0, secs: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
