@@ -4,7 +4,8 @@ For each class, the onset level (the highest of the onset's frame and the next t
 :func:`drumscribe.transcribe.velocity.onset_levels` took it before it subtracted half the pre-onset level)
 is taken over each of 45 band ranges between 20 Hz and 20 kHz, and as a rise over the three frames before,
 at the reference strokes (no detection involved). Printed per class: all bands (that rule) and the 8 ranges
-best on the engine renders' train tracks (median within-track Spearman with the rendered velocities), each also on mdb-dev against MDB Drums++ (mixes and drum-only tracks).
+best on the engine renders' train tracks (median within-track Spearman with the rendered velocities), each
+also on mdb-dev against MDB Drums++ (mixes and drum-only tracks).
 
 Usage::
 
