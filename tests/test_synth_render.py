@@ -311,7 +311,13 @@ def test_failing_track_is_skipped_and_retried(tmp_path, monkeypatch, hydrogen_ki
 
 
 def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
-    from drumscribe.synth.accompaniment import FREE_BASS_MODES, GENRES, find_gm_soundfonts
+    from drumscribe.synth.accompaniment import (
+        FREE_BASS_MODES,
+        GENRES,
+        LOUD_BASS_CORNER_HZ,
+        LOUD_BASS_DB,
+        find_gm_soundfonts,
+    )
 
     fonts = find_gm_soundfonts()
     if not fonts:
@@ -334,17 +340,34 @@ def test_manifest_records_what_the_band_played(tmp_path, hydrogen_kits):
         played_any |= sum(played["notes_per_channel"].values()) > 0
         assert "free_bass" not in played
     assert played_any
+
+    def twins(key: str):
+        """(track with --set KEY=1, the same track as rendered above) for the first two tracks."""
+        other = RenderContext(SynthConfig(**{**cfg.to_dict(), key: 1.0}), hydrogen_kits, kit_splits)
+        other._soundfonts = ctx._soundfonts
+        for index in range(2):
+            split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
+            yield render_track(other, index, split), render_track(ctx, index, split)
+
     # --set free_bass_prob=1: every band's bass line leaves the kick, recorded; the drums are as at 0
-    free_cfg = SynthConfig(**{**cfg.to_dict(), "free_bass_prob": 1.0})
-    free_ctx = RenderContext(free_cfg, hydrogen_kits, kit_splits)
-    free_ctx._soundfonts = ctx._soundfonts
-    for index in range(2):
-        split = track_split(cfg.seed, index, cfg.validation_share, cfg.test_share)
-        free, plain = render_track(free_ctx, index, split), render_track(ctx, index, split)
+    for free, plain in twins("free_bass_prob"):
         assert free.meta["accompaniment"]["free_bass"] in FREE_BASS_MODES
         assert free.meta["hits"] == plain.meta["hits"] and free.meta["mix"] == plain.meta["mix"]
     with pytest.raises(ConfigError, match="free_bass_prob"):
         SynthConfig(free_bass_prob=-0.1)
+    # --set loud_bass_prob=1: every band's bass gets a low shelf in the drawn ranges, recorded; the drums and
+    # the notes the band plays are as at 0, the band's sound is not
+    for loud, plain in twins("loud_bass_prob"):
+        shelf = loud.meta["accompaniment"]["loud_bass"]
+        assert LOUD_BASS_DB[0] <= shelf["gain_db"] <= LOUD_BASS_DB[1]
+        assert LOUD_BASS_CORNER_HZ[0] <= shelf["corner_hz"] <= LOUD_BASS_CORNER_HZ[1]
+        assert loud.meta["hits"] == plain.meta["hits"] and loud.meta["mix"] == plain.meta["mix"]
+        notes = plain.meta["accompaniment"]["notes_per_channel"]
+        assert loud.meta["accompaniment"]["notes_per_channel"] == notes
+        if notes.get("0", 0):  # the bass played
+            assert not np.array_equal(loud.audio, plain.audio)
+    with pytest.raises(ConfigError, match="loud_bass_prob"):
+        SynthConfig(loud_bass_prob=1.5)
 
 
 def test_tacet_spans_remove_the_drummer_and_keep_the_band(tmp_path, hydrogen_kits):

@@ -78,6 +78,11 @@ PICK_ATTACK_DB = (-24.0, -8.0)
 PICK_ATTACK_DECAY_S = (0.004, 0.025)
 PICK_ATTACK_HZ = (700.0, 4000.0)
 PICK_ATTACK_BASS_PROB = 0.4
+#: a loud bass (``SynthConfig.loud_bass_prob``): a low shelf of this many dB [low, high] at a corner drawn in
+#: LOUD_BASS_CORNER_HZ lifts the bass, so that its note starts reach the 30-90 Hz level of the kick drum or
+#: above, as a real DI or amp bass does in a rock mix (the GM soundfont basses are thin down there)
+LOUD_BASS_DB = (6.0, 15.0)
+LOUD_BASS_CORNER_HZ = (70.0, 140.0)
 #: bass lines that do not follow the kick, with their draw weights (``SynthConfig.free_bass_prob``): driving
 #: root eighths, root quarters, octave eighths and walking quarters. Most genres' bass plays on the kick, so a
 #: model trained only on those hears every low note start as a kick; real bands also play bass notes where
@@ -1248,13 +1253,18 @@ def _melody_bar(
 
 # ---------------------------------------------------------------------- rendering
 def render_arrangement(
-    arr: Arrangement, sample_rate_hz: int, soundfont: str | Path | Mapping[int, str | Path]
+    arr: Arrangement,
+    sample_rate_hz: int,
+    soundfont: str | Path | Mapping[int, str | Path],
+    bass_shelf: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """Render ``arr`` with tinysoundfont: float32 mono (N,) with N = round(duration_s * sample_rate_hz).
 
     ``soundfont`` is one soundfont for every channel, or a mapping channel -> soundfont (at most two
     different ones, so that the mix is bit-identical whatever the process rendered before). With
     ``arr.guitar_drive_db`` > 0 the guitar is rendered in a second pass and distorted (:func:`overdrive`).
+    With ``bass_shelf`` ({"gain_db", "corner_hz"}, :data:`LOUD_BASS_DB`) the bass is rendered in a pass of its
+    own and lifted by a low shelf, so that its note starts carry the low end a kick drum would.
     The output is normalised to :data:`TARGET_RMS_DB` RMS (unless silent), with peaks kept below 0.99.
     """
     if isinstance(soundfont, Mapping):
@@ -1276,16 +1286,27 @@ def render_arrangement(
     sfid_of = {ch: sfids[per_channel.get(ch, default)] for ch in arr.programs}
     n_total = int(round(arr.duration_s * sample_rate_hz))
     drive = arr.guitar_drive_db > 0 and any(n.channel == CH_GUITAR for n in arr.notes)
+    boost = bass_shelf is not None and any(n.channel == CH_BASS for n in arr.notes)
+    apart = {
+        ch for ch, on in ((CH_GUITAR, drive), (CH_BASS, boost)) if on
+    }  # channels with passes of their own
+
+    def channel_pass(keep: Any) -> np.ndarray:
+        notes = [n for n in arr.notes if keep(n.channel)]
+        return _render_pass(synth, sfid_of, arr, notes, n_total, sample_rate_hz)
+
+    mono = channel_pass(lambda ch: ch not in apart)
     if drive:
-        mono = _render_pass(
-            synth, sfid_of, arr, [n for n in arr.notes if n.channel != CH_GUITAR], n_total, sample_rate_hz
-        )
-        guitar = _render_pass(
-            synth, sfid_of, arr, [n for n in arr.notes if n.channel == CH_GUITAR], n_total, sample_rate_hz
-        )
+        guitar = channel_pass(lambda ch: ch == CH_GUITAR)
         mono += overdrive(guitar, sample_rate_hz, arr.guitar_drive_db, arr.guitar_cabinet_hz)
-    else:
-        mono = _render_pass(synth, sfid_of, arr, arr.notes, n_total, sample_rate_hz)
+    if boost:
+        from scipy.signal import sosfilt
+
+        from .mixing import shelf_sos
+
+        assert bass_shelf is not None
+        sos = shelf_sos(bass_shelf["corner_hz"], bass_shelf["gain_db"], high=False, sr=sample_rate_hz)
+        mono += sosfilt(sos, channel_pass(lambda ch: ch == CH_BASS))
     if arr.shelf_db > 0:
         mono = high_shelf(mono, sample_rate_hz, arr.shelf_hz, arr.shelf_db)
     rms = float(np.sqrt(np.mean(mono**2))) if n_total else 0.0
@@ -1495,9 +1516,11 @@ def render_accompaniment(
     soundfonts: Sequence[str | Path],
     info: dict[str, Any] | None = None,
     bass_mode: str | None = None,
+    bass_shelf: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """A harmonically coherent accompaniment of ``performance``: float32 mono (N,) at ``sample_rate_hz``;
-    ``bass_mode`` replaces the genre's bass line (:func:`plan_accompaniment`).
+    ``bass_mode`` replaces the genre's bass line (:func:`plan_accompaniment`); ``bass_shelf`` lifts the bass's
+    low end (:func:`render_arrangement`).
 
     One soundfont is drawn from ``soundfonts`` with ``rng`` (or, in a share :data:`MIX_SOUNDFONTS_PROB` of
     tracks, two, each instrument from either); the output depends only on ``rng`` and the inputs. Normalised to :data:`TARGET_RMS_DB` RMS. When ``info`` is given it receives the soundfont name
@@ -1525,7 +1548,7 @@ def render_accompaniment(
         }
     else:
         choice = main
-    audio = render_arrangement(arr, sample_rate_hz, choice)
+    audio = render_arrangement(arr, sample_rate_hz, choice, bass_shelf)
     if info is not None:
         info["soundfont"] = (
             {str(c): p.name for c, p in choice.items()} if isinstance(choice, Mapping) else choice.name
@@ -1533,6 +1556,8 @@ def render_accompaniment(
         info.update(arr.to_dict())
         if bass_mode is not None:
             info["free_bass"] = bass_mode
+        if bass_shelf is not None:
+            info["loud_bass"] = dict(bass_shelf)
     return audio
 
 

@@ -147,6 +147,11 @@ class SynthConfig:
     #: with no kick under them, which real bands play and kick-locked bass lines never give. At 0 nothing is
     #: drawn, so earlier renders keep their draws
     free_bass_prob: float = 0.0
+    #: share of the tracks with accompaniment whose bass is lifted by a low shelf (:func:`draw_loud_bass`):
+    #: its note starts then carry as much 30-90 Hz energy as a kick drum, or more, as real basses do in rock
+    #: mixes, so a low note start alone must not read as a kick. At 0 nothing is drawn, so earlier renders
+    #: keep their draws
+    loud_bass_prob: float = 0.0
     #: share of the tracks in which the drummer leaves strokes out of the groove at random
     #: (:func:`draw_hit_dropout`): in each of 1-5 drawn classes, 10-50 % of the strokes are neither played nor
     #: labelled, so the pattern no longer tells where the next stroke is and the model has to hear it. At 0
@@ -195,6 +200,7 @@ class SynthConfig:
             "loud_wash_prob",
             "dark_cymbals_prob",
             "free_bass_prob",
+            "loud_bass_prob",
             "hit_dropout_prob",
             "strums_share",
         ):
@@ -895,6 +901,19 @@ def draw_free_bass(rng: np.random.Generator) -> str:
     return str(rng.choice(list(FREE_BASS_MODES), p=list(FREE_BASS_MODES.values())))
 
 
+def draw_loud_bass(rng: np.random.Generator) -> dict[str, float]:
+    """One track's bass lift (``SynthConfig.loud_bass_prob``): a low shelf's gain [dB] and corner [Hz], drawn
+    uniformly in :data:`~drumscribe.synth.accompaniment.LOUD_BASS_DB` and log-uniformly in
+    :data:`~drumscribe.synth.accompaniment.LOUD_BASS_CORNER_HZ`."""
+    from .accompaniment import LOUD_BASS_CORNER_HZ, LOUD_BASS_DB
+
+    lo, hi = np.log(LOUD_BASS_CORNER_HZ)
+    return {
+        "gain_db": round(float(rng.uniform(*LOUD_BASS_DB)), 2),
+        "corner_hz": round(float(np.exp(rng.uniform(lo, hi))), 1),
+    }
+
+
 def draw_hit_dropout(rng: np.random.Generator) -> dict[str, Any]:
     """One track's hit dropout (``SynthConfig.hit_dropout_prob``): the share of strokes [0.1, 0.5] left out in
     each of 1-5 classes (each class drawn with probability 0.5, at least one), and the seed of which ones."""
@@ -981,7 +1000,10 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
 
         played: dict[str, Any] = {}  # the soundfont(s) used, genre, programs, chords, clicks, ...
         free_bass = track_draw(cfg, index, 12, cfg.free_bass_prob, draw_free_bass)
-        rest = render_accompaniment(perf, rng_acc, sr, fonts, info=played, bass_mode=free_bass)  # mono
+        loud_bass = track_draw(cfg, index, 15, cfg.loud_bass_prob, draw_loud_bass)
+        rest = render_accompaniment(
+            perf, rng_acc, sr, fonts, info=played, bass_mode=free_bass, bass_shelf=loud_bass
+        )  # mono
         acc_meta = {"soundfonts": [Path(f).name for f in fonts], **played}
         rng_stem = np.random.default_rng([cfg.seed, index, 8])
         if ctx.stems() and rng_stem.random() < cfg.stems_share:
