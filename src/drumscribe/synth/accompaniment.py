@@ -1286,10 +1286,10 @@ def render_arrangement(
     sfid_of = {ch: sfids[per_channel.get(ch, default)] for ch in arr.programs}
     n_total = int(round(arr.duration_s * sample_rate_hz))
     drive = arr.guitar_drive_db > 0 and any(n.channel == CH_GUITAR for n in arr.notes)
-    boost = bass_shelf is not None and any(n.channel == CH_BASS for n in arr.notes)
-    apart = {
-        ch for ch, on in ((CH_GUITAR, drive), (CH_BASS, boost)) if on
-    }  # channels with passes of their own
+    has_bass = any(n.channel == CH_BASS for n in arr.notes)
+    boost = bass_shelf if bass_shelf is not None and has_bass else None
+    # channels rendered in passes of their own, for their own treatment
+    apart = {ch for ch, on in ((CH_GUITAR, drive), (CH_BASS, boost is not None)) if on}
 
     def channel_pass(keep: Any) -> np.ndarray:
         notes = [n for n in arr.notes if keep(n.channel)]
@@ -1299,13 +1299,12 @@ def render_arrangement(
     if drive:
         guitar = channel_pass(lambda ch: ch == CH_GUITAR)
         mono += overdrive(guitar, sample_rate_hz, arr.guitar_drive_db, arr.guitar_cabinet_hz)
-    if boost:
+    if boost is not None:
         from scipy.signal import sosfilt
 
         from .mixing import shelf_sos
 
-        assert bass_shelf is not None
-        sos = shelf_sos(bass_shelf["corner_hz"], bass_shelf["gain_db"], high=False, sr=sample_rate_hz)
+        sos = shelf_sos(boost["corner_hz"], boost["gain_db"], high=False, sr=sample_rate_hz)
         mono += sosfilt(sos, channel_pass(lambda ch: ch == CH_BASS))
     if arr.shelf_db > 0:
         mono = high_shelf(mono, sample_rate_hz, arr.shelf_hz, arr.shelf_db)

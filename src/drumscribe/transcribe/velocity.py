@@ -7,7 +7,7 @@ minus half the lowest level over the 5 frames (50 ms) before it: in a full mix t
 a ringing cymbal) lifts every frame, and the part of the onset that only carries that lift says little about
 the stroke. Median within-recording Spearman correlation with real velocities (MDB Drums++ annotations of
 the mdb-dev tracks; ``python benchmarks/velocity.py``, stage-8 model), this rule / the onset level alone
-(the rule until 2026-12-06) / the activation height:
+(the rule before it) / the activation height:
 
 =========  ========================  ========================
 class      drum-only tracks          mixes
