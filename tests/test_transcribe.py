@@ -356,6 +356,18 @@ def test_velocity_mapping_table() -> None:
     assert got[2].size == 0
 
 
+def test_a_band_already_sounding_lifts_a_stroke_less() -> None:
+    """Three kicks: rises of 0.3 and 0.6 over silence, and 0.3 over a band at 0.4 that starts before it. The
+    level alone (0.3 / 0.6 / 0.7) would make the kick over the band the hardest; with half the level before
+    the onset taken away (0.3 / 0.6 / 0.5) the hardest stroke is the hardest."""
+    curve = np.zeros(300, np.float32)
+    curve[50], curve[100] = 0.3, 0.6
+    curve[180:260] = 0.4  # the band comes in
+    curve[200] = 0.7
+    vel = velocities_from_levels(curve, [np.array([0.5, 1.0, 2.0])], 100.0)[0]
+    assert vel[1] > vel[2] > vel[0], vel
+
+
 def test_louder_strokes_get_higher_velocities(models, tmp_path) -> None:
     """Bursts at -8, -5, -2.5 and 0 dB, twice over: velocities rise with the level and hardly depend on the
     recording's overall gain; re-picking keeps them."""
