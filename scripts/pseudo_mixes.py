@@ -1,5 +1,5 @@
-"""Real full mixes labelled by a teacher model (noisy-student data; docs/default-model.md: "Not shipped: real mixes labelled by
-the model itself").
+"""Real full mixes labelled by a teacher model (noisy-student data; docs/default-model.md, "Not shipped: real
+mixes labelled by the model itself").
 
 Each Frets on Fire song that ``scripts/fetch_stems.sh`` unpacks comes as two recordings: the band without its
 guitar (``STEMS/bands/<name>.ogg``: real, produced drums with bass and keys) and the guitar alone
@@ -13,9 +13,9 @@ labels, which teaches it to hear drums past a real distorted guitar.
 writes ``OUT/<name>_g<dB>.flac`` (the recordings' channels and rate) with a ``.txt`` sidecar (drumscribe's
 class names, which ``convert folder`` reads without a label map) and ``OUT/pseudo.json`` (teacher,
 thresholds, onset counts). Files are written atomically and a re-run skips finished songs. Only the songs
-under ``STEMS/train`` are used; the held-out guitars (``STEMS/heldout``) stay unheard. The run27 store of
-docs/default-model.md came from ``--model`` = the stage-7 model with the default thresholds (run26's from the card's mix
-thresholds of that time: ``--threshold kick=0.6,snare=0.4,toms=0.55,hihat=0.6,cymbals=0.3``).
+under ``STEMS/train`` are used; the held-out guitars (``STEMS/heldout``) stay unheard. The run27 store that
+docs/default-model.md describes came from ``--model`` = the stage-7 model with the default thresholds (run26's
+from the card's mix thresholds of that time: ``--threshold kick=0.6,snare=0.4,toms=0.55,hihat=0.6,cymbals=0.3``).
 """
 
 from __future__ import annotations

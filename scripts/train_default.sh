@@ -117,7 +117,8 @@ $DS train --arch crnn --data "${S9_13[@]}" --dataset-weights 0.2 0.3 0.2 0.2 0.1
 # Frets on Fire songs (six for renders, two held out for benchmarks/band_false_hits.py --stems); synth16 mixes an
 # excerpt into 60 % of its band tracks (alone in 30 % of those), with spans where the drummer rests in 20 % of
 # them (engine at 3f0e55e). 8 epochs from 4c's epoch 5 with synth16 weighted 0.3; its epoch 8 was chosen by a
-# rule set before its results (see docs/default-model.md): level on mdb-dev, fewer false hits on the held-out guitars.
+# rule set before its results (see docs/default-model.md): level on mdb-dev, fewer false hits on the held-out
+# guitars.
 bash scripts/fetch_stems.sh "$WORK/stems"
 $DS synth "$WORK/synth16" --hours 4 --seed 16 --workers 2 --gmd "$GMD" --stems "$WORK/stems/train" \
   --band-only-share 0.2 --set stems_share=0.6 "${CLASSIC_SWAPS[@]}"
@@ -127,8 +128,8 @@ $DS train --arch crnn --data "${S9_13[@]}" "$WORK/synth16" --dataset-weights 0.1
 # stage 6: two more stems renders (synth17: a guitar in 80 % of the band tracks, the drummer resting in spans of
 # 30 %; synth18: the same with the stems played up to 12 % faster or slower, pitch and tempo together) and 14
 # epochs from stage 5's epoch 8 on all eight renders of today's engine; its epoch 9 was chosen by a rule set
-# before the run (see docs/default-model.md): the best held-out sum among epochs that kept the mixes and drum-only tracks
-# and cut the false hits on the held-out guitars and the real MDB bands (shipped, then continued in stage 7).
+# before the run (see docs/default-model.md): the best held-out sum among epochs that kept the mixes and drum-only
+# tracks and cut the false hits on the held-out guitars and the real MDB bands (shipped, then continued in stage 7).
 $DS synth "$WORK/synth17" --hours 4 --seed 17 --workers 2 --gmd "$GMD" --stems "$WORK/stems/train" \
   --band-only-share 0.3 --set stems_share=0.8 "${CLASSIC_SWAPS[@]}"
 $DS synth "$WORK/synth18" --hours 4 --seed 18 --workers 2 --gmd "$GMD" --stems "$WORK/stems/train" \
