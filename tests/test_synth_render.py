@@ -782,6 +782,52 @@ def test_unison_prob_renders_toms_recorded_per_track(tmp_path):
     assert added > 0
 
 
+def test_tune_toms_hands_out_the_sounds_by_pitch_and_spaces_them():
+    """A kit whose toms came in reverse order gets them back in order with their own sounds, unshifted; two toms
+    sharing one sound are set apart by the interval; the provenance says which sound each tom got."""
+    from drumscribe.synth.drumsynth import procedural_kit
+    from drumscribe.synth.render import TOM_ORDER, TrackKit, tom_pitch_hz, tune_toms
+
+    kit = procedural_kit(3, pieces=TOM_ORDER)
+    pitch = {p: tom_pitch_hz(kit.pieces[p]) for p in TOM_ORDER}
+    assert [pitch[p] for p in TOM_ORDER] == sorted(
+        pitch.values(), reverse=True
+    )  # the synthesiser's own order
+    reverse = dict(zip(TOM_ORDER, reversed(TOM_ORDER)))
+    backwards = TrackKit(
+        {p: kit.pieces[q] for p, q in reverse.items()}, {p: {"piece": q} for p, q in reverse.items()}
+    )
+    tuned = tune_toms(backwards, {"interval_st": 2.0})
+    for p in TOM_ORDER:  # each tom has its own sound back, unshifted (they lie more than 2 semitones apart)
+        assert tuned.pieces[p] is kit.pieces[p]
+        assert tuned.provenance[p]["piece"] == p
+        assert tuned.provenance[p]["tuning"]["shift_st"] == 0.0
+    shared = TrackKit({"tom_high": kit.pieces["tom_mid"], "tom_mid": kit.pieces["tom_mid"]}, {})
+    apart = tune_toms(shared, {"interval_st": 3.0})
+    interval = 12 * np.log2(tom_pitch_hz(apart.pieces["tom_high"]) / tom_pitch_hz(apart.pieces["tom_mid"]))
+    assert 2.5 < interval < 3.5, interval
+    assert apart.provenance["tom_high"]["tuning"]["shift_st"] == 3.0
+    one = TrackKit({"tom_floor": kit.pieces["tom_floor"]}, {})
+    assert tune_toms(one, {"interval_st": 3.0}) is one
+
+
+def test_tuned_toms_prob_records_the_tuning_and_keeps_the_labels(tmp_path):
+    """--set tuned_toms_prob=1 tunes every track with two or more toms, recorded in its pieces; the labels
+    (and the grooves) are those of the default 0, which tunes nothing."""
+    plain, tuned = (tiny_render(tmp_path, f"tuned_toms_prob={prob}", tracks=4) for prob in (0.0, 1.0))
+    seen = 0
+    for t in tuned.track_ids():
+        pieces, before = tuned.records[t].meta["pieces"], plain.records[t].meta["pieces"]
+        toms = [p for p in pieces if p.startswith("tom_")]
+        assert all("tuning" not in v for v in before.values())
+        if len(toms) >= 2:
+            seen += 1
+            assert all("tuning" in pieces[p] for p in toms)
+        for a, b in zip(tuned.onsets(t), plain.onsets(t)):
+            np.testing.assert_array_equal(a, b)
+    assert seen > 0
+
+
 def test_crash_beat_puts_a_crash_on_every_accented_kick_and_snare(tmp_path):
     """add_crash_beat: inside its span every accented kick or snare (one crash for a kick and snare together)
     gets a loud crash or china a few ms after it, the hi-hat and ride strokes are gone but the foot's chick

@@ -152,6 +152,11 @@ class SynthConfig:
     #: mixes, so a low note start alone must not read as a kick. At 0 nothing is drawn, so earlier renders
     #: keep their draws
     loud_bass_prob: float = 0.0
+    #: share of the tracks whose toms are retuned into a real kit's order (:func:`tune_toms`): high above mid
+    #: above low above floor, 2-5 semitones apart. Toms drawn from different kits, fallbacks and pitch variants
+    #: otherwise come in any order, and two toms may share one sample. At 0 nothing is drawn, so earlier renders
+    #: keep their draws
+    tuned_toms_prob: float = 0.0
     #: share of the tracks in which the drummer leaves strokes out of the groove at random
     #: (:func:`draw_hit_dropout`): in each of 1-5 drawn classes, 10-50 % of the strokes are neither played nor
     #: labelled, so the pattern no longer tells where the next stroke is and the model has to hear it. At 0
@@ -201,6 +206,7 @@ class SynthConfig:
             "dark_cymbals_prob",
             "free_bass_prob",
             "loud_bass_prob",
+            "tuned_toms_prob",
             "hit_dropout_prob",
             "strums_share",
         ):
@@ -701,6 +707,57 @@ def realise_kit(
     return track
 
 
+#: the toms from the highest to the lowest, as a kit is tuned
+TOM_ORDER = ("tom_high", "tom_mid", "tom_low", "tom_floor")
+#: range of a tom's fundamental [Hz] searched by :func:`tom_pitch_hz`
+TOM_PITCH_RANGE_HZ = (40.0, 500.0)
+
+
+def tom_pitch_hz(shots: Sequence[OneShot]) -> float:
+    """A tom's pitch: the strongest spectral peak in :data:`TOM_PITCH_RANGE_HZ` of its loudest one-shot, over
+    10-160 ms after the onset (past the stick)."""
+    shot = max(shots, key=lambda s: float(np.abs(s.audio).max()))
+    a = int(round((shot.onset_s + 0.01) * SAMPLE_RATE_HZ))
+    seg = shot.audio[a : a + int(0.15 * SAMPLE_RATE_HZ)].astype(np.float64)
+    if len(seg) < 64:
+        seg = shot.audio.astype(np.float64)
+    n = 1 << 15
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n))
+    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
+    band = (freqs >= TOM_PITCH_RANGE_HZ[0]) & (freqs <= TOM_PITCH_RANGE_HZ[1])
+    return float(freqs[band][np.argmax(spec[band])])
+
+
+def draw_tom_tuning(rng: np.random.Generator) -> dict[str, float]:
+    """One track's tom tuning (``SynthConfig.tuned_toms_prob``): the smallest interval [semitones] between
+    neighbouring toms."""
+    return {"interval_st": round(float(rng.uniform(2.0, 5.0)), 2)}
+
+
+def tune_toms(kit: TrackKit, tuning: dict[str, float]) -> TrackKit:
+    """``kit`` with its toms in :data:`TOM_ORDER`: the track's tom sounds are handed out by pitch (the lowest
+    to the lowest tom), then, from the lowest up, each is raised (never lowered) until it lies at least
+    ``tuning["interval_st"]`` semitones above the next lower one; the lowest keeps its pitch. Each tom's
+    provenance records the sound it got (``from``), that sound's pitch and the shift."""
+    present = [p for p in reversed(TOM_ORDER) if p in kit.pieces]  # lowest first
+    if len(present) < 2:
+        return kit
+    out = TrackKit(dict(kit.pieces), {k: dict(v) for k, v in kit.provenance.items()})
+    pitch = {p: tom_pitch_hz(kit.pieces[p]) for p in present}
+    below = None  # pitch of the next lower tom [semitones]
+    for piece, source in zip(present, sorted(present, key=pitch.__getitem__)):
+        st = 12.0 * float(np.log2(pitch[source]))
+        shift = 0.0 if below is None else max(0.0, below + tuning["interval_st"] - st)
+        shots = kit.pieces[source]
+        out.pieces[piece] = [pitch_shift(s, shift) for s in shots] if shift > 0 else shots
+        out.provenance[piece] = {
+            **kit.provenance.get(source, {}),
+            "tuning": {"from": source, "pitch_hz": round(pitch[source], 1), "shift_st": round(shift, 2)},
+        }
+        below = st + shift
+    return out
+
+
 # ------------------------------------------------------------------------------------------ placement
 #: crash-type cymbals (a re-stroke while one rings may bloom) and how long one rings [s] for that
 BLOOM_PIECES = ("crash", "china", "splash")
@@ -965,6 +1022,9 @@ def render_track(ctx: RenderContext, index: int, split: str) -> RenderedTrack:
     main = ctx.kit(main_name)
     needed = sorted(set(perf.pieces), key=PIECES.index)
     kit = realise_kit(ctx, split, main, needed, rng_kit)
+    tuning = track_draw(cfg, index, 16, cfg.tuned_toms_prob, draw_tom_tuning)
+    if tuning is not None:
+        kit = tune_toms(kit, tuning)
     drums_only = bool(rng_choice.random() < cfg.drums_only_share) or not cfg.accompaniment
     fonts = [] if drums_only else ctx.soundfonts()
     acc_meta: dict[str, Any] = {}
