@@ -333,7 +333,8 @@ def draw_mix_settings(rng: np.random.Generator, intensity: float = 1.0) -> MixSe
     return s
 
 
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A value drawn log-uniformly in [low, high] (one draw of ``rng``)."""
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
@@ -346,16 +347,16 @@ def draw_punch(rng: np.random.Generator, settings: MixSettings) -> MixSettings:
     if rng.random() < 0.45:
         settings.drum_punch = {
             "threshold_db": float(rng.uniform(0.0, 9.0)),
-            "ratio": _log_uniform(rng, 3.0, 20.0),
-            "attack_ms": _log_uniform(rng, 0.1, 5.0),
-            "release_ms": _log_uniform(rng, 30.0, 300.0),
+            "ratio": log_uniform(rng, 3.0, 20.0),
+            "attack_ms": log_uniform(rng, 0.1, 5.0),
+            "release_ms": log_uniform(rng, 30.0, 300.0),
         }
     if rng.random() < 0.3:
         settings.master_punch = {
             "threshold_db": float(rng.uniform(2.0, 10.0)),
-            "ratio": _log_uniform(rng, 2.0, 10.0),
-            "attack_ms": _log_uniform(rng, 0.3, 10.0),
-            "release_ms": _log_uniform(rng, 40.0, 300.0),
+            "ratio": log_uniform(rng, 2.0, 10.0),
+            "attack_ms": log_uniform(rng, 0.3, 10.0),
+            "release_ms": log_uniform(rng, 40.0, 300.0),
         }
     return settings
 

@@ -963,11 +963,11 @@ def draw_loud_bass(rng: np.random.Generator) -> dict[str, float]:
     uniformly in :data:`~drumscribe.synth.accompaniment.LOUD_BASS_DB` and log-uniformly in
     :data:`~drumscribe.synth.accompaniment.LOUD_BASS_CORNER_HZ`."""
     from .accompaniment import LOUD_BASS_CORNER_HZ, LOUD_BASS_DB
+    from .mixing import log_uniform
 
-    lo, hi = np.log(LOUD_BASS_CORNER_HZ)
     return {
         "gain_db": round(float(rng.uniform(*LOUD_BASS_DB)), 2),
-        "corner_hz": round(float(np.exp(rng.uniform(lo, hi))), 1),
+        "corner_hz": round(log_uniform(rng, *LOUD_BASS_CORNER_HZ), 1),
     }
 
 
