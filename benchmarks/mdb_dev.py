@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from drumscribe.transcribe.inference import InferenceConfig
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mdb-dev"
 CONDITIONS = {"mix": "mix", "drums": "drums"}
@@ -122,15 +124,16 @@ def evaluate_models(
     high_shelf: tuple[float, float] | None = None,
     gain_db: float = 0.0,
     level_match: bool = True,
+    chunk_s: float | None = InferenceConfig.chunk_s,
 ) -> list[dict[str, Any]]:
     """One result dict per (model, condition): micro/macro/per-class F1, counts, per-track micro F1; with
     ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered,
     with ``gain_db`` scaled (see the module docstring). ``level_match=False`` feeds the models the tracks
-    at their own level even when a card gives ``input_level_dbfs``."""
+    at their own level even when a card gives ``input_level_dbfs``; ``chunk_s`` is the model window length
+    of inference [s] (None: each track at once)."""
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import (
-        InferenceConfig,
         compute_features,
         get_model,
         transcribe_features,
@@ -141,7 +144,7 @@ def evaluate_models(
     refs = {t: read_mdb(data / "annotations" / f"{t}.txt").onsets for t in tracks}
     loaded = {m: get_model(m, device) for m in models}
     feature_cache: dict[tuple[str, str, str], Any] = {}  # compute_features' results
-    config = InferenceConfig(level_match=level_match)
+    config = InferenceConfig(level_match=level_match, chunk_s=chunk_s)
     results = []
     for name, model in loaded.items():
         fc = model.feature_config
@@ -383,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also print each track's micro F1 and per-class hits / false alarms / misses",
     )
+    parser.add_argument(
+        "--chunk-s",
+        type=float,
+        default=InferenceConfig.chunk_s,
+        help=f"model window length of inference [s] (default {InferenceConfig.chunk_s}; 0: each track at once)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -411,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.high_shelf) if args.high_shelf else None,
             args.gain_db,
             not args.no_level_match,
+            args.chunk_s if args.chunk_s > 0 else None,
         )
     except DrumscribeError as exc:
         print(f"mdb_dev: error: {exc}", file=sys.stderr)
