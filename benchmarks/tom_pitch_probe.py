@@ -6,8 +6,8 @@ notes 50/47/43 or a Clone Hero chart with three tom lanes would need each tom st
 model gives one tom class. The probe asks how well the pitch of a single stroke, measured from the audio at
 the stroke's (reference) time, orders the toms of a track:
 
-* each stroke's pitch is the strongest peak at 55-450 Hz of the power spectrum 5-100 ms after it, minus the
-  spectrum of the 80 ms before it (what was already sounding: the band, the previous stroke);
+* each stroke's pitch is the strongest peak at 55-450 Hz of the power spectrum 5-85 ms after it, minus the
+  spectrum of 85-5 ms before it (what was already sounding: the band, the previous stroke);
 * ``pairs``: over every pair of strokes on two different toms of one track, the share whose pitches are in
   the kit's order (the higher tom above: ``tom_high`` > ``tom_mid`` > ``tom_low`` > ``tom_floor``);
 * ``in order``: the share of tracks with two or more toms whose per-tom median pitches descend, each at least
@@ -34,22 +34,21 @@ import numpy as np
 
 ORDER = ("tom_high", "tom_mid", "tom_low", "tom_floor")  # high to low, as a kit is tuned
 FFT_SIZE = 1 << 14
-POST_S = (0.005, 0.100)  # the stroke's window after its onset [s]
-PRE_S = 0.080  # what was sounding before it [s]
+WINDOW_S = (0.005, 0.085)  # the stroke's window after its onset, mirrored before it for what was sounding [s]
 BAND_HZ = (55.0, 450.0)  # where tom fundamentals lie [Hz]
 MIN_STEP_ST = 1.0  # per-tom medians "in order": each this far below the one above [semitones]
 
 
 def stroke_pitch(x: np.ndarray, sr: int, t: float) -> float | None:
     """MIDI pitch of the strongest new peak in BAND_HZ just after ``t`` [s]; None when the window leaves x."""
-    a, b = int((t + POST_S[0]) * sr), int((t + POST_S[1]) * sr)
+    a, b = int((t + WINDOW_S[0]) * sr), int((t + WINDOW_S[1]) * sr)
     if a < 0 or b > len(x):
         return None
-    power = np.abs(np.fft.rfft(x[a:b] * np.hanning(b - a), FFT_SIZE)) ** 2
-    pa, pb = max(0, int((t - PRE_S) * sr)), int((t - POST_S[0]) * sr)
-    if pb - pa > 64:
-        before = np.abs(np.fft.rfft(x[pa:pb] * np.hanning(pb - pa), FFT_SIZE)) ** 2
-        power = np.maximum(power - before * (b - a) / (pb - pa), 0.0)
+    window = np.hanning(b - a)
+    power = np.abs(np.fft.rfft(x[a:b] * window, FFT_SIZE)) ** 2
+    pa, pb = int((t - WINDOW_S[1]) * sr), int((t - WINDOW_S[0]) * sr)  # the same length, mirrored
+    if pa >= 0 and pb - pa == b - a:
+        power = np.maximum(power - np.abs(np.fft.rfft(x[pa:pb] * window, FFT_SIZE)) ** 2, 0.0)
     freqs = np.fft.rfftfreq(FFT_SIZE, 1.0 / sr)
     band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
     return float(12 * np.log2(freqs[band][np.argmax(power[band])] / 440.0) + 69)
