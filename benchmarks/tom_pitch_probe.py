@@ -18,9 +18,10 @@ stand on; the per-tom medians use many strokes and a known grouping, so they are
 
 Usage (a probe twin: the same drums with and without ``tuned_toms_prob``)::
 
-    drumscribe synth work/probe_toms --hours 0.3 --seed 401 --gmd ../shared/data/gmd --save-audio
-    drumscribe synth work/probe_toms_tuned --hours 0.3 --seed 401 --gmd ../shared/data/gmd --save-audio \\
-        --set tuned_toms_prob=1
+    drumscribe synth work/probe_toms --hours 0.3 --seed 401 --workers 1 --gmd ../shared/data/gmd --save-audio \\
+        --drums-only-share 0.5 --set unison_prob=0.5
+    drumscribe synth work/probe_toms_tuned --hours 0.3 --seed 401 --workers 1 --gmd ../shared/data/gmd \\
+        --save-audio --drums-only-share 0.5 --set unison_prob=0.5 tuned_toms_prob=1
     python benchmarks/tom_pitch_probe.py --store work/probe_toms --store work/probe_toms_tuned
 """
 
