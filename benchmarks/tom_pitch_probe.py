@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 
-ORDER = ("tom_high", "tom_mid", "tom_low", "tom_floor")  # high to low, as a kit is tuned
 FFT_SIZE = 1 << 14
 WINDOW_S = (0.005, 0.085)  # the stroke's window after its onset, mirrored before it for what was sounding [s]
 BAND_HZ = (55.0, 450.0)  # where tom fundamentals lie [Hz]
@@ -42,24 +41,24 @@ MIN_STEP_ST = 1.0  # per-tom medians "in order": each this far below the one abo
 
 def stroke_pitch(x: np.ndarray, sr: int, t: float) -> float | None:
     """MIDI pitch of the strongest new peak in BAND_HZ just after ``t`` [s]; None when the window leaves x."""
+    from drumscribe.synth.render import band_peak_hz
+
     a, b = int((t + WINDOW_S[0]) * sr), int((t + WINDOW_S[1]) * sr)
     if a < 0 or b > len(x):
         return None
-    window = np.hanning(b - a)
-    power = np.abs(np.fft.rfft(x[a:b] * window, FFT_SIZE)) ** 2
     pa, pb = int((t - WINDOW_S[1]) * sr), int((t - WINDOW_S[0]) * sr)  # the same length, mirrored
-    if pa >= 0 and pb - pa == b - a:
-        power = np.maximum(power - np.abs(np.fft.rfft(x[pa:pb] * window, FFT_SIZE)) ** 2, 0.0)
-    freqs = np.fft.rfftfreq(FFT_SIZE, 1.0 / sr)
-    band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
-    return float(12 * np.log2(freqs[band][np.argmax(power[band])] / 440.0) + 69)
+    before = x[pa:pb] if pa >= 0 and pb - pa == b - a else None
+    hz = band_peak_hz(x[a:b], sr, BAND_HZ, FFT_SIZE, before)
+    return float(12 * np.log2(hz / 440.0) + 69)
 
 
 def track_figures(x: np.ndarray, sr: int, hits: dict[str, list[float]]) -> tuple[int, int, bool] | None:
     """(pairs in order, pairs, per-tom medians in order) for one track; None with fewer than two toms."""
+    from drumscribe.synth.render import TOM_ORDER
+
     strokes = [
         (rank, p)
-        for rank, piece in enumerate(ORDER)
+        for rank, piece in enumerate(TOM_ORDER)
         for t in hits.get(piece, [])
         if (p := stroke_pitch(x, sr, float(t))) is not None
     ]

@@ -713,6 +713,25 @@ TOM_ORDER = ("tom_high", "tom_mid", "tom_low", "tom_floor")
 TOM_PITCH_RANGE_HZ = (40.0, 500.0)
 
 
+def band_peak_hz(
+    segment: np.ndarray,
+    sample_rate_hz: float,
+    band_hz: tuple[float, float],
+    fft_size: int = 1 << 15,
+    before: np.ndarray | None = None,
+) -> float:
+    """Frequency [Hz] of the strongest peak within ``band_hz`` of ``segment``'s Hann-windowed power spectrum;
+    with ``before`` (a segment of the same length, what was sounding already), of what the segment adds: its
+    power less ``before``'s, floored at 0."""
+    window = np.hanning(len(segment))
+    power = np.abs(np.fft.rfft(segment * window, fft_size)) ** 2
+    if before is not None:
+        power = np.maximum(power - np.abs(np.fft.rfft(before * window, fft_size)) ** 2, 0.0)
+    freqs = np.fft.rfftfreq(fft_size, 1.0 / sample_rate_hz)
+    band = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
+    return float(freqs[band][np.argmax(power[band])])
+
+
 def tom_pitch_hz(shots: Sequence[OneShot]) -> float:
     """A tom's pitch: the strongest spectral peak in :data:`TOM_PITCH_RANGE_HZ` of its loudest one-shot, over
     10-160 ms after the onset (past the stick)."""
@@ -721,11 +740,7 @@ def tom_pitch_hz(shots: Sequence[OneShot]) -> float:
     seg = shot.audio[a : a + int(0.15 * SAMPLE_RATE_HZ)].astype(np.float64)
     if len(seg) < 64:
         seg = shot.audio.astype(np.float64)
-    n = 1 << 15
-    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n))
-    freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE_HZ)
-    band = (freqs >= TOM_PITCH_RANGE_HZ[0]) & (freqs <= TOM_PITCH_RANGE_HZ[1])
-    return float(freqs[band][np.argmax(spec[band])])
+    return band_peak_hz(seg, SAMPLE_RATE_HZ, TOM_PITCH_RANGE_HZ)
 
 
 def draw_tom_tuning(rng: np.random.Generator) -> dict[str, float]:
