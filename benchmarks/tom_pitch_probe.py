@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from drumscribe.synth.render import TOM_ORDER, band_peak_hz
+
 FFT_SIZE = 1 << 14
 WINDOW_S = (0.005, 0.085)  # the stroke's window after its onset, mirrored before it for what was sounding [s]
 BAND_HZ = (55.0, 450.0)  # where tom fundamentals lie [Hz]
@@ -41,8 +43,6 @@ MIN_STEP_ST = 1.0  # per-tom medians "in order": each this far below the one abo
 
 def stroke_pitch(x: np.ndarray, sr: int, t: float) -> float | None:
     """MIDI pitch of the strongest new peak in BAND_HZ just after ``t`` [s]; None when the window leaves x."""
-    from drumscribe.synth.render import band_peak_hz
-
     a, b = int((t + WINDOW_S[0]) * sr), int((t + WINDOW_S[1]) * sr)
     if a < 0 or b > len(x):
         return None
@@ -54,8 +54,6 @@ def stroke_pitch(x: np.ndarray, sr: int, t: float) -> float | None:
 
 def track_figures(x: np.ndarray, sr: int, hits: dict[str, list[float]]) -> tuple[int, int, bool] | None:
     """(pairs in order, pairs, per-tom medians in order) for one track; None with fewer than two toms."""
-    from drumscribe.synth.render import TOM_ORDER
-
     strokes = [
         (rank, p)
         for rank, piece in enumerate(TOM_ORDER)
