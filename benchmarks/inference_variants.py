@@ -1,0 +1,165 @@
+"""Changes at inference time only, scored on the real tracks of ``../shared/data/mdb-dev`` (validation only).
+
+Each variant runs one model on each track's level-matched features (as ``drumscribe transcribe`` hears them)
+and is scored like ``benchmarks/mdb_dev.py`` (whole track, +-50 ms, micro F1 over the five classes) at one
+threshold for every class. A variant is written ``NAME=KIND:ARGS``:
+
+- ``window:CHUNK_S:CONTEXT_S``: the recurrent layers run over windows of CHUNK_S seconds, CONTEXT_S seconds
+  discarded at each side (transcription's default is ``window:30:2.5``; the model trained on 4-s windows);
+- ``percussive:BELOW_HZ``: below BELOW_HZ, each band keeps only what a median-filter harmonic/percussive split
+  (Fitzgerald 2010; the constants of ``drumscribe.transcribe.inputkind``: 31 frames along time, 9 bands along
+  frequency, a power-2 soft mask) calls percussive, so the band's sustained notes leave the input; above it the
+  bands are as they are;
+- ``mean:A+B``: the mean of the activations of the variants named A and B (defined before it).
+
+``default`` (transcription's own settings) is always scored first, as the check against ``mdb_dev.py``.
+
+Usage::
+
+    python benchmarks/inference_variants.py                       # the six variants of docs/default-model.md
+    python benchmarks/inference_variants.py --variant short=window:4:1 --variant avg=mean:default+short
+
+Figures (docs/default-model.md, "Not shipped: two changes at inference time"): the default variants.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mdb_dev import CONDITIONS, audio_path, find_tracks, model_data_parser  # noqa: E402
+
+DEFAULT_VARIANTS = (
+    "percussive=percussive:3000",
+    "default+percussive=mean:default+percussive",
+    "window4=window:4:1",
+    "window6=window:6:1",
+    "default+window4=mean:default+window4",
+)
+
+
+def parse_variants(specs: list[str]) -> dict[str, tuple[str, list[str]]]:
+    """``NAME=KIND:ARGS`` strings -> {name: (kind, args)}, ``default`` first; ValueError on a bad one."""
+    out: dict[str, tuple[str, list[str]]] = {"default": ("default", [])}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        kind, _, args = rest.partition(":")
+        if not sep or not name or name in out:
+            raise ValueError(f"variant {spec!r}: need a new NAME=KIND:ARGS")
+        parts = args.split("+") if kind == "mean" else args.split(":")
+        if kind == "window" and len(parts) == 2:
+            [float(p) for p in parts]
+        elif kind == "percussive" and len(parts) == 1:
+            float(parts[0])
+        elif kind == "mean" and len(parts) == 2 and all(p in out for p in parts):
+            pass
+        else:
+            raise ValueError(f"variant {spec!r}: unknown kind or wrong arguments (see --help)")
+        out[name] = (kind, parts)
+    return out
+
+
+def percussive_features(features: np.ndarray, below_hz: float, config: Any, log_add: float) -> np.ndarray:
+    """Log features whose bands below ``below_hz`` keep only their percussive part (see the module doc)."""
+    from drumscribe.features import band_frequencies
+    from drumscribe.transcribe.inputkind import FREQ_MEDIAN_BANDS, TIME_MEDIAN_FRAMES, median_along
+
+    mag = np.maximum(10.0 ** features.astype(np.float64) - log_add, 0.0)
+    h2 = median_along(mag, TIME_MEDIAN_FRAMES, axis=0) ** 2
+    p2 = median_along(mag, FREQ_MEDIAN_BANDS, axis=1) ** 2
+    low = band_frequencies(config) < below_hz
+    out = mag.copy()
+    out[:, low] = (mag * p2 / (h2 + p2 + 1e-20))[:, low]
+    return np.log10(out + log_add).astype(np.float32)
+
+
+def score_variants(
+    model_name: str, data: Path, variants: dict[str, tuple[str, list[str]]], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """{condition: {variant: OnsetScores summed over the tracks}}."""
+    from drumscribe.data.annotations import read_mdb
+    from drumscribe.features import apply_gain, input_gain_db
+    from drumscribe.scoring import OnsetScores, evaluate_onsets
+    from drumscribe.transcribe.inference import InferenceConfig, compute_features, get_model, run_model
+    from drumscribe.transcribe.result import pick_onsets
+
+    model = get_model(model_name, "cpu")
+    fc = model.feature_config
+    base = InferenceConfig()
+    thresholds = np.full(len(model.classes), threshold)
+    tracks = find_tracks(data)
+    results: dict[str, dict[str, Any]] = {}
+    for cond in CONDITIONS:
+        per_variant: dict[str, list[Any]] = {name: [] for name in variants}
+        for track in tracks:
+            feats = compute_features(audio_path(data, cond, track), None, fc, base)
+            gain = input_gain_db(model.input_level_dbfs, feats.level_dbfs)
+            level_matched = apply_gain(feats.spec, gain, fc.log_add)
+            acts: dict[str, np.ndarray] = {}
+            for name, (kind, args) in variants.items():
+                if kind == "mean":
+                    acts[name] = (acts[args[0]] + acts[args[1]]) / 2
+                    continue
+                config, spec = base, level_matched
+                if kind == "window":
+                    config = InferenceConfig(chunk_s=float(args[0]), context_s=float(args[1]))
+                elif kind == "percussive":
+                    spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
+                acts[name] = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
+            reference = read_mdb(data / "annotations" / f"{track}.txt").onsets
+            for name, act in acts.items():
+                onsets = pick_onsets(act, thresholds, fc.fps)[0]
+                per_variant[name].append(evaluate_onsets(reference, onsets, window_s=0.05))
+        results[cond] = {name: OnsetScores.sum(s) for name, s in per_variant.items()}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = model_data_parser(__doc__)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        help="NAME=KIND:ARGS (repeatable; default: the six variants of docs/default-model.md)",
+    )
+    parser.add_argument("--threshold", type=float, default=0.5, help="one threshold for all classes")
+    args = parser.parse_args(argv)
+    try:
+        variants = parse_variants(args.variant or list(DEFAULT_VARIANTS))
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    import torch
+
+    from drumscribe.errors import DrumscribeError
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    try:
+        results = score_variants(args.model, args.data, variants, args.threshold)
+    except DrumscribeError as exc:
+        print(f"inference_variants: error: {exc}", file=sys.stderr)
+        return 1
+    classes = get_classes(args.model)
+    print(f"{'variant':<24} {'mixes':>7} {'drums':>7} {'sum':>7}   per class (mixes | drums)")
+    for name in variants:
+        mix, drums = results["mix"][name], results["drums"][name]
+        per_class = " ".join(
+            f"{c[:5]} {a:.2f}|{b:.2f}" for c, a, b in zip(classes, mix.class_f1, drums.class_f1)
+        )
+        print(
+            f"{name:<24} {mix.micro_f1:>7.4f} {drums.micro_f1:>7.4f} {mix.micro_f1 + drums.micro_f1:>7.4f}   {per_class}"
+        )
+    return 0
+
+
+def get_classes(model_name: str) -> list[str]:
+    from drumscribe.transcribe.inference import get_model
+
+    return list(get_model(model_name, "cpu").classes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
