@@ -13,6 +13,9 @@ with mir_eval's beat metrics (its defaults: beats before 5 s are trimmed, 70 ms 
 - downbeats: F-measure of the score's bar lines (``Transcription.downbeats_s``: the first beat of each
   measure of the grid placement, in the estimated meter) against the true downbeats, over the whole track,
   and (``downbeat_f4``) the same with every score in 4/4, as before the meter was estimated;
+- bar phase (``downbeat_best``): the bar lines' F-measure with the best of the bar's possible starting beats
+  on the same grid and meter, so ``downbeat_best - downbeat_f`` is what choosing the beat the bars start on
+  (the one where most kicks fall) costs, and ``1 - downbeat_best`` what the beats and the meter cost;
 - meter: the share of tracks whose estimated beats per bar (3 or 4) is the render's.
 
 Printed for all tracks and by group: drums only or with a band, the groove's source (Groove MIDI Dataset or
@@ -51,6 +54,25 @@ def tempo_scores(estimate: float | None, reference: float) -> tuple[bool, bool]:
     return near(1.0), any(near(level) for level in TEMPO_LEVELS)
 
 
+def bar_lines_each_phase(tr: Any) -> list[np.ndarray]:
+    """The bar lines a transcription's score would have with each of its bar's possible starting beats, on
+    its grid and in its meter, over the span of its tracked beats (as ``Transcription.downbeats_s``)."""
+    from dataclasses import replace
+
+    from drumscribe.transcribe.exports import bar_lines, place_on_grid
+
+    beats = np.asarray(tr.beats_s, dtype=np.float64)
+    if len(beats) < 2 or tr.num_onsets == 0:
+        return []
+    g = place_on_grid(tr)
+    half = float(np.median(np.diff(beats))) / 2
+    out = []
+    for shift in range(g.beats_per_bar):
+        lines = bar_lines(replace(g, first_measure=g.first_measure + shift))
+        out.append(lines[(lines >= beats[0] - half) & (lines <= beats[-1] + half)])
+    return out
+
+
 def track_scores(
     tr: Any, beats: np.ndarray, downbeats: np.ndarray, tempo_bpm: float, beats_per_bar: int = 4
 ) -> dict[str, float]:
@@ -69,6 +91,10 @@ def track_scores(
         "amlt": amlt,
         "downbeat_f": mir_eval.beat.f_measure(downbeats, np.asarray(tr.downbeats_s), 0.07),
         "downbeat_f4": mir_eval.beat.f_measure(downbeats, np.asarray(tr.with_meter(4).downbeats_s), 0.07),
+        "downbeat_best": max(
+            (mir_eval.beat.f_measure(downbeats, lines, 0.07) for lines in bar_lines_each_phase(tr)),
+            default=0.0,
+        ),
         "meter": float(tr.beats_per_bar == beats_per_bar),
     }
 
@@ -138,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         log.setLevel(level)
     if not groups:
         return 1
-    keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f", "downbeat_f4", "meter"]
+    keys = ["acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f", "downbeat_f4", "downbeat_best", "meter"]
     print(f"{args.model}: means over tracks (tempo: share of tracks)")
     print(f"  {'group':<18} {'tracks':>6} " + " ".join(f"{k:>11}" for k in keys))
     for name, rows in sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])):

@@ -38,12 +38,23 @@ def test_a_right_grid_scores_one_and_an_offbeat_grid_does_not():
     beats = np.arange(0.5, 15.5, 0.5)  # 120 BPM
     downs = beats[::4]
     right = track_scores(_transcription(120.0, beats, downs), beats, downs, 120.0)
-    keys = ("acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f", "downbeat_f4", "meter")
+    keys = ("acc1", "acc2", "beat_f", "cmlt", "amlt", "downbeat_f", "downbeat_f4", "downbeat_best", "meter")
     assert right == pytest.approx(dict.fromkeys(keys, 1))  # no estimated meter: 4/4, the true one
     np.testing.assert_allclose(_transcription(120.0, beats, downs).downbeats_s, downs)
     assert _transcription(120.0, beats, downs).to_dict()["downbeats_s"] == [round(float(d), 4) for d in downs]
     off = track_scores(_transcription(120.0, beats + 0.25, downs), beats, downs, 120.0)
     assert off["beat_f"] == 0 and off["cmlt"] == 0 and off["amlt"] > 0.9  # the off-beat counts only in AMLt
+
+
+def test_downbeat_best_scores_the_best_bar_phase_on_the_same_grid():
+    beats = np.arange(0.5, 15.5, 0.5)
+    downs = beats[::4]
+    # every kick on the second beat of the true bar: the score's bars start there, a beat late
+    late = track_scores(_transcription(120.0, beats, beats[1::4]), beats, downs, 120.0)
+    assert late["downbeat_f"] == 0 and late["downbeat_best"] == pytest.approx(1)
+    # an off-beat grid has no bar phase that puts its lines on the downbeats
+    off = track_scores(_transcription(120.0, beats + 0.25, downs), beats, downs, 120.0)
+    assert off["downbeat_best"] == 0
 
 
 def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
@@ -75,5 +86,5 @@ def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
     )
     assert main(["--store", str(out)]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["all"][0] == "3" and len(rows["all"]) == 9  # tracks, then eight metrics
+    assert rows["all"][0] == "3" and len(rows["all"]) == 10  # tracks, then nine metrics
     assert all(0.0 <= float(v) <= 1.0 for v in rows["all"][1:])
