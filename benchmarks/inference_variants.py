@@ -31,7 +31,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import CONDITIONS, audio_path, find_tracks, model_data_parser  # noqa: E402
+from mdb_dev import (  # noqa: E402
+    CONDITIONS,
+    audio_path,
+    find_tracks,
+    level_matched_features,
+    model_data_parser,
+)
 
 DEFAULT_VARIANTS = (
     "percussive=percussive:3000",
@@ -82,9 +88,8 @@ def score_variants(
 ) -> dict[str, dict[str, Any]]:
     """{condition: {variant: OnsetScores summed over the tracks}}."""
     from drumscribe.data.annotations import read_mdb
-    from drumscribe.features import apply_gain, input_gain_db
     from drumscribe.scoring import OnsetScores, evaluate_onsets
-    from drumscribe.transcribe.inference import InferenceConfig, compute_features, get_model, run_model
+    from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
     from drumscribe.transcribe.result import pick_onsets
 
     model = get_model(model_name, "cpu")
@@ -96,9 +101,7 @@ def score_variants(
     for cond in CONDITIONS:
         per_variant: dict[str, list[Any]] = {name: [] for name in variants}
         for track in tracks:
-            feats = compute_features(audio_path(data, cond, track), None, fc, base)
-            gain = input_gain_db(model.input_level_dbfs, feats.level_dbfs)
-            level_matched = apply_gain(feats.spec, gain, fc.log_add)
+            level_matched = level_matched_features(model, audio_path(data, cond, track), base)
             acts: dict[str, np.ndarray] = {}
             for name, (kind, args) in variants.items():
                 if kind == "mean":

@@ -85,6 +85,17 @@ def matched_pairs(
     return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
 
 
+def level_matched_features(model: Any, path: Path, config: InferenceConfig) -> np.ndarray:
+    """A track's log spectrogram as ``model`` hears it in transcription: at the level its card asks for
+    (``input_level_dbfs``; the file's own level when the card gives none)."""
+    from drumscribe.features import apply_gain, input_gain_db
+    from drumscribe.transcribe.inference import compute_features
+
+    fc = model.feature_config
+    feats = compute_features(path, None, fc, config)
+    return apply_gain(feats.spec, input_gain_db(model.input_level_dbfs, feats.level_dbfs), fc.log_add)
+
+
 def track_audio(
     path: Path,
     model_rate_hz: int,
