@@ -436,6 +436,24 @@ def test_the_bar_keeps_a_syncopated_groove_at_its_tempo(bpm) -> None:
     assert estimate_beats(act, fps, TempoConfig(bar_weight=0.0))[0] == pytest.approx(bpm / 2, rel=0.01)
 
 
+@pytest.mark.parametrize("bpm", [84.0, 90.0])
+def test_a_three_sixteenth_figure_is_not_taken_for_the_beat(bpm) -> None:
+    """Kick and hi-hat accents every three sixteenths within each bar, the snare on 2 and 4: the period of
+    three sixteenths scores as well as the beat, and the prior (leaning to 120 BPM) would take it, 4/3 of
+    the tempo; the check at 4/3 of the lag keeps the beat."""
+    fps, secs = 100.0, 30.0
+    sixteenth = 60.0 / bpm / 4
+    act = np.zeros((int(secs * fps), 5))
+    for k in range(int((secs - 1.2) / sixteenth)):
+        i, pos = int(round((0.2 + k * sixteenth) * fps)), k % 16
+        act[i, 0] = 0.9 if pos in (0, 3, 6, 9) else 0.0
+        act[i, 1] = 0.9 if pos in (4, 12) else 0.0
+        act[i, 3] = 0.5 if pos % 3 == 0 else 0.0
+    act += 0.05 * np.random.default_rng(0).random(act.shape)
+    assert estimate_beats(act, fps)[0] == pytest.approx(bpm, rel=0.01)
+    assert estimate_beats(act, fps, TempoConfig(slower_ratio=0.0))[0] == pytest.approx(bpm * 4 / 3, rel=0.01)
+
+
 def test_a_slow_backbeat_counted_twice_as_fast_is_halved() -> None:
     """At 72 BPM the estimate is 144, where the snare falls on one beat in four: it is halved, and the beats
     are tracked again on the clicks. A fast backbeat (snare on every other beat) is left alone."""

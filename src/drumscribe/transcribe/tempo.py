@@ -6,6 +6,9 @@
    over tempo (Ellis 2007: centre 120 BPM, width 1 octave) and reinforced by its double and its quadruple
    (a beat is also a period of two beats, and of the four-beat bar, which keeps syncopated grooves such as
    a 3-3-2 tresillo from passing for a faster tempo); the best lag is refined by parabolic interpolation.
+   A groove of syncopated sixteenths repeats every three sixteenths too, and the prior, which leans to 120
+   BPM, can then pick that period, 4/3 of the tempo: when the score without the prior at 4/3 of the chosen
+   lag (3/4 of the tempo) is nearly as high (``slower_ratio``), the slower tempo is taken.
 3. **Half time**: a fast estimate (140 BPM or more) whose snare strokes on the beat mostly fall on one beat
    in four is a slow backbeat (snare on 2 and 4) counted twice as fast, and is halved.
 4. **Beats**: Ellis's dynamic programme: the score of a beat at frame t is the envelope at t plus the
@@ -41,6 +44,9 @@ class TempoConfig:
     #: weights of the autocorrelation at twice and four times a lag, added to its own
     double_weight: float = 0.5
     bar_weight: float = 1.0
+    #: take 3/4 of the estimated tempo when the score without the prior at 4/3 of its lag is at least this
+    #: share of its own (a syncopated groove's three-sixteenth period passing for the beat; 0 turns it off)
+    slower_ratio: float = 0.95
     classes: tuple[int, ...] = (KICK, SNARE, TOMS, HIHAT, CYMBALS)
     #: an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes (at least ``halve_min_snares``)
     #: fall at least ``halve_snare_share`` on one beat in four is halved (:func:`backbeat_every_fourth`)
@@ -116,10 +122,18 @@ def estimate_tempo(
         return np.where(idx < len(ac), ac[np.minimum(idx, len(ac) - 1)], 0.0).max(axis=1)
 
     prior = np.exp(-0.5 * (np.log2(bpm / config.prior_bpm) / config.prior_width_octaves) ** 2)
-    score = (ac[lags] + config.double_weight * at(2) + config.bar_weight * at(4)) * prior
+    periodicity = ac[lags] + config.double_weight * at(2) + config.bar_weight * at(4)
+    score = periodicity * prior
     if not np.any(score > 0):
         return None
     i = int(np.argmax(score))
+    slower = int(np.round(lags[i] * 4 / 3)) - int(lags[0])  # the index of 4/3 of the lag: 3/4 of the tempo
+    if (
+        config.slower_ratio > 0
+        and slower < len(lags)
+        and periodicity[slower] >= config.slower_ratio * periodicity[i]
+    ):
+        i = slower
     lag = float(lags[i])
     if 0 < i < len(lags) - 1:  # parabolic refinement of the peak of the autocorrelation itself
         y0, y1, y2 = ac[lags[i] - 1], ac[lags[i]], ac[lags[i] + 1]
