@@ -19,7 +19,7 @@ Usage::
     python benchmarks/inference_variants.py                       # the six variants of docs/default-model.md
     python benchmarks/inference_variants.py --variant short=window:4:1 --variant avg=mean:default+short
 
-Figures (docs/default-model.md, "Not shipped: two changes at inference time"): the default variants.
+Figures (docs/default-model.md, "Not shipped: changes at inference time"): the default variants.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def percussive_features(features: np.ndarray, below_hz: float, config: Any, log_
 
 def score_variants(
     model_name: str, data: Path, variants: dict[str, tuple[str, list[str]]], threshold: float
-) -> dict[str, dict[str, Any]]:
-    """{condition: {variant: OnsetScores summed over the tracks}}."""
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """({condition: {variant: OnsetScores summed over the tracks}}, the model's classes)."""
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
@@ -118,7 +118,7 @@ def score_variants(
                 onsets = pick_onsets(act, thresholds, fc.fps)[0]
                 per_variant[name].append(evaluate_onsets(reference, onsets, window_s=0.05))
         results[cond] = {name: OnsetScores.sum(s) for name, s in per_variant.items()}
-    return results
+    return results, list(model.classes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,11 +141,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     try:
-        results = score_variants(args.model, args.data, variants, args.threshold)
+        results, classes = score_variants(args.model, args.data, variants, args.threshold)
     except DrumscribeError as exc:
         print(f"inference_variants: error: {exc}", file=sys.stderr)
         return 1
-    classes = get_classes(args.model)
     print(f"{'variant':<24} {'mixes':>7} {'drums':>7} {'sum':>7}   per class (mixes | drums)")
     for name in variants:
         mix, drums = results["mix"][name], results["drums"][name]
@@ -156,12 +155,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<24} {mix.micro_f1:>7.4f} {drums.micro_f1:>7.4f} {mix.micro_f1 + drums.micro_f1:>7.4f}   {per_class}"
         )
     return 0
-
-
-def get_classes(model_name: str) -> list[str]:
-    from drumscribe.transcribe.inference import get_model
-
-    return list(get_model(model_name, "cpu").classes)
 
 
 if __name__ == "__main__":
