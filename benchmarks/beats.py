@@ -25,6 +25,10 @@ Usage::
 
     drumscribe synth work/beats92 --hours 1.5 --seed 92 --workers 2 --gmd ../shared/data/gmd
     python benchmarks/beats.py --store work/beats92 [--split test] [--model default]
+    python benchmarks/beats.py --store work/beats92 --tempo-set slower_ratio=0   # other TempoConfig settings
+
+``--tempo-set NAME=VALUE`` (repeatable) changes one number of ``drumscribe.transcribe.tempo.TempoConfig``, e.g.
+to score the estimators with and without one of their steps side by side.
 
 Figures (docs/transcription.md): ``work/beats92``, all 180 tracks.
 """
@@ -99,8 +103,34 @@ def track_scores(
     }
 
 
+def tempo_config(settings: list[str]) -> Any:
+    """A TempoConfig with ``NAME=VALUE`` settings (numbers) changed; ValueError on an unknown name or value."""
+    from dataclasses import fields, replace
+
+    from drumscribe.transcribe.tempo import TempoConfig
+
+    numbers = {f.name: f.type for f in fields(TempoConfig) if f.type in ("float", "int", float, int)}
+    changes: dict[str, float | int] = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or name not in numbers:
+            raise ValueError(f"--tempo-set {item!r}: need NAME=VALUE with NAME one of {sorted(numbers)}")
+        kind = int if numbers[name] in ("int", int) else float
+        try:
+            changes[name] = kind(value)
+        except ValueError:
+            raise ValueError(
+                f"--tempo-set {item!r}: {value!r} is not a number of type {kind.__name__}"
+            ) from None
+    return replace(TempoConfig(), **changes)
+
+
 def score_stores(
-    stores: list[Path], model_name: str, split_name: str, max_tracks: int | None
+    stores: list[Path],
+    model_name: str,
+    split_name: str,
+    max_tracks: int | None,
+    config: Any = None,
 ) -> dict[str, list[dict[str, float]]]:
     """Every track's scores (:func:`track_scores`), grouped (all; drums only or with a band; groove source;
     beats per bar; tempo band)."""
@@ -124,7 +154,9 @@ def score_stores(
             beats, downs = np.asarray(perf["beats_s"]), np.asarray(perf["downbeats_s"])
             if len(beats) < 2 or meta.get("tacet_s"):
                 continue
-            tr = transcribe_features(stored_features(store, tid), model, keep_spectrogram=False)
+            tr = transcribe_features(
+                stored_features(store, tid), model, keep_spectrogram=False, tempo_config=config
+            )
             per_bar = int(np.median(np.diff(np.searchsorted(beats, downs)))) if len(downs) > 1 else 0
             s = track_scores(tr, beats, downs, float(perf["tempo_bpm"]), per_bar)
             bpm = float(perf["tempo_bpm"])
@@ -151,7 +183,18 @@ def main(argv: list[str] | None = None) -> int:
         help="store split, or all (default: all: the tracker is not trained on renders)",
     )
     parser.add_argument("--max-tracks", type=int, default=None, help="at most this many tracks per store")
+    parser.add_argument(
+        "--tempo-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one TempoConfig number (repeatable), e.g. slower_ratio=0",
+    )
     args = parser.parse_args(argv)
+    try:
+        config = tempo_config(args.tempo_set)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     import logging
 
@@ -159,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     level = log.level
     log.setLevel(logging.ERROR)  # per-track warnings (no tempo, ...) would bury the table
     try:
-        groups = score_stores(args.store, args.model, args.split, args.max_tracks)
+        groups = score_stores(args.store, args.model, args.split, args.max_tracks, config)
     finally:
         log.setLevel(level)
     if not groups:

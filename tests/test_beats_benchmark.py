@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from beats import tempo_scores, track_scores  # noqa: E402
+from beats import tempo_config, tempo_scores, track_scores  # noqa: E402
 
 from drumscribe.transcribe.result import Transcription  # noqa: E402
 
@@ -57,6 +57,25 @@ def test_downbeat_best_scores_the_best_bar_phase_on_the_same_grid():
     assert off["downbeat_best"] == 0
 
 
+def test_tempo_set_changes_one_number_and_names_what_is_wrong():
+    from drumscribe.transcribe.tempo import TempoConfig
+
+    assert tempo_config([]) == TempoConfig()
+    changed = tempo_config(["slower_ratio=0", "halve_min_snares=5"])
+    assert (changed.slower_ratio, changed.halve_min_snares, changed.bar_weight) == (
+        0.0,
+        5,
+        TempoConfig().bar_weight,
+    )
+    for bad, match in (
+        ("nonsense=1", "NAME one of"),
+        ("slower_ratio", "NAME=VALUE"),
+        ("min_bpm=fast", "not a number"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            tempo_config([bad])
+
+
 def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
     from beats import main
 
@@ -84,6 +103,8 @@ def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
         )  # fmt: skip
         == 0
     )
+    assert main(["--store", str(out), "--tempo-set", "slower_ratio=0"]) == 0
+    capsys.readouterr()
     assert main(["--store", str(out)]) == 0
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
     assert rows["all"][0] == "3" and len(rows["all"]) == 10  # tracks, then nine metrics

@@ -470,6 +470,19 @@ def test_a_slow_backbeat_counted_twice_as_fast_is_halved() -> None:
     assert estimate_beats(fast, 100.0)[0] == pytest.approx(160.0, rel=0.01)
 
 
+def test_tempo_settings_reach_the_estimate_of_a_transcription(models, tmp_path) -> None:
+    """transcribe_spectrogram's tempo_config is the one the tempo and beats are estimated with."""
+    from drumscribe.transcribe.inference import compute_features, transcribe_features
+
+    clicks = np.arange(0.3, 19.5, 0.5)  # 120 BPM
+    path = write_audio(tmp_path / "clicks.wav", events_audio(clicks, 20.0, "noise", SR, gain=0.5))
+    feats = compute_features(path, None, FeatureConfig(), InferenceConfig())
+    default = transcribe_features(feats, models["flux"], threshold=0.3)
+    assert default.tempo_bpm == pytest.approx(120.0, rel=0.02)
+    slow = transcribe_features(feats, models["flux"], threshold=0.3, tempo_config=TempoConfig(max_bpm=100.0))
+    assert slow.tempo_bpm == pytest.approx(60.0, rel=0.02)
+
+
 def test_known_bpm_sets_the_beat_period_and_the_music_its_phase() -> None:
     """A click track at 140 BPM: told 70 BPM, the beats are every other click (half time), not the estimate."""
     fps, n = 100.0, 3000

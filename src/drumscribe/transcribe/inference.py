@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
-from .tempo import check_beats_per_bar, check_bpm
+from .tempo import TempoConfig, check_beats_per_bar, check_bpm
 from .velocity import level_curve
 
 if TYPE_CHECKING:
@@ -520,9 +520,13 @@ def transcribe_spectrogram(
     backend: str = "auto",
     input_kind: str = "auto",
     level_dbfs: float | None = None,
+    tempo_config: TempoConfig | None = None,
 ) -> Transcription:
     """The model, peak and tempo stages of :func:`transcribe` on a log spectrogram (T, bands) made with
     the model's feature config (e.g. to run several models on features computed once).
+
+    ``tempo_config``: the tempo, beat and meter estimators' settings
+    (:class:`~drumscribe.transcribe.tempo.TempoConfig`; None: the defaults).
 
     ``level_dbfs``: the recording's level (:attr:`Features.level_dbfs`); with the card's
     ``input_level_dbfs`` the model's input is brought to that level or into that range
@@ -567,8 +571,8 @@ def transcribe_spectrogram(
     if tempo:
         from .tempo import estimate_beats, meter_record
 
-        tempo_bpm, beats = estimate_beats(activations, fps, bpm=bpm)
-        meter = meter_record(activations, beats, fps)
+        tempo_bpm, beats = estimate_beats(activations, fps, tempo_config, bpm=bpm)
+        meter = meter_record(activations, beats, fps, tempo_config)
     timings["tempo"] = time.perf_counter() - t0
 
     bandwidth = bandwidth_hz(spec, loaded.feature_config)
