@@ -31,13 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import (  # noqa: E402
-    CONDITIONS,
-    audio_path,
-    find_tracks,
-    level_matched_features,
-    model_data_parser,
-)
+from mdb_dev import level_matched_tracks, model_data_parser  # noqa: E402
 
 DEFAULT_VARIANTS = (
     "percussive=percussive:3000",
@@ -72,11 +66,10 @@ def parse_variants(specs: list[str]) -> dict[str, tuple[str, list[str]]]:
 def percussive_features(features: np.ndarray, below_hz: float, config: Any, log_add: float) -> np.ndarray:
     """Log features whose bands below ``below_hz`` keep only their percussive part (see the module doc)."""
     from drumscribe.features import band_frequencies
-    from drumscribe.transcribe.inputkind import FREQ_MEDIAN_BANDS, TIME_MEDIAN_FRAMES, median_along
+    from drumscribe.transcribe.inputkind import median_powers
 
     mag = np.maximum(10.0 ** features.astype(np.float64) - log_add, 0.0)
-    h2 = median_along(mag, TIME_MEDIAN_FRAMES, axis=0) ** 2
-    p2 = median_along(mag, FREQ_MEDIAN_BANDS, axis=1) ** 2
+    h2, p2 = median_powers(mag)
     low = band_frequencies(config) < below_hz
     out = mag.copy()
     out[:, low] = (mag * p2 / (h2 + p2 + 1e-20))[:, low]
@@ -87,7 +80,6 @@ def score_variants(
     model_name: str, data: Path, variants: dict[str, tuple[str, list[str]]], threshold: float
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """({condition: {variant: OnsetScores summed over the tracks}}, the model's classes)."""
-    from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
     from drumscribe.transcribe.result import pick_onsets
@@ -96,28 +88,24 @@ def score_variants(
     fc = model.feature_config
     base = InferenceConfig()
     thresholds = np.full(len(model.classes), threshold)
-    tracks = find_tracks(data)
-    results: dict[str, dict[str, Any]] = {}
-    for cond in CONDITIONS:
-        per_variant: dict[str, list[Any]] = {name: [] for name in variants}
-        for track in tracks:
-            level_matched = level_matched_features(model, audio_path(data, cond, track), base)
-            acts: dict[str, np.ndarray] = {}
-            for name, (kind, args) in variants.items():
-                if kind == "mean":
-                    acts[name] = (acts[args[0]] + acts[args[1]]) / 2
-                    continue
-                config, spec = base, level_matched
-                if kind == "window":
-                    config = InferenceConfig(chunk_s=float(args[0]), context_s=float(args[1]))
-                elif kind == "percussive":
-                    spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
-                acts[name] = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
-            reference = read_mdb(data / "annotations" / f"{track}.txt").onsets
-            for name, act in acts.items():
-                onsets = pick_onsets(act, thresholds, fc.fps)[0]
-                per_variant[name].append(evaluate_onsets(reference, onsets, window_s=0.05))
-        results[cond] = {name: OnsetScores.sum(s) for name, s in per_variant.items()}
+    scores: dict[str, dict[str, list[Any]]] = {}
+    for cond, level_matched, reference in level_matched_tracks(model, data, base):
+        acts: dict[str, np.ndarray] = {}
+        for name, (kind, args) in variants.items():
+            if kind == "mean":
+                acts[name] = (acts[args[0]] + acts[args[1]]) / 2
+                continue
+            config, spec = base, level_matched
+            if kind == "window":
+                config = InferenceConfig(chunk_s=float(args[0]), context_s=float(args[1]))
+            elif kind == "percussive":
+                spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
+            acts[name] = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
+        per_variant = scores.setdefault(cond, {name: [] for name in variants})
+        for name, act in acts.items():
+            onsets = pick_onsets(act, thresholds, fc.fps)[0]
+            per_variant[name].append(evaluate_onsets(reference, onsets, window_s=0.05))
+    results = {c: {name: OnsetScores.sum(s) for name, s in v.items()} for c, v in scores.items()}
     return results, list(model.classes)
 
 

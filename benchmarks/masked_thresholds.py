@@ -29,13 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import (  # noqa: E402
-    CONDITIONS,
-    audio_path,
-    find_tracks,
-    level_matched_features,
-    model_data_parser,
-)
+from mdb_dev import level_matched_tracks, model_data_parser  # noqa: E402
 
 DELTA_GRID = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 BASE_THRESHOLD = 0.5
@@ -82,24 +76,19 @@ def choose_delta(model_name: str, stores: list[Path]) -> tuple[float, dict[float
 
 def score_mdb(model_name: str, data: Path, deltas: tuple[float, ...]) -> dict[str, dict[float, Any]]:
     """{condition: {delta: OnsetScores summed over the tracks}} on mdb-dev."""
-    from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
 
     model = get_model(model_name, "cpu")
     fc = model.feature_config
     config = InferenceConfig()
-    out: dict[str, dict[float, Any]] = {}
-    for cond in CONDITIONS:
-        scores: dict[float, list[Any]] = {d: [] for d in deltas}
-        for track in find_tracks(data):
-            spec = level_matched_features(model, audio_path(data, cond, track), config)
-            act = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
-            reference = read_mdb(data / "annotations" / f"{track}.txt").onsets
-            for d in deltas:
-                scores[d].append(evaluate_onsets(reference, pick_masked(act, d, fc.fps), window_s=0.05))
-        out[cond] = {d: OnsetScores.sum(s) for d, s in scores.items()}
-    return out
+    scores: dict[str, dict[float, list[Any]]] = {}
+    for cond, spec, reference in level_matched_tracks(model, data, config):
+        act = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
+        per_delta = scores.setdefault(cond, {d: [] for d in deltas})
+        for d in deltas:
+            per_delta[d].append(evaluate_onsets(reference, pick_masked(act, d, fc.fps), window_s=0.05))
+    return {c: {d: OnsetScores.sum(s) for d, s in v.items()} for c, v in scores.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

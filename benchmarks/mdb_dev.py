@@ -35,6 +35,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,15 +86,24 @@ def matched_pairs(
     return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
 
 
-def level_matched_features(model: Any, path: Path, config: InferenceConfig) -> np.ndarray:
-    """A track's log spectrogram as ``model`` hears it in transcription: at the level its card asks for
-    (``input_level_dbfs``; the file's own level when the card gives none)."""
+def level_matched_tracks(
+    model: Any, data: Path, config: InferenceConfig
+) -> Iterator[tuple[str, np.ndarray, list[np.ndarray]]]:
+    """(condition, log spectrogram, annotated onsets per class) of every mdb-dev recording, condition by
+    condition and track by track, the spectrogram as ``model`` hears it in transcription: at the level its card
+    asks for (``input_level_dbfs``; the file's own level when the card gives none)."""
+    from drumscribe.data.annotations import read_mdb
     from drumscribe.features import apply_gain, input_gain_db
     from drumscribe.transcribe.inference import compute_features
 
     fc = model.feature_config
-    feats = compute_features(path, None, fc, config)
-    return apply_gain(feats.spec, input_gain_db(model.input_level_dbfs, feats.level_dbfs), fc.log_add)
+    tracks = find_tracks(data)
+    for cond in CONDITIONS:
+        for track in tracks:
+            feats = compute_features(audio_path(data, cond, track), None, fc, config)
+            gain = input_gain_db(model.input_level_dbfs, feats.level_dbfs)
+            reference = read_mdb(data / "annotations" / f"{track}.txt").onsets
+            yield cond, apply_gain(feats.spec, gain, fc.log_add), reference
 
 
 def track_audio(

@@ -63,6 +63,15 @@ def median_along(x: np.ndarray, size: int, axis: int) -> np.ndarray:
     return np.median(windows, axis=-1).astype(x.dtype, copy=False)
 
 
+def median_powers(mag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(harmonic, percussive) power of a magnitude spectrogram (T, bands) by median filtering (float64): the
+    squared running median along time (:data:`TIME_MEDIAN_FRAMES`) and along frequency
+    (:data:`FREQ_MEDIAN_BANDS`); ``h2 / (h2 + p2)`` is the soft harmonic mask (Fitzgerald 2010)."""
+    h2 = median_along(mag, TIME_MEDIAN_FRAMES, axis=0).astype(np.float64) ** 2
+    p2 = median_along(mag, FREQ_MEDIAN_BANDS, axis=1).astype(np.float64) ** 2
+    return h2, p2
+
+
 def harmonic_share(spec: np.ndarray, config: FeatureConfig) -> float | None:
     """Share (0..1) of the 150 Hz-3 kHz energy of a log spectrogram (T, bands) that a median-filter
     harmonic/percussive split calls harmonic; None when the recording is too short or silent to tell."""
@@ -74,8 +83,7 @@ def harmonic_share(spec: np.ndarray, config: FeatureConfig) -> float | None:
     harmonic = total = 0.0
     for s, e in _blocks(len(spec)):
         mag = np.maximum(10.0 ** spec[s:e, lo:hi].astype(np.float32) - np.float32(config.log_add), 0.0)
-        h2 = median_along(mag, TIME_MEDIAN_FRAMES, axis=0).astype(np.float64) ** 2
-        p2 = median_along(mag, FREQ_MEDIAN_BANDS, axis=1).astype(np.float64) ** 2
+        h2, p2 = median_powers(mag)
         energy = mag.astype(np.float64) ** 2
         mask = h2 / (h2 + p2 + 1e-20)
         harmonic += float((mask * energy).sum())
