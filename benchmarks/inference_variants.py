@@ -10,6 +10,8 @@ threshold for every class. A variant is written ``NAME=KIND:ARGS``:
   (Fitzgerald 2010; the constants of ``drumscribe.transcribe.inputkind``: 31 frames along time, 9 bands along
   frequency, a power-2 soft mask) calls percussive, so the band's sustained notes leave the input; above it the
   bands are as they are;
+- ``model:PATH``: another model (a folder, a run folder or a shipped name) on the same level-matched
+  features at transcription's windows; it must share the first model's feature config and classes;
 - ``mean:A+B``: the mean of the activations of the variants named A and B (defined before it).
 
 ``default`` (transcription's own settings) is always scored first, as the check against ``mdb_dev.py``.
@@ -18,8 +20,10 @@ Usage::
 
     python benchmarks/inference_variants.py                       # the six variants of docs/default-model.md
     python benchmarks/inference_variants.py --variant short=window:4:1 --variant avg=mean:default+short
+    python benchmarks/inference_variants.py --variant other=model:RUN/best --variant ens=mean:default+other
 
-Figures (docs/default-model.md, "Not shipped: changes at inference time"): the default variants.
+Figures (docs/default-model.md): "Not shipped: changes at inference time" for the default variants; "Not
+shipped: training windows of 12 s" for run64's combinations with stage 8 (``model:`` and ``mean:``).
 """
 
 from __future__ import annotations
@@ -50,12 +54,14 @@ def parse_variants(specs: list[str]) -> dict[str, tuple[str, list[str]]]:
         kind, _, args = rest.partition(":")
         if not sep or not name or name in out:
             raise ValueError(f"variant {spec!r}: need a new NAME=KIND:ARGS")
-        parts = args.split("+") if kind == "mean" else args.split(":")
+        parts = args.split("+") if kind == "mean" else [args] if kind == "model" else args.split(":")
         if kind == "window" and len(parts) == 2:
             [float(p) for p in parts]
         elif kind == "percussive" and len(parts) == 1:
             float(parts[0])
-        elif kind == "mean" and len(parts) == 2 and all(p in out for p in parts):
+        elif (kind == "mean" and len(parts) == 2 and all(p in out for p in parts)) or (
+            kind == "model" and parts[0]  # the whole rest: a path may hold ':'
+        ):
             pass
         else:
             raise ValueError(f"variant {spec!r}: unknown kind or wrong arguments (see --help)")
@@ -80,6 +86,7 @@ def score_variants(
     model_name: str, data: Path, variants: dict[str, tuple[str, list[str]]], threshold: float
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """({condition: {variant: OnsetScores summed over the tracks}}, the model's classes)."""
+    from drumscribe.errors import ModelError
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import InferenceConfig, get_model, run_model
     from drumscribe.transcribe.result import pick_onsets
@@ -88,6 +95,14 @@ def score_variants(
     fc = model.feature_config
     base = InferenceConfig()
     thresholds = np.full(len(model.classes), threshold)
+    others = {}
+    for name, (kind, args) in variants.items():
+        if kind == "model":
+            other = others[name] = get_model(args[0], "cpu")
+            if other.feature_config != fc or list(other.classes) != list(model.classes):
+                raise ModelError(
+                    f"variant {name}: {args[0]} differs from {model_name} in features or classes"
+                )
     scores: dict[str, dict[str, list[Any]]] = {}
     for cond, level_matched, reference in level_matched_tracks(model, data, base):
         acts: dict[str, np.ndarray] = {}
@@ -100,7 +115,10 @@ def score_variants(
                 config = InferenceConfig(chunk_s=float(args[0]), context_s=float(args[1]))
             elif kind == "percussive":
                 spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
-            acts[name] = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
+            net, mean, std = model.net, model.mean, model.std
+            if kind == "model":
+                net, mean, std = others[name].net, others[name].mean, others[name].std
+            acts[name] = run_model(net, spec, mean, std, fc.fps, config)
         per_variant = scores.setdefault(cond, {name: [] for name in variants})
         for name, act in acts.items():
             onsets = pick_onsets(act, thresholds, fc.fps)[0]

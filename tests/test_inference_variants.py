@@ -19,12 +19,15 @@ def test_parse_variants_keeps_default_first_and_rejects_bad_specs():
     assert list(parsed)[0] == "default" and len(parsed) == 6
     assert parsed["window4"] == ("window", ["4", "1"])
     assert parsed["default+window4"] == ("mean", ["default", "window4"])
+    other = parse_variants(["r=model:work/run:x/best", "e=mean:default+r"])
+    assert other["r"] == ("model", ["work/run:x/best"]) and other["e"] == ("mean", ["default", "r"])
     for bad in (
         "noequals",
         "x=window:4",
         "x=percussive:a",
         "x=mean:default+later",
         "x=other:1",
+        "x=model:",
         "default=window:4:1",
     ):
         with pytest.raises(ValueError):
