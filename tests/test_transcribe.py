@@ -36,6 +36,7 @@ from drumscribe.transcribe.tempo import (
     estimate_meter,
     estimate_tempo,
     onset_envelope,
+    tempo_config_from_record,
 )
 from drumscribe.transcribe.velocity import velocities_from_levels, velocity_from_height
 
@@ -481,6 +482,17 @@ def test_tempo_settings_reach_the_estimate_of_a_transcription(models, tmp_path) 
     assert default.tempo_bpm == pytest.approx(120.0, rel=0.02)
     slow = transcribe_features(feats, models["flux"], threshold=0.3, tempo_config=TempoConfig(max_bpm=100.0))
     assert slow.tempo_bpm == pytest.approx(60.0, rel=0.02)
+    # recorded in the settings (JSON-ready), and estimating again keeps them
+    assert (
+        slow.settings["tempo_config"]["max_bpm"] == 100.0
+        and default.settings["tempo_config"]["max_bpm"] == 220.0
+    )
+    record = json.loads(json.dumps(slow.settings["tempo_config"]))
+    assert tempo_config_from_record(record) == TempoConfig(max_bpm=100.0)
+    assert slow.with_bpm(None).tempo_bpm == pytest.approx(60.0, rel=0.02)
+    assert default.with_bpm(None).tempo_bpm == pytest.approx(120.0, rel=0.02)
+    with pytest.raises(ConfigError, match="unknown nonsense"):
+        tempo_config_from_record({"nonsense": 1})
 
 
 def test_known_bpm_sets_the_beat_period_and_the_music_its_phase() -> None:

@@ -607,6 +607,7 @@ def transcribe_spectrogram(
             "backend": loaded.backend,
             "model_path": None if loaded.path is None else str(loaded.path),
             "inference": asdict(inference_config),
+            "tempo_config": asdict(tempo_config or TempoConfig()),
         },
         spectrogram=spec if keep_spectrogram else None,
     )

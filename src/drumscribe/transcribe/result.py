@@ -186,11 +186,14 @@ class Transcription:
 
     def with_bpm(self, bpm: float | None) -> Transcription:
         """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
-        from the stored activations (no model call); the onsets are unchanged."""
-        from .tempo import estimate_beats, meter_record
+        from the stored activations (no model call), with the tempo settings this one was made with
+        (``settings["tempo_config"]``; the defaults when it has none); the onsets are unchanged."""
+        from .tempo import estimate_beats, meter_record, tempo_config_from_record
 
-        tempo_bpm, beats = estimate_beats(self.activations, self.fps, bpm=bpm)
-        settings = {**self.settings, "bpm": bpm, "meter": meter_record(self.activations, beats, self.fps)}
+        config = tempo_config_from_record(self.settings.get("tempo_config"))
+        tempo_bpm, beats = estimate_beats(self.activations, self.fps, config, bpm=bpm)
+        meter = meter_record(self.activations, beats, self.fps, config)
+        settings = {**self.settings, "bpm": bpm, "meter": meter}
         return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings=settings)
 
     def events(self) -> list[dict[str, Any]]:

@@ -23,7 +23,8 @@ D. P. W. Ellis, "Beat tracking by dynamic programming", J. New Music Research 36
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +64,21 @@ class TempoConfig:
     meter_margin: float = 0.1
     meter_min_r2: float = 0.1
     meter_min_beats: int = 12
+
+
+def tempo_config_from_record(record: dict[str, Any] | None) -> TempoConfig:
+    """The :class:`TempoConfig` a transcription's ``settings["tempo_config"]`` records (None: the defaults);
+    ConfigError on a setting it does not have."""
+    if record is None:
+        return TempoConfig()
+    names = {f.name for f in fields(TempoConfig)}
+    unknown = sorted(set(record) - names)
+    if unknown:
+        raise ConfigError(f"tempo settings: unknown {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+    values = dict(record)
+    if "classes" in values:
+        values["classes"] = tuple(int(c) for c in values["classes"])
+    return TempoConfig(**values)
 
 
 def onset_envelope(
