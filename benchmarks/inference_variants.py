@@ -10,8 +10,9 @@ threshold for every class. A variant is written ``NAME=KIND:ARGS``:
   (Fitzgerald 2010; the constants of ``drumscribe.transcribe.inputkind``: 31 frames along time, 9 bands along
   frequency, a power-2 soft mask) calls percussive, so the band's sustained notes leave the input; above it the
   bands are as they are;
-- ``model:PATH``: another model (a folder, a run folder or a shipped name) on the same level-matched
-  features at transcription's windows; it must share the first model's feature config and classes;
+- ``model:PATH``: another model (a folder, a run folder or a shipped name) on the same features, level-matched
+  by the first model's card, at transcription's windows; it must share the first model's feature config and
+  classes;
 - ``mean:A+B``: the mean of the activations of the variants named A and B (defined before it).
 
 ``default`` (transcription's own settings) is always scored first, as the check against ``mdb_dev.py``.
