@@ -40,11 +40,13 @@ def unmatched(ref: np.ndarray, est: np.ndarray, window_s: float) -> tuple[np.nda
     return fp, fn
 
 
-def band_signals(audio: np.ndarray, rate: int) -> list[np.ndarray]:
-    """``audio`` band-passed (4th order) to each band of :data:`BANDS_HZ`, once per track."""
+def band_signals(
+    audio: np.ndarray, rate: int, bands: tuple[tuple[float, float], ...] = BANDS_HZ
+) -> list[np.ndarray]:
+    """``audio`` band-passed (4th order) to each of ``bands`` [Hz] (default :data:`BANDS_HZ`), once per track."""
     from scipy.signal import butter, sosfilt
 
-    return [sosfilt(butter(4, (lo, hi), "bandpass", fs=rate, output="sos"), audio) for lo, hi in BANDS_HZ]
+    return [sosfilt(butter(4, (lo, hi), "bandpass", fs=rate, output="sos"), audio) for lo, hi in bands]
 
 
 def band_energy_db(bands: list[np.ndarray], rate: int, times: list[float]) -> np.ndarray:

@@ -96,14 +96,12 @@ def score_variants(
     fc = model.feature_config
     base = InferenceConfig()
     thresholds = np.full(len(model.classes), threshold)
-    others = {}
-    for name, (kind, args) in variants.items():
-        if kind == "model":
-            other = others[name] = get_model(args[0], "cpu")
-            if other.feature_config != fc or list(other.classes) != list(model.classes):
-                raise ModelError(
-                    f"variant {name}: {args[0]} differs from {model_name} in features or classes"
-                )
+    runs_on = {name: get_model(args[0], "cpu") for name, (kind, args) in variants.items() if kind == "model"}
+    for name, other in runs_on.items():
+        if other.feature_config != fc or list(other.classes) != list(model.classes):
+            raise ModelError(
+                f"variant {name}: {variants[name][1][0]} differs from {model_name} in features or classes"
+            )
     scores: dict[str, dict[str, list[Any]]] = {}
     for cond, level_matched, reference in level_matched_tracks(model, data, base):
         acts: dict[str, np.ndarray] = {}
@@ -116,10 +114,8 @@ def score_variants(
                 config = InferenceConfig(chunk_s=float(args[0]), context_s=float(args[1]))
             elif kind == "percussive":
                 spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
-            net, mean, std = model.net, model.mean, model.std
-            if kind == "model":
-                net, mean, std = others[name].net, others[name].mean, others[name].std
-            acts[name] = run_model(net, spec, mean, std, fc.fps, config)
+            m = runs_on.get(name, model)
+            acts[name] = run_model(m.net, spec, m.mean, m.std, fc.fps, config)
         per_variant = scores.setdefault(cond, {name: [] for name in variants})
         for name, act in acts.items():
             onsets = pick_onsets(act, thresholds, fc.fps)[0]

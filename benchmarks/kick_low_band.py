@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from error_context import unmatched  # noqa: E402
+from error_context import band_signals, unmatched  # noqa: E402
 from mdb_dev import audio_path, find_tracks, model_data_parser  # noqa: E402
 
 LONG_FRAME = 8192
@@ -71,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import soundfile as sf
-    from scipy.signal import butter, sosfilt
 
     from drumscribe.data.annotations import read_mdb
     from drumscribe.transcribe import transcribe
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         path = audio_path(args.data, "mix", track)
         audio, rate = sf.read(str(path), always_2d=True, dtype="float64")
         mono = audio.mean(axis=1)
-        low = sosfilt(butter(4, LOW_HZ, "bandpass", fs=rate, output="sos"), mono)
+        low = band_signals(mono, rate, (LOW_HZ,))[0]
         est = np.asarray(transcribe(path, model=args.model, threshold=args.threshold).onsets[KICK])
         ref = read_mdb(args.data / "annotations" / f"{track}.txt").onsets[KICK]
         false, _ = unmatched(ref, est, 0.05)
