@@ -263,6 +263,29 @@ def test_assign_splits_keeps_families_together_and_disjoint():
     assert assign_splits(infos) == splits  # deterministic
 
 
+def test_assign_splits_late_families_train_and_move_no_other_family():
+    infos = fake_infos()
+    before = assign_splits(infos)
+    full = infos[0].sources
+    late = [
+        KitInfo(f"sf:Late{i}:Standard", "soundfont", f"/x/late{i}.sf2", f"late{i}", 128, 0, full)
+        for i in range(5)
+    ]
+    names = frozenset(f"late{i}" for i in range(5))
+    after = assign_splits(infos + late, late_families=names)
+    assert all(k.name in after["train"] for k in late)
+    for split in ("test", "validation"):
+        assert after[split] == before[split]
+    # counted like any other family, five more families would enlarge the held-out splits
+    counted = assign_splits(infos + late, late_families=frozenset())
+    assert len(counted["test"]) > len(before["test"])
+    # named explicitly, a late family is held out like any other
+    assert assign_splits(infos + late, test_kits=["Late2"], late_families=names)["test"] == [
+        "sf:Late2:Standard"
+    ]
+    assert kits_mod.kit_family("sf_GMbank") in kits_mod.LATE_FAMILIES
+
+
 def test_assign_splits_explicit_test_kits():
     infos = fake_infos()
     splits = assign_splits(infos, test_kits=["K3"], validation_kits=["K4"])
