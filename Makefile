@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 APT_PACKAGES := fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont \
-	hydrogen-drumkits hydrogen-data hydrogen-drumkits-effects freepats csound-soundfont chromium chromium-driver ffmpeg musescore3
+	hydrogen-drumkits hydrogen-data hydrogen-drumkits-effects freepats csound-soundfont exadrums chromium chromium-driver ffmpeg musescore3
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint format demo bench clean

@@ -238,6 +238,45 @@ def test_hydrogen_kit_discovery_and_extraction(tmp_path, monkeypatch, caplog):
     assert "missing" in caplog.text
 
 
+EXADRUMS_XML = """<root>
+    <kitName>Default</kitName>
+    <kitFolder/>
+    <Instrument type="Pad" volume="100"><instrumentName>Kick</instrumentName>
+        <sounds><sound type="DrumHead">BassDrum/BD_Acou_01.wav</sound></sounds></Instrument>
+    <Instrument type="Pad" volume="100"><instrumentName>Snare</instrumentName>
+        <sounds><sound type="DrumHead">SnareDrum/Snr_Acou_01.wav</sound></sounds></Instrument>
+    <Instrument type="Pad" volume="100"><instrumentName>HiHat</instrumentName>
+        <sounds><sound type="DrumHead">HiHat/HiHat.wav</sound></sounds></Instrument>
+    <Instrument type="DualZonePad" volume="100"><instrumentName>Ride</instrumentName>
+        <sounds><sound type="DrumHead">Ride/RideEdge.wav</sound><sound type="RimShot">Ride/RideBell.wav</sound></sounds>
+    </Instrument>
+    <Instrument type="Pad" volume="50"><instrumentName>Cowbell</instrumentName>
+        <sounds><sound type="DrumHead">Cowbell.wav</sound></sounds></Instrument>
+</root>"""
+
+
+def test_exadrums_kit_in_the_debian_layout(tmp_path):
+    """Debian's exadrums installs the Default kit's samples flat beside Default.xml, which names them in
+    subfolders; the package's other XML files (alsaConfig.xml, ...) are not kits."""
+    (tmp_path / "Default.xml").write_text(EXADRUMS_XML)
+    (tmp_path / "alsaConfig.xml").write_text("<Alsa><device>plughw:0</device></Alsa>")
+    t = np.arange(SR // 2) / SR
+    for name, hz in [("BD_Acou_01", 60), ("Snr_Acou_01", 200), ("HiHat", 7000), ("RideEdge", 5000)]:
+        sf.write(tmp_path / f"{name}.wav", np.stack([np.sin(2 * np.pi * hz * t) * np.exp(-8 * t)] * 2, 1), SR)
+    (tmp_path / "Ride").mkdir()  # a sample where the XML says it is found first
+    sf.write(tmp_path / "Ride" / "RideBell.wav", np.sin(2 * np.pi * 3000 * t) * np.exp(-5 * t), SR)
+    (kit_info,) = kits_mod.discover_exadrums_kits([tmp_path])
+    assert kit_info.name == "exadrums:Default" and kit_info.family == "exadrums"
+    assert kit_info.family in kits_mod.LATE_FAMILIES
+    # the unmapped cowbell is left out; every mapped sound whose sample exists is kept
+    assert set(kit_info.sources) == {"kick", "snare", "hihat_closed", "ride", "ride_bell"}
+    kit = kits_mod.extract_exadrums_kit(kit_info)
+    assert sorted(kit.pieces) == sorted(kit_info.sources)
+    assert all(len(shots) == 1 for shots in kit.pieces.values())
+    (tmp_path / "Default.xml").write_text("<root><kitName>Broken")
+    assert kits_mod.discover_exadrums_kits([tmp_path]) == []  # a broken kit file is skipped with a warning
+
+
 # ------------------------------------------------------------------------------------------ splits
 def fake_infos() -> list[KitInfo]:
     full = {"kick": (36,), "snare": (38,), "hihat_closed": (42,), "crash": (49,)}
@@ -302,6 +341,7 @@ def test_no_kits_raises_with_package_names(tmp_path, monkeypatch):
     monkeypatch.setattr(kits_mod, "SOUNDFONT_DIRS", (str(tmp_path / "sf"),))
     monkeypatch.setattr(kits_mod, "HYDROGEN_DIRS", (str(tmp_path / "h2"),))
     monkeypatch.setattr(kits_mod, "FREEPATS_DIRS", (str(tmp_path / "pats"),))
+    monkeypatch.setattr(kits_mod, "EXADRUMS_DIRS", (str(tmp_path / "exa"),))
     with pytest.raises(DatasetLayoutError, match="apt-get install fluid-soundfont-gm"):
         resolve_kits(SynthConfig(hours=0.01))
     kit_infos, splits = resolve_kits(SynthConfig(hours=0.01, kits=["procedural"]))
@@ -320,6 +360,7 @@ def test_synth_kits_command_lists_coverage_and_splits(tmp_path, monkeypatch, cap
     monkeypatch.setattr(kits_mod, "SOUNDFONT_DIRS", ())
     monkeypatch.setattr(kits_mod, "HYDROGEN_DIRS", (str(tmp_path),))
     monkeypatch.setattr(kits_mod, "FREEPATS_DIRS", ())
+    monkeypatch.setattr(kits_mod, "EXADRUMS_DIRS", ())
     assert main(["synth", "kits", "--json", "--test-kits", "Kit2"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(rows) == {f"hydrogen:Kit{i}" for i in range(4)}

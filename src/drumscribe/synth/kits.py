@@ -9,6 +9,8 @@ Kits come from the Debian packages listed in :data:`DEBIAN_PACKAGES`:
   One-shots are rendered note by note with tinysoundfont at several velocities (every velocity layer).
 - Hydrogen drum kits (``drumkit.xml`` + samples), mapped by the per-kit instrument tables of
   :data:`HYDROGEN_TABLES` (checked by hand against each kit's instrument names and sample files).
+- FreePats' GUS patch drum set (:func:`discover_freepats_kits`) and eXaDrums' Default kit
+  (:func:`discover_exadrums_kits`, mapped by :data:`EXADRUMS_PIECES`).
 
 Kits that share recordings form one *family* (:func:`kit_family`), and whole families are assigned to
 train / validation / test (:func:`assign_splits`), so test scores measure kits never heard in training.
@@ -51,12 +53,13 @@ DEBIAN_PACKAGES = (
     "hydrogen-data",
     "freepats",
     "csound-soundfont",
+    "exadrums",
 )
-#: kit families read after the automatic split was fixed (csound-soundfont's public-domain GM bank, added
-#: 2026-12-07). They train unless ``--test-kits`` / ``--validation-kits`` name them and are left out of the
+#: kit families read after the automatic split was fixed (csound-soundfont's public-domain GM bank and
+#: eXaDrums' Default kit, added 2026-12-07). They train unless ``--test-kits`` / ``--validation-kits`` name them and are left out of the
 #: count that sizes the held-out splits, so every earlier render's held-out kits (the demo clip's among them)
 #: stay held out when they are installed.
-LATE_FAMILIES = frozenset({"sf-gmbank"})
+LATE_FAMILIES = frozenset({"sf-gmbank", "exadrums"})
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2",
     "/usr/share/sounds/sf3",
@@ -67,6 +70,20 @@ SOUNDFONT_DIRS = (
 HYDROGEN_DIRS = ("/usr/share/hydrogen/data/drumkits",)
 #: GUS patch drum sets (freepats: one ``NNN_Name.pat`` file per General MIDI key)
 FREEPATS_DIRS = ("/usr/share/midi/freepats",)
+#: eXaDrums kits: an XML file with a ``kitName`` beside its samples (Debian's exadrums ships one, Default,
+#: recorded by Phill Mason; its XML names samples in subfolders that the package installs flat)
+EXADRUMS_DIRS = ("/usr/share/exadrums",)
+#: (eXaDrums instrument name, sound type) -> piece, checked by hand against the Default kit's samples
+EXADRUMS_PIECES: dict[tuple[str, str], str] = {
+    ("Kick", "DrumHead"): "kick",
+    ("Snare", "DrumHead"): "snare",
+    ("HiHat", "DrumHead"): "hihat_closed",
+    ("Tom", "DrumHead"): "tom_high",
+    ("Floor Tom", "DrumHead"): "tom_floor",
+    ("Crash", "DrumHead"): "crash",
+    ("Ride", "DrumHead"): "ride",
+    ("Ride", "RimShot"): "ride_bell",
+}
 
 #: velocities at which soundfont notes are rendered (soundfonts switch samples and filters by velocity)
 SF_VELOCITIES = (35, 70, 100, 127)
@@ -357,6 +374,7 @@ FAMILY_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"fluidr3|musescore", re.I), "fluid-musescore"),  # MuseScore General derives from FluidR3
     (re.compile(r"black.?pearl", re.I), "black-pearl"),  # AVL and Hydrogen Black Pearl: same recordings
     (re.compile(r"millo", re.I), "millo"),
+    (re.compile(r"^exadrums:", re.I), "exadrums"),
 )
 
 
@@ -369,7 +387,7 @@ class KitInfo:
     """
 
     name: str
-    kind: str  # "soundfont" | "hydrogen" | "gus" | "procedural"
+    kind: str  # "soundfont" | "hydrogen" | "gus" | "exadrums" | "procedural"
     path: str
     family: str
     bank: int = 0
@@ -621,6 +639,82 @@ def extract_hydrogen_kit(info: KitInfo) -> KitSamples:
     return kit
 
 
+# ----------------------------------------------------------------------------------------- eXaDrums
+def _exadrums_sounds(xml: Path) -> tuple[str, list[tuple[str, str, str]]] | None:
+    """(kit name, [(instrument name, sound type, sample path), ...]) of an eXaDrums kit file; None for
+    the package's other XML files (no ``kitName``)."""
+    try:
+        root = ET.parse(xml).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise DatasetLayoutError(f"{xml}: cannot parse eXaDrums kit ({exc})") from exc
+    name = (root.findtext("kitName") or "").strip()
+    if not name:
+        return None
+    sounds = []
+    for ins in root.iter("Instrument"):
+        ins_name = (ins.findtext("instrumentName") or "").strip()
+        for snd in ins.iter("sound"):
+            sounds.append((ins_name, snd.get("type", ""), (snd.text or "").strip()))
+    return name, sounds
+
+
+def _exadrums_sample(folder: Path, rel: str) -> Path:
+    path = folder / rel
+    return path if path.is_file() else folder / Path(rel).name
+
+
+def discover_exadrums_kits(dirs: Sequence[str | Path] | None = None) -> list[KitInfo]:
+    kits: list[KitInfo] = []
+    for d in EXADRUMS_DIRS if dirs is None else dirs:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for xml in sorted(d.glob("*.xml")):
+            try:
+                found = _exadrums_sounds(xml)
+            except DatasetLayoutError as exc:
+                log.warning("%s", exc)
+                continue
+            if found is None:
+                continue
+            kit_name, sounds = found
+            sources: dict[str, list[str]] = {}
+            for ins_name, sound_type, rel in sounds:
+                piece = EXADRUMS_PIECES.get((ins_name, sound_type))
+                if piece and rel and _exadrums_sample(d, rel).is_file():
+                    sources.setdefault(piece, []).append(rel)
+            if sources:
+                name = f"exadrums:{kit_name}"
+                kits.append(
+                    KitInfo(
+                        name,
+                        "exadrums",
+                        str(d),
+                        kit_family(name),
+                        sources={p: tuple(v) for p, v in sources.items()},
+                    )
+                )
+    return kits
+
+
+def extract_exadrums_kit(info: KitInfo) -> KitSamples:
+    """One sample per sound (eXaDrums kits have one velocity layer), read as a full-range layer."""
+    folder = Path(info.path)
+    kit = KitSamples(info.name, info.family, info.kind, meta={"path": info.path})
+    for piece, files in info.sources.items():
+        for rel in files:
+            path = _exadrums_sample(folder, rel)
+            try:
+                audio = read_sample_file(path)
+            except DatasetLayoutError as exc:
+                log.warning("%s", exc)
+                continue
+            shot = prepare_oneshot(audio, 64, f"{folder.name}/{rel}")
+            if shot is not None:
+                kit.add(piece, shot)
+    return kit
+
+
 # ----------------------------------------------------------------------------------------- GUS patches
 def read_gus_patch(path: str | Path) -> list[tuple[np.ndarray, int]]:
     """The waveforms of a Gravis UltraSound ``.pat`` file as (float32 mono samples, sample rate [Hz])."""
@@ -714,7 +808,9 @@ def discover_kits(
     contains one of the given substrings (case-insensitive). Folders default to :data:`SOUNDFONT_DIRS`
     and :data:`HYDROGEN_DIRS`. Raises :class:`ConfigError` when kits exist but none matches ``include``."""
     kits = discover_soundfont_kits(soundfont_dirs) + discover_hydrogen_kits(hydrogen_dirs)
-    kits += discover_freepats_kits([] if soundfont_dirs is not None or hydrogen_dirs is not None else None)
+    defaults = soundfont_dirs is None and hydrogen_dirs is None
+    kits += discover_freepats_kits(None if defaults else [])
+    kits += discover_exadrums_kits(None if defaults else [])
     if include and kits:
         subs = [s.lower() for s in include]
         chosen = [k for k in kits if any(s in k.name.lower() for s in subs)]
@@ -730,7 +826,7 @@ def discover_kits(
 def no_kits_message() -> str:
     return (
         "no sampled drum kits found (looked in "
-        + ", ".join([*SOUNDFONT_DIRS, *HYDROGEN_DIRS, *FREEPATS_DIRS])
+        + ", ".join([*SOUNDFONT_DIRS, *HYDROGEN_DIRS, *FREEPATS_DIRS, *EXADRUMS_DIRS])
         + "). Install them with: sudo apt-get install "
         + " ".join(DEBIAN_PACKAGES)
         + "  (or render procedural kits only with --kits procedural)"
@@ -749,7 +845,12 @@ def load_kit(info: KitInfo, cache_dir: str | Path | None = None) -> KitSamples:
     if kit is not None:
         return kit
     log.info("extracting kit %s from %s", info.name, info.path)
-    extract = {"soundfont": extract_soundfont_kit, "hydrogen": extract_hydrogen_kit, "gus": extract_gus_kit}
+    extract = {
+        "soundfont": extract_soundfont_kit,
+        "hydrogen": extract_hydrogen_kit,
+        "gus": extract_gus_kit,
+        "exadrums": extract_exadrums_kit,
+    }
     kit = extract[info.kind](info)
     kit.meta["classes"] = kit.classes()
     try:
