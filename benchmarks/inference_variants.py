@@ -115,7 +115,8 @@ def score_variants(
             elif kind == "percussive":
                 spec = percussive_features(level_matched, float(args[0]), fc, fc.log_add)
             m = runs_on.get(name, model)
-            acts[name] = run_model(m.net, spec, m.mean, m.std, fc.fps, config)
+            # the classes only: a card's articulation outputs follow them (drumscribe.articulation)
+            acts[name] = run_model(m.net, spec, m.mean, m.std, fc.fps, config)[:, : len(m.classes)]
         per_variant = scores.setdefault(cond, {name: [] for name in variants})
         for name, act in acts.items():
             onsets = pick_onsets(act, thresholds, fc.fps)[0]

@@ -84,7 +84,7 @@ def score_mdb(model_name: str, data: Path, deltas: tuple[float, ...]) -> dict[st
     config = InferenceConfig()
     scores: dict[str, dict[float, list[Any]]] = {}
     for cond, spec, reference in level_matched_tracks(model, data, config):
-        act = run_model(model.net, spec, model.mean, model.std, fc.fps, config)
+        act = run_model(model.net, spec, model.mean, model.std, fc.fps, config)[:, : len(model.classes)]
         per_delta = scores.setdefault(cond, {d: [] for d in deltas})
         for d in deltas:
             per_delta[d].append(evaluate_onsets(reference, pick_masked(act, d, fc.fps), window_s=0.05))

@@ -56,6 +56,7 @@ def average_models(models: list[str], weights: list[float] | None, out: Path) ->
         net.load_state_dict(avg)
     card = dict(loaded[-1].card)
     card.pop("onnx", None)
+    card.pop("articulation", None)  # a head is fitted to one set of weights (scripts/fit_articulation.py)
     card["averaged_from"] = [
         {
             "model": str(name),

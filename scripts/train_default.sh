@@ -173,3 +173,8 @@ $PY scripts/ship_default.py "$WORK/run8b" --epoch 4 --thresholds untuned --mdb "
 # the synthetic test-kit score of the card: the test splits (held-out kits) of renders 9-12
 $PY scripts/ship_default.py --retune --thresholds untuned --mdb "$MDB" \
   --test-data "$WORK/synth9" "$WORK/synth10" "$WORK/synth11" "$WORK/synth12"
+# the articulation head (open/closed hi-hat, ride/crash; drumscribe.articulation): a logistic regression per
+# output over the shipped weights' recurrent features at recorded hits of four renders, L2 chosen on their
+# validation kits; writes articulation.safetensors and the card entry, then exports the ONNX graph again
+$PY scripts/fit_articulation.py default --store "$WORK/synth9" --store "$WORK/synth10" --store "$WORK/synth23" \
+  --store "$WORK/synth27"

@@ -121,8 +121,17 @@ def test_txt_csv_json_round_trip(tr, tmp_path) -> None:
     path = tr.to_csv(tmp_path / "out.csv")
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
-        assert reader.fieldnames == ["time_s", "class", "midi_note", "velocity", "confidence"]
+        assert reader.fieldnames == [
+            "time_s",
+            "class",
+            "midi_note",
+            "velocity",
+            "confidence",
+            "articulation",
+            "articulation_p",
+        ]
         records = list(reader)
+    assert all(r["articulation"] == r["articulation_p"] == "" for r in records)  # a model without a head
     for c, name in enumerate(tr.classes):
         mine = [r for r in records if r["class"] == name]
         np.testing.assert_allclose([float(r["time_s"]) for r in mine], tr.onsets[c], atol=1e-6)

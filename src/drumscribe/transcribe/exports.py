@@ -5,8 +5,9 @@ imported only by :func:`write_musicxml`.
 
 * **MIDI** (mido): format 0, 480 ticks per beat, the estimated tempo (120 BPM when none) as a tempo meta
   message, one note per onset on the General MIDI drum channel (channel 10, index 9) with the class's
-  note from the model card and the velocity of :mod:`drumscribe.transcribe.velocity`; notes last
-  :data:`MIDI_NOTE_S` seconds.
+  note from the model card (or, where the card has an articulation output for the class, the
+  articulation's: 46 open / 42 closed hi-hat, 51 ride / 49 crash; :mod:`drumscribe.articulation`) and the
+  velocity of :mod:`drumscribe.transcribe.velocity`; notes last :data:`MIDI_NOTE_S` seconds.
 * **MusicXML** (music21): a one-part drum score in 4/4 (or the meter of ``Transcription.with_meter``) with
   a percussion clef. Onsets are quantised to
   the estimated beat grid (its frame jitter smoothed out, extended before the first and after the last
@@ -16,7 +17,7 @@ imported only by :func:`write_musicxml`.
   cymbals) are voice 1 with stems up, the kick is voice 2 with stems down. Staff positions follow common
   drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead), cymbals A5 (x).
 * **txt**: ``time<TAB>class`` per onset, times in seconds with 6 decimals.
-* **CSV**: header ``time_s,class,midi_note,velocity,confidence``.
+* **CSV**: header ``time_s,class,midi_note,velocity,confidence,articulation,articulation_p``.
 * **JSON**: :meth:`Transcription.to_dict`.
 * **.chart** (Clone Hero, Moonscraper): :mod:`drumscribe.transcribe.chart`.
 * **Clone Hero song** (a folder or zip with the chart, ``song.ini`` and the audio):
@@ -98,10 +99,11 @@ def write_midi(tr: Transcription, path: str | Path, tempo_map: bool | None = Non
     ``tempo_map`` (default: ``tr.settings["midi_tempo_map"]``, else False): instead of one tempo, a tempo
     change on every beat of the beat map (:mod:`drumscribe.transcribe.beatmap`), so the file's beats and
     bars fall on the song's where its tempo drifts; the notes sound at the same times either way."""
+    arts = tr.onset_articulations()
     hits = [
-        (t, int(tr.midi_notes[c]), v)
+        (t, int(tr.midi_notes[c]) if arts[c] is None else arts[c][1][i], v)
         for c, (times, vels) in enumerate(zip(tr.onsets, tr.velocities))
-        for t, v in zip(times, vels)
+        for i, (t, v) in enumerate(zip(times, vels))
     ]
     if tempo_map is None:
         tempo_map = bool(tr.settings.get("midi_tempo_map", False))
@@ -134,9 +136,10 @@ def write_txt(tr: Transcription, path: str | Path) -> Path:
 
 
 def write_csv(tr: Transcription, path: str | Path) -> Path:
-    """CSV ``time_s,class,midi_note,velocity,confidence`` per onset, sorted by time."""
+    """CSV ``time_s,class,midi_note,velocity,confidence,articulation,articulation_p`` per onset, sorted by
+    time (the last two empty for classes without an articulation output)."""
     path = Path(path)
-    fields = ["time_s", "class", "midi_note", "velocity", "confidence"]
+    fields = ["time_s", "class", "midi_note", "velocity", "confidence", "articulation", "articulation_p"]
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         writer.writeheader()

@@ -110,7 +110,7 @@ def _load_cached(folder: str, mtime_ns: int, device: str, backend: str) -> Loade
     from ..modelio import load_model
 
     log.debug("loading model %s on %s (backend %s)", folder, device, backend)
-    return load_model(folder, device=device, backend=backend)
+    return _with_articulation(load_model(folder, device=device, backend=backend))
 
 
 def get_model(
@@ -131,7 +131,7 @@ def get_model(
     dev = device_name(device)
     if isinstance(model, LoadedModel):
         if backend in ("auto", model.backend) and not (model.backend == "onnx" and dev != "cpu"):
-            return _channels_last(model.to(dev))
+            return _channels_last(_with_articulation(model.to(dev)))
         if model.path is None:
             raise ModelError(
                 f"model {model.name!r} is loaded with the {model.backend} backend and has no folder"
@@ -140,6 +140,12 @@ def get_model(
     folder = resolve_model_path(model)
     mtime = (folder / CARD_NAME).stat().st_mtime_ns
     return _channels_last(_load_cached(str(folder.resolve()), mtime, dev, backend))
+
+
+def _with_articulation(model: LoadedModel) -> LoadedModel:
+    from ..articulation import wrap_loaded
+
+    return wrap_loaded(model)
 
 
 def _channels_last(model: LoadedModel) -> LoadedModel:
@@ -560,6 +566,9 @@ def transcribe_spectrogram(
         log_add=loaded.feature_config.log_add,
     )
     timings["model"] = time.perf_counter() - t0
+    n_classes = len(loaded.classes)
+    articulation = activations[:, n_classes:] if activations.shape[1] > n_classes else None
+    activations = activations[:, :n_classes]
 
     t0 = time.perf_counter()
     levels = level_curve(spec)
@@ -581,6 +590,7 @@ def transcribe_spectrogram(
         velocities=velocities,
         confidences=confidences,
         activations=activations,
+        articulation=articulation,
         levels=levels,
         fps=fps,
         duration_s=float(duration_s),

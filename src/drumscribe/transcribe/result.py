@@ -117,6 +117,9 @@ class Transcription:
     spectrogram: np.ndarray | None = None
     audio_path: Path | None = None
     levels: np.ndarray | None = None
+    #: (T, A) probabilities of the model card's articulation outputs (``model_card["articulation"]``, see
+    #: :mod:`drumscribe.articulation`: open hi-hat, ride), or None when the model has none
+    articulation: np.ndarray | None = None
 
     @property
     def num_onsets(self) -> int:
@@ -196,23 +199,64 @@ class Transcription:
         settings = {**self.settings, "bpm": bpm, "meter": meter}
         return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings=settings)
 
+    def onset_articulations(self) -> list[tuple[list[str], list[int], np.ndarray] | None]:
+        """Per class: (articulation name, MIDI note, probability of the output's ``name``) of each onset, or
+        None for a class without an articulation output (or a model without any). An onset is the output's
+        ``name`` (open, ride) where the probability at its frame is at least 0.5, else its ``other``. Its
+        note is the articulation's (46 open / 42 closed hi-hat, 51 ride / 49 crash) while the class keeps
+        the plain articulation's note (42, 49); a class given another note (``--midi-notes``) keeps that."""
+        from ..articulation import card_outputs
+
+        out: list[tuple[list[str], list[int], np.ndarray] | None] = [None] * len(self.classes)
+        if self.articulation is None:
+            return out
+        for a, o in enumerate(card_outputs(self.model_card)):
+            if o.class_name not in self.classes or a >= self.articulation.shape[1]:
+                continue
+            c = self.classes.index(o.class_name)
+            frames = np.clip(
+                np.rint(np.asarray(self.onsets[c]) * self.fps).astype(int), 0, len(self.articulation) - 1
+            )
+            p = self.articulation[frames, a].astype(np.float64)
+            named = p >= 0.5
+            # a class given another note than the articulation's plain one (--midi-notes) keeps it throughout
+            custom = int(self.midi_notes[c]) != o.other_midi_note
+            out[c] = (
+                [o.name if n else o.other for n in named],
+                [
+                    int(self.midi_notes[c]) if custom else o.midi_note if n else o.other_midi_note
+                    for n in named
+                ],
+                p,
+            )
+        return out
+
     def events(self) -> list[dict[str, Any]]:
-        """Every onset as ``{time_s, class, midi_note, velocity, confidence}``, sorted by time then class."""
+        """Every onset as ``{time_s, class, midi_note, velocity, confidence}``, sorted by time then class;
+        with ``articulation`` (e.g. open/closed) and ``articulation_p`` where the model gives one for its
+        class, and then the articulation's MIDI note."""
+        arts = self.onset_articulations()
         rows = []
         for c, (times, vels, confs) in enumerate(zip(self.onsets, self.velocities, self.confidences)):
-            for t, v, h in zip(times, vels, confs):
-                rows.append((float(t), c, int(v), float(h)))
+            for i, (t, v, h) in enumerate(zip(times, vels, confs)):
+                rows.append((float(t), c, int(v), float(h), i))
         rows.sort()
-        return [
-            {
+        events = []
+        for t, c, v, h, i in rows:
+            e: dict[str, Any] = {
                 "time_s": round(t, 6),
                 "class": self.classes[c],
                 "midi_note": int(self.midi_notes[c]),
                 "velocity": v,
                 "confidence": round(h, 4),
             }
-            for t, c, v, h in rows
-        ]
+            art = arts[c]
+            if art is not None:
+                e["midi_note"] = int(art[1][i])
+                e["articulation"] = art[0][i]
+                e["articulation_p"] = round(float(art[2][i]), 4)
+            events.append(e)
+        return events
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: onsets, model, settings, tempo (what :meth:`to_json` writes)."""
@@ -229,6 +273,7 @@ class Transcription:
             "thresholds": card.get("thresholds"),
             "scores": card.get("scores"),
             "credits": card.get("credits"),
+            "articulation_outputs": (card.get("articulation") or {}).get("outputs"),
         }
         return {
             "drumscribe_version": __version__,
@@ -274,7 +319,7 @@ class Transcription:
         return write_txt(self, path)
 
     def to_csv(self, path: str | Path) -> Path:
-        """CSV with header ``time_s,class,midi_note,velocity,confidence``."""
+        """CSV with header ``time_s,class,midi_note,velocity,confidence,articulation,articulation_p``."""
         from .exports import write_csv
 
         return write_csv(self, path)

@@ -80,7 +80,8 @@ def _payload(fmt: str, tr: Transcription) -> Transcription:
     if len(tr.activations) <= shown:
         return tr
     spec = tr.spectrogram[:shown] if tr.spectrogram is not None else None
-    return dataclasses.replace(tr, spectrogram=spec, activations=tr.activations[:shown])
+    art = tr.articulation[:shown] if tr.articulation is not None else None
+    return dataclasses.replace(tr, spectrogram=spec, activations=tr.activations[:shown], articulation=art)
 
 
 class ExportWorkers:
