@@ -60,13 +60,24 @@ def called(tr, cls: str, strokes: list[tuple[float, str]]) -> list[tuple[str, bo
     return [(strokes[i][1], art[0][j] == name) for i, j in matched_pairs(ref, tr.onsets[c])]
 
 
-def balanced(pairs: list[tuple[str, bool]], cls: str) -> float:
-    recalls = []
-    for positive in (False, True):
-        got = [call for sub, call in pairs if MDB_SUBCLASSES[sub][1] == positive]
-        if got:
-            recalls.append(float(np.mean([call == positive for call in got])))
-    return float(np.mean(recalls)) if recalls else float("nan")
+def balanced(pairs: list[tuple[str, bool]]) -> float:
+    """Balanced accuracy of the calls (mean of the recalls of the output's ``name`` and ``other``)."""
+    from drumscribe.articulation import balanced_accuracy
+
+    if not pairs:
+        return float("nan")
+    scores = np.asarray([1.0 if call else -1.0 for _, call in pairs])
+    labels = np.asarray([int(MDB_SUBCLASSES[sub][1]) for sub, _ in pairs])
+    return balanced_accuracy(scores, labels)
+
+
+def subclass_counts(pairs: list[tuple[str, bool]]) -> str:
+    """``SUB called/total`` per subclass, e.g. ``CHH 3/94, OHH 15/17``."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for sub, call in pairs:
+        counts[sub][0] += int(call)
+        counts[sub][1] += 1
+    return ", ".join(f"{s} {a}/{n}" for s, (a, n) in sorted(counts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,21 +107,14 @@ def main(argv: list[str] | None = None) -> int:
                 pairs = called(tr, o.class_name, strokes.get(o.class_name, []))
                 pooled[o.class_name] += pairs
                 if args.per_track and pairs:
-                    counts = defaultdict(lambda: [0, 0])
-                    for sub, call in pairs:
-                        counts[sub][0] += int(call)
-                        counts[sub][1] += 1
-                    cells = ", ".join(f"{s} {a}/{n}" for s, (a, n) in sorted(counts.items()))
-                    print(f"  {cond:<5} {track:<24} {o.class_name:<8} called {o.name}: {cells}")
+                    print(
+                        f"  {cond:<5} {track:<24} {o.class_name:<8} called {o.name}: {subclass_counts(pairs)}"
+                    )
         for o in outputs:
             pairs = pooled[o.class_name]
-            counts = defaultdict(lambda: [0, 0])
-            for sub, call in pairs:
-                counts[sub][0] += int(call)
-                counts[sub][1] += 1
-            cells = ", ".join(f"{s} {a}/{n}" for s, (a, n) in sorted(counts.items()))
+            cells = subclass_counts(pairs)
             print(
-                f"{cond:<5} {o.class_name} {o.name}/{o.other}: balanced accuracy {balanced(pairs, o.class_name):.3f} "
+                f"{cond:<5} {o.class_name} {o.name}/{o.other}: balanced accuracy {balanced(pairs):.3f} "
                 f"over {len(pairs)} matched strokes; called {o.name}: {cells}"
             )
     return 0

@@ -200,3 +200,19 @@ def test_fit_head_needs_both_kinds(tmp_path):
     never_struck = ArticulationOutput("hihat", "open", "closed", 46, 42, ("hihat_open",), ("no_such_piece",))
     with pytest.raises(ModelError, match=r"0 closed hihat hits: fitting needs both"):
         fit_head(loaded, [Store(store_dir)], outputs=(never_struck,))
+
+
+def test_mdb_benchmark_reads_subclasses_and_scores_calls(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from articulation_mdb import balanced, subclass_counts, subclass_strokes
+
+    ann = tmp_path / "song.txt"
+    ann.write_text("0.10\tKD\n0.20\tCHH\n0.30\tOHH \n0.40\tRDC\n0.50\tCRC\n0.60\tSD\n")
+    strokes = subclass_strokes(ann)
+    assert strokes == {"hihat": [(0.2, "CHH"), (0.3, "OHH")], "cymbals": [(0.4, "RDC"), (0.5, "CRC")]}
+    pairs = [("CHH", False), ("CHH", True), ("OHH", True), ("OHH", True)]
+    assert balanced(pairs) == pytest.approx(0.75)  # closed 1 of 2 right, open 2 of 2
+    assert subclass_counts(pairs) == "CHH 1/2, OHH 2/2"
+    assert np.isnan(balanced([]))

@@ -3,7 +3,7 @@
 The five classes stay as the model gives them. A model folder may add an *articulation head*
 (``articulation.safetensors``, described by the card's ``articulation`` entry): per output, a logistic
 regression over the recurrent layer's output and the class logits at a frame and the frame after it, i.e. a
-1-D convolution of width 2 over time. :class:`WithArticulation` runs the model and the head in one graph and
+1-D convolution of width 2 over time. :func:`make_wrapper` runs the model and the head in one graph that
 returns the class logits followed by one logit per articulation output, so the torch network and its ONNX
 export (``drumscribe export-onnx``) both give them in one pass. Inference
 (:func:`drumscribe.transcribe.inference.get_model`) wraps a torch network itself; training and evaluation
@@ -11,8 +11,8 @@ load the plain network.
 
 The head is fitted by ``scripts/fit_articulation.py`` on engine renders that record each struck piece
 (``hits``): class-balanced logistic regression, the L2 weight chosen on the renders' validation kits.
-``python benchmarks/articulation_features.py`` measures it on held-out kits and on mdb-dev's subclass
-annotations.
+The fit reports balanced accuracies on the renders' held-out kits; ``python benchmarks/articulation_mdb.py``
+measures the head on mdb-dev's subclass annotations.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ def make_wrapper(net: Any, conv: Any) -> Any:
     from torch import nn
 
     class WithArticulation(nn.Module):
+        is_articulation_wrapper = True
+
         def __init__(self) -> None:
             super().__init__()
             self.net = net
@@ -171,7 +173,7 @@ def wrap_loaded(model: Any) -> Any:
     if (
         model.backend != "torch"
         or not card_outputs(model.card)
-        or getattr(model.net, "conv", None) is not None
+        or getattr(model.net, "is_articulation_wrapper", False)
     ):
         return model
     if model.path is None:
