@@ -216,3 +216,42 @@ def test_mdb_benchmark_reads_subclasses_and_scores_calls(tmp_path):
     assert balanced(pairs) == pytest.approx(0.75)  # closed 1 of 2 right, open 2 of 2
     assert subclass_counts(pairs) == "CHH 1/2, OHH 2/2"
     assert np.isnan(balanced([]))
+
+
+def test_score_writes_open_hihats_and_rides_on_their_own_staff_places(tmp_path):
+    import music21
+
+    from test_exports import make_transcription
+
+    tr = make_transcription(triplet_beat=None)
+    tr.model_card = {**tr.model_card, "articulation": {"outputs": [o.to_dict() for o in DEFAULT_OUTPUTS]}}
+    art = np.zeros((len(tr.activations), 2), np.float32)
+    hh, cy = tr.onsets[3], tr.onsets[4]
+    opened = hh[1::4]  # every second off-beat hi-hat is open
+    art[np.rint(opened * tr.fps).astype(int), 0] = 0.9
+    art[np.rint(cy[1:] * tr.fps).astype(int), 1] = 0.8  # the second crash is a ride
+    tr.articulation = art
+    assert [e["articulation"] for e in tr.events() if e["class"] == "cymbals"] == ["crash", "ride"]
+    path = tr.to_musicxml(tmp_path / "score.musicxml")
+    text = path.read_text()
+    assert text.count(">circle-x</notehead>") == len(opened)  # one of them in a chord with a tom
+    assert "Open Hi-Hat" in text and "Ride Cymbal" in text
+    assert "<midi-unpitched>47</midi-unpitched>" in text and "<midi-unpitched>52</midi-unpitched>" in text
+    notes = [
+        n
+        for el in music21.converter.parse(str(path)).parts[0].recurse().notes
+        for n in getattr(el, "notes", [el])
+    ]
+    places = [n.displayName for n in notes]
+    assert places.count("F5") == 1  # the ride, on the top line
+    assert places.count("A5") == 1  # the crash
+    assert places.count("G5") == len(hh)  # open and closed hi-hats share their place
+    # the open ones point at the open hi-hat's sound, the others at the hi-hat's
+    root = __import__("xml.etree.ElementTree", fromlist=["ElementTree"]).parse(path).getroot()
+    ids = {si.get("id"): si.findtext("instrument-name") for si in root.iter("score-instrument")}
+    sounds = [
+        ids[n.find("instrument").get("id")]
+        for n in root.iter("note")
+        if n.find("unpitched") is not None and n.findtext("unpitched/display-step") == "G"
+    ]
+    assert sounds.count("Open Hi-Hat") == len(opened) and sounds.count("Hi-Hat") == len(hh) - len(opened)

@@ -53,6 +53,14 @@ class ArticulationOutput:
             "other_pieces": list(self.other_pieces),
         }
 
+    def notes(self, class_note: int) -> tuple[int, int]:
+        """(MIDI note of ``name``, of ``other``) for a class whose note is ``class_note``: the output's
+        own notes while the class keeps the plain articulation's note (42, 49); else ``class_note`` for
+        both (a class given its own note, ``--midi-notes``, keeps it for every stroke)."""
+        if int(class_note) == self.other_midi_note:
+            return self.midi_note, self.other_midi_note
+        return int(class_note), int(class_note)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ArticulationOutput:
         return cls(

@@ -15,7 +15,8 @@ imported only by :func:`write_musicxml`.
   beat, and twice as fine (32nds, sextuplets) in a beat where two strokes of one drum would share a slot;
   a gap no single note value spans (5/8 of a beat) is a note and rests. Hands (snare, toms, hi-hat,
   cymbals) are voice 1 with stems up, the kick is voice 2 with stems down. Staff positions follow common
-  drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead), cymbals A5 (x).
+  drum notation: kick F4, snare C5, toms D5, hi-hat G5 (x notehead), cymbals A5 (x); where the model's
+  articulation head names them, an open hi-hat is G5 with a circled x and a ride F5 (x).
 * **txt**: ``time<TAB>class`` per onset, times in seconds with 6 decimals.
 * **CSV**: header ``time_s,class,midi_note,velocity,confidence,articulation,articulation_p``.
 * **JSON**: :meth:`Transcription.to_dict`.
@@ -30,6 +31,7 @@ import bisect
 import csv
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -58,6 +60,15 @@ DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
     HIHAT: ("G", 5, "x", 1),
     CYMBALS: ("A", 5, "x", 1),
 }
+#: staff keys beyond the classes, for strokes the model's articulation head names (drumscribe.articulation):
+#: an open hi-hat is a circled x in the hi-hat's place, a ride an x on the top line
+OPEN_HIHAT, RIDE = 5, 6
+ARTICULATION_DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
+    OPEN_HIHAT: ("G", 5, "circle-x", 1),
+    RIDE: ("F", 5, "x", 1),
+}
+#: (class, articulation) -> staff key
+ARTICULATION_STAFF = {(HIHAT, "open"): OPEN_HIHAT, (CYMBALS, "ride"): RIDE}
 #: Per beat, triplets are chosen only when their quantisation error is below this fraction of the 16ths'.
 TRIPLET_PREFERENCE = 0.6
 #: beats in each parabola fit of :func:`smooth_beats`
@@ -230,6 +241,8 @@ class GridPlacement:
     first_measure: int
     bpm: float
     beats_per_bar: int = BEATS_PER_MEASURE
+    #: the articulation of each placed onset (open, closed, ride, crash) where the model names one, else None
+    articulations: tuple[str | None, ...] = ()
 
 
 def _error(frac: np.ndarray, d: int) -> float:
@@ -264,10 +277,11 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
     sixteenth sextuplets where two strokes of one drum would share a slot), measures on the beat phase that
     holds the most kicks."""
     bpm = _tempo(tr)
+    arts = tr.onset_articulations()
     events = [
-        (float(t), c, int(v))
+        (float(t), c, int(v), None if arts[c] is None else arts[c][0][i])
         for c, (ts, vs) in enumerate(zip(tr.onsets, tr.velocities))
-        for t, v in zip(ts, vs)
+        for i, (t, v) in enumerate(zip(ts, vs))
     ]
     meter = beats_per_bar(tr)
     if not events:
@@ -287,7 +301,7 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
             d = min((d, 8, 6), key=lambda e: (_merged(f, cls, e), _error(f, e)))
         subdiv[int(b)] = d
     placed = []
-    for (_, c, v), b, f in zip(events, idx, frac):
+    for (_, c, v, _a), b, f in zip(events, idx, frac):
         d = subdiv[int(b)]
         k = int(np.round(f * d))
         pos = Fraction(int(b)) + Fraction(k, d)
@@ -296,23 +310,34 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
     phase = measure_phase(placed, first_beat, meter)
     # measures start at first_beat + phase - k * meter; choose the start at or before the first beat
     start = first_beat + phase - (meter if phase > 0 else 0)
-    return GridPlacement(placed, grid, start, bpm, meter)
+    return GridPlacement(placed, grid, start, bpm, meter, tuple(e[3] for e in events))
 
 
-def _voice_events(placed: list[tuple[int, Fraction, int]], voice: int) -> dict[Fraction, list[int]]:
+def _staff(key: int) -> tuple[str, int, str, int]:
+    """(display step, octave, notehead, voice) of a class or an articulation's staff key."""
+    return DRUM_STAFF.get(key) or ARTICULATION_DRUM_STAFF.get(key) or DRUM_STAFF[SNARE]
+
+
+def _voice_events(
+    placed: list[tuple[int, Fraction, int]], voice: int, articulations: Sequence[str | None] = ()
+) -> dict[Fraction, list[int]]:
+    """{position: staff keys} of one voice; a class's onset the articulation head names open or ride gets
+    its own staff key (:data:`ARTICULATION_STAFF`)."""
     out: dict[Fraction, list[int]] = {}
-    for c, pos, _ in placed:
-        if DRUM_STAFF.get(c, DRUM_STAFF[SNARE])[3] == voice:
+    for i, (c, pos, _) in enumerate(placed):
+        art = articulations[i] if i < len(articulations) else None
+        key = ARTICULATION_STAFF.get((c, art), c) if art is not None else c
+        if _staff(key)[3] == voice:
             out.setdefault(pos, [])
-            if c not in out[pos]:
-                out[pos].append(c)
+            if key not in out[pos]:
+                out[pos].append(key)
     return out
 
 
 def _unpitched(c: int, duration: Fraction, stem: str) -> Any:
     from music21 import note
 
-    step, octave, head, _ = DRUM_STAFF.get(c, DRUM_STAFF[SNARE])
+    step, octave, head, _ = _staff(c)
     n = note.Unpitched(displayName=f"{step}{octave}")
     n.duration.quarterLength = duration
     if head != "normal":
@@ -372,7 +397,7 @@ def _fill_voice(
                 rests(p - cursor)
             end = inside[i + 1] if i + 1 < len(inside) else b0 + 1
             length = _notated(end - p)[0]  # the note, then rests up to the next one where needed
-            classes = sorted(events[p], key=lambda c: DRUM_STAFF.get(c, DRUM_STAFF[SNARE])[:2])
+            classes = sorted(events[p], key=lambda c: _staff(c)[:2])
             if len(classes) == 1:
                 voice.append(_unpitched(classes[0], length, stem))
             else:
@@ -391,7 +416,8 @@ def build_score(tr: Transcription) -> Any:
     """A music21 Score of the transcription (see the module docstring)."""
     from music21 import clef, instrument, layout, metadata, meter, stream, tempo
 
-    placed, bpm = quantise(tr)
+    g = place_on_grid(tr)
+    placed, bpm = [(c, p - g.first_measure, v) for c, p, v in g.placed], g.bpm
     score = stream.Score()
     score.metadata = metadata.Metadata()
     score.metadata.title = f"Drums: {tr.source}" if tr.source else "Drums"
@@ -407,7 +433,7 @@ def build_score(tr: Transcription) -> Any:
     beats = beats_per_bar(tr)
     n_measures = max(1, int(end // beats) + 1)
     signature = meter.TimeSignature(f"{beats}/4")
-    up, down = _voice_events(placed, 1), _voice_events(placed, 2)
+    up, down = _voice_events(placed, 1, g.articulations), _voice_events(placed, 2, g.articulations)
     up_pos, down_pos = sorted(up), sorted(down)
     for m in range(n_measures):
         measure = stream.Measure(number=m + 1)
@@ -447,24 +473,44 @@ def add_drum_instruments(xml: bytes, tr: Transcription) -> bytes:
     for tag in ("score-instrument", "midi-instrument", "midi-device"):
         for el in score_part.findall(tag):
             score_part.remove(el)
-    ids = {c: f"{pid}-I{c + 1}" for c in range(len(tr.classes))}
-    names = {KICK: "Bass Drum", SNARE: "Snare Drum", TOMS: "Tom", HIHAT: "Hi-Hat", CYMBALS: "Cymbal"}
+    from ..articulation import card_outputs
+
+    notes = {c: int(n) for c, n in enumerate(tr.midi_notes)}
+    for o in card_outputs(tr.model_card):  # open hi-hat and ride, when the model names them
+        if o.class_name in tr.classes:
+            c = tr.classes.index(o.class_name)
+            key = ARTICULATION_STAFF.get((c, o.name))
+            if key is not None:
+                notes[key] = o.notes(tr.midi_notes[c])[0]
+    ids = {key: f"{pid}-I{key + 1}" for key in notes}
+    names = {
+        KICK: "Bass Drum",
+        SNARE: "Snare Drum",
+        TOMS: "Tom",
+        HIHAT: "Hi-Hat",
+        CYMBALS: "Cymbal",
+        OPEN_HIHAT: "Open Hi-Hat",
+        RIDE: "Ride Cymbal",
+    }
     insert_at = len(list(score_part))
     for c, iid in ids.items():
         si = ET.Element("score-instrument", id=iid)
-        ET.SubElement(si, "instrument-name").text = names.get(c, tr.classes[c])
+        ET.SubElement(si, "instrument-name").text = names.get(c) or tr.classes[c]
         score_part.insert(insert_at, si)
         insert_at += 1
     for c, iid in ids.items():
         mi = ET.SubElement(score_part, "midi-instrument", id=iid)
         ET.SubElement(mi, "midi-channel").text = str(MIDI_DRUM_CHANNEL + 1)
-        ET.SubElement(mi, "midi-unpitched").text = str(int(tr.midi_notes[c]) + 1)  # MusicXML counts from 1
-    position = {f"{step}{octave}": c for c, (step, octave, _, _) in DRUM_STAFF.items()}
+        ET.SubElement(mi, "midi-unpitched").text = str(notes[c] + 1)  # MusicXML counts from 1
+    # staff position -> key; an open hi-hat shares the hi-hat's place, with a circled x
+    position = {f"{_staff(c)[0]}{_staff(c)[1]}": c for c in ids if c != OPEN_HIHAT}
     for note_el in root.iter("note"):
         unp = note_el.find("unpitched")
         if unp is None:
             continue
         c = position.get(f"{unp.findtext('display-step')}{unp.findtext('display-octave')}")
+        if c == HIHAT and note_el.findtext("notehead") == "circle-x":
+            c = OPEN_HIHAT
         if c is None or c not in ids:
             continue
         children = list(note_el)

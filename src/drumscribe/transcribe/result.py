@@ -219,14 +219,10 @@ class Transcription:
             )
             p = self.articulation[frames, a].astype(np.float64)
             named = p >= 0.5
-            # a class given another note than the articulation's plain one (--midi-notes) keeps it throughout
-            custom = int(self.midi_notes[c]) != o.other_midi_note
+            note_named, note_other = o.notes(self.midi_notes[c])
             out[c] = (
                 [o.name if n else o.other for n in named],
-                [
-                    int(self.midi_notes[c]) if custom else o.midi_note if n else o.other_midi_note
-                    for n in named
-                ],
+                [note_named if n else note_other for n in named],
                 p,
             )
         return out
