@@ -566,9 +566,12 @@ def transcribe_spectrogram(
         log_add=loaded.feature_config.log_add,
     )
     timings["model"] = time.perf_counter() - t0
+    # the card's articulation outputs (drumscribe.articulation) follow the classes
     n_classes = len(loaded.classes)
-    articulation = activations[:, n_classes:] if activations.shape[1] > n_classes else None
-    activations = activations[:, :n_classes]
+    articulation = (
+        np.ascontiguousarray(activations[:, n_classes:]) if activations.shape[1] > n_classes else None
+    )
+    activations = np.ascontiguousarray(activations[:, :n_classes])
 
     t0 = time.perf_counter()
     levels = level_curve(spec)
