@@ -255,3 +255,30 @@ def test_score_writes_open_hihats_and_rides_on_their_own_staff_places(tmp_path):
         if n.find("unpitched") is not None and n.findtext("unpitched/display-step") == "G"
     ]
     assert sounds.count("Open Hi-Hat") == len(opened) and sounds.count("Hi-Hat") == len(hh) - len(opened)
+
+
+def test_chart_puts_rides_on_the_blue_cymbal_unless_a_tom_shares_the_tick():
+    from drumscribe.transcribe.chart import RESOLUTION, build_chart
+    from test_exports import make_transcription
+
+    tr = make_transcription(triplet_beat=None)
+    tr.model_card = {**tr.model_card, "articulation": {"outputs": [o.to_dict() for o in DEFAULT_OUTPUTS]}}
+    cy = tr.onsets[4]  # crashes on beats 0 and 8
+    tr.onsets[2] = np.sort(np.append(tr.onsets[2], cy[0]))  # a tom struck with the first
+    tr.velocities[2] = np.append(tr.velocities[2], 90)
+    tr.confidences[2] = np.append(tr.confidences[2], np.float32(0.9))
+    art = np.zeros((len(tr.activations), 2), np.float32)
+    art[np.rint(cy * tr.fps).astype(int), 1] = 0.9  # both called ride
+    tr.articulation = art
+
+    def expert_at(lines, beat_tick):
+        body = lines[lines.index("[ExpertDrums]") + 2 : lines.index("}", lines.index("[ExpertDrums]"))]
+        return {int(ln.split()[3]) for ln in body if int(ln.split()[0]) == beat_tick}
+
+    lines = build_chart(tr).lines
+    ticks = sorted({int(ln.split()[0]) for ln in lines if " = N 68 " in ln or " = N 67 " in ln})
+    assert len(ticks) == 2
+    first, second = (expert_at(lines, t) for t in ticks)
+    assert {3, 4, 68} <= first and 67 not in first  # the tom keeps blue, the ride goes green
+    assert {3, 67} <= second and 68 not in second and second.isdisjoint({4})  # the ride alone: blue cymbal
+    assert ticks[1] - ticks[0] == 8 * RESOLUTION

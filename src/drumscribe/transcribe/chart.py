@@ -1,8 +1,10 @@
 """A playable drum chart for Clone Hero and chart editors (Moonscraper): the text ``.chart`` format.
 
 * **Lanes** (4-lane Pro Drums): kick -> kick (note 0), snare -> red (1), hi-hat -> yellow cymbal
-  (2 with cymbal marker 66), toms -> blue tom (3), cymbals (crash, ride) -> green cymbal (4 with marker 68).
-  The five classes do not tell the toms or the cymbals apart, so one lane each holds them. In a fast run of
+  (2 with cymbal marker 66), toms -> blue tom (3), cymbals -> green cymbal (4 with marker 68); where the
+  model's articulation head calls a cymbal a ride, blue cymbal (3 with marker 67), as charters place rides,
+  unless a tom shares its tick (then green). The five classes do not tell the toms apart, so one lane holds
+  them. In a fast run of
   kicks (double bass) every second kick is an Expert+ kick (note 32), as charters write them, so the chart
   stays playable with one pedal. Where three hand strokes fall on one tick, the two of
   :data:`HAND_PRIORITY` stay (two hands).
@@ -43,7 +45,7 @@ import numpy as np
 from ..fileio import atomic_open
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 from .beatmap import BeatMap, beat_map
-from .exports import place_on_grid
+from .exports import RIDE, place_on_grid
 
 if TYPE_CHECKING:
     from .result import Transcription
@@ -51,7 +53,14 @@ if TYPE_CHECKING:
 #: ticks per quarter note
 RESOLUTION = 192
 #: class -> the .chart note numbers written for one onset (lane, then its cymbal marker, if any)
-LANES: dict[int, tuple[int, ...]] = {KICK: (0,), SNARE: (1,), HIHAT: (2, 66), TOMS: (3,), CYMBALS: (4, 68)}
+LANES: dict[int, tuple[int, ...]] = {
+    KICK: (0,),
+    SNARE: (1,),
+    HIHAT: (2, 66),
+    TOMS: (3,),
+    CYMBALS: (4, 68),
+    RIDE: (3, 67),  # a cymbal the articulation head calls a ride: blue cymbal
+}
 #: the cymbal markers (66, 68) are note numbers from here up; the notes struck are below
 CYMBAL_MARKER_MIN = 64
 #: Expert+ (double-pedal) kick note, and the gap [s] under which kicks count as a fast run (~5.5 per second)
@@ -59,7 +68,7 @@ DOUBLE_KICK = 32
 DOUBLE_KICK_GAP_S = 0.18
 #: which hand strokes stay when more than two fall on one tick: the crash/ride and the snare, as a drummer
 #: whose hi-hat hand moves to the crash; the score keeps them all
-HAND_PRIORITY = (CYMBALS, SNARE, TOMS, HIHAT)
+HAND_PRIORITY = (CYMBALS, RIDE, SNARE, TOMS, HIHAT)
 
 
 class Difficulty(NamedTuple):
@@ -170,7 +179,8 @@ def chart_lines(tr: Transcription, music_stream: str | None = None) -> list[str]
 
 def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
     """The .chart of ``tr`` (:func:`chart_lines`) with its preview start and Expert notes per second."""
-    bm = beat_map(place_on_grid(tr))
+    g = place_on_grid(tr)
+    bm = beat_map(g)
     sync = [f"  0 = TS {bm.pickup or bm.beats_per_bar}"]
     if bm.pickup:
         sync.append(f"  {RESOLUTION * bm.pickup} = TS {bm.beats_per_bar}")
@@ -186,9 +196,14 @@ def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
         return round(RESOLUTION * beat)
 
     strokes: dict[int, set[int]] = {}
-    for c, p, _ in bm.placed:
+    rides = [a == "ride" for a in g.articulations] if g.articulations else [False] * len(bm.placed)
+    for (c, p, _), ride in zip(bm.placed, rides):
         if c in LANES:
-            strokes.setdefault(tick(p), set()).add(c)
+            strokes.setdefault(tick(p), set()).add(RIDE if c == CYMBALS and ride else c)
+    for cs in strokes.values():  # a blue tom and a blue cymbal cannot share a tick: the ride goes green
+        if RIDE in cs and TOMS in cs:
+            cs.discard(RIDE)
+            cs.add(CYMBALS)
     doubles = double_kicks(sorted(t for t, cs in strokes.items() if KICK in cs), bm)
     levels = {level: difficulty_notes(strokes, doubles, rule) for level, rule in DIFFICULTIES.items()}
     expert_s = tick_times([t for t, code in levels["Expert"] if code < CYMBAL_MARKER_MIN], bm)
