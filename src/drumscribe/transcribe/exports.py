@@ -61,8 +61,8 @@ DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
     CYMBALS: ("A", 5, "x", 1),
 }
 #: staff keys beyond the classes, for strokes the model's articulation head names (drumscribe.articulation):
-#: an open hi-hat is a circled x in the hi-hat's place, a ride an x on the top line
-OPEN_HIHAT, RIDE = 5, 6
+#: an open hi-hat is a circled x in the hi-hat's place, a ride an x on the top line (numbered clear of any class)
+OPEN_HIHAT, RIDE = 100, 101
 ARTICULATION_DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
     OPEN_HIHAT: ("G", 5, "circle-x", 1),
     RIDE: ("F", 5, "x", 1),
