@@ -416,6 +416,11 @@ class KitInfo:
         return d
 
 
+def sampled_kit(name: str, kind: str, path: Path, family: str, sources: dict[str, list[str]]) -> KitInfo:
+    """A discovered sample-file kit: ``sources`` maps each piece to the files or instruments that play it."""
+    return KitInfo(name, kind, str(path), family, sources={p: tuple(v) for p, v in sources.items()})
+
+
 def kit_family(name: str) -> str:
     for pattern, family in FAMILY_RULES:
         if pattern.search(name):
@@ -605,12 +610,8 @@ def discover_hydrogen_kits(dirs: Sequence[str | Path] | None = None) -> list[Kit
                     sources.setdefault(table[name], []).append(name)
             if sources:
                 kits.append(
-                    KitInfo(
-                        f"hydrogen:{folder.name}",
-                        "hydrogen",
-                        str(folder),
-                        kit_family(folder.name),
-                        sources={p: tuple(v) for p, v in sources.items()},
+                    sampled_kit(
+                        f"hydrogen:{folder.name}", "hydrogen", folder, kit_family(folder.name), sources
                     )
                 )
     return kits
@@ -685,33 +686,36 @@ def discover_exadrums_kits(dirs: Sequence[str | Path] | None = None) -> list[Kit
                     sources.setdefault(piece, []).append(rel)
             if sources:
                 name = f"exadrums:{kit_name}"
-                kits.append(
-                    KitInfo(
-                        name,
-                        "exadrums",
-                        str(d),
-                        kit_family(name),
-                        sources={p: tuple(v) for p, v in sources.items()},
-                    )
-                )
+                kits.append(sampled_kit(name, "exadrums", d, kit_family(name), sources))
     return kits
 
 
 def extract_exadrums_kit(info: KitInfo) -> KitSamples:
     """One sample per sound (eXaDrums kits have one velocity layer), read as a full-range layer."""
     folder = Path(info.path)
+
+    def read(rel: str) -> list[tuple[np.ndarray, int]]:
+        return [(read_sample_file(_exadrums_sample(folder, rel)), 64)]
+
+    return extract_sample_files(info, read)
+
+
+def extract_sample_files(info: KitInfo, read: Any) -> KitSamples:
+    """A kit whose ``sources`` name sample files: ``read(file)`` gives [(mono samples at the kit sample
+    rate, velocity 1-127), ...]; a file it cannot read (DatasetLayoutError) is logged and skipped."""
+    folder = Path(info.path)
     kit = KitSamples(info.name, info.family, info.kind, meta={"path": info.path})
     for piece, files in info.sources.items():
-        for rel in files:
-            path = _exadrums_sample(folder, rel)
+        for fn in files:
             try:
-                audio = read_sample_file(path)
+                shots = read(fn)
             except DatasetLayoutError as exc:
                 log.warning("%s", exc)
                 continue
-            shot = prepare_oneshot(audio, 64, f"{folder.name}/{rel}")
-            if shot is not None:
-                kit.add(piece, shot)
+            for audio, velocity in shots:
+                shot = prepare_oneshot(audio, velocity, f"{folder.name}/{fn}")
+                if shot is not None:
+                    kit.add(piece, shot)
     return kit
 
 
@@ -765,15 +769,7 @@ def discover_freepats_kits(dirs: Sequence[str | Path] | None = None) -> list[Kit
                     sources.setdefault(GM_KEY_PIECES[int(m.group(1))], []).append(f.name)
             if sources:
                 name = f"freepats:{folder.name}"
-                kits.append(
-                    KitInfo(
-                        name,
-                        "gus",
-                        str(folder),
-                        kit_family(name),
-                        sources={p: tuple(v) for p, v in sources.items()},
-                    )
-                )
+                kits.append(sampled_kit(name, "gus", folder, kit_family(name), sources))
     return kits
 
 
@@ -781,21 +777,14 @@ def extract_gus_kit(info: KitInfo) -> KitSamples:
     import soxr
 
     folder = Path(info.path)
-    kit = KitSamples(info.name, info.family, info.kind, meta={"path": info.path})
-    for piece, files in info.sources.items():
-        for fn in files:
-            try:
-                waves = read_gus_patch(folder / fn)
-            except DatasetLayoutError as exc:
-                log.warning("%s", exc)
-                continue
-            for x, rate in waves:
-                if rate != SAMPLE_RATE_HZ:
-                    x = soxr.resample(x, rate, SAMPLE_RATE_HZ).astype(np.float32)
-                shot = prepare_oneshot(x, 100, f"{folder.name}/{fn}")
-                if shot is not None:
-                    kit.add(piece, shot)
-    return kit
+
+    def read(fn: str) -> list[tuple[np.ndarray, int]]:
+        return [
+            (x if rate == SAMPLE_RATE_HZ else soxr.resample(x, rate, SAMPLE_RATE_HZ).astype(np.float32), 100)
+            for x, rate in read_gus_patch(folder / fn)
+        ]
+
+    return extract_sample_files(info, read)
 
 
 # ----------------------------------------------------------------------------------------- all kits
