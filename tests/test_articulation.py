@@ -282,3 +282,18 @@ def test_chart_puts_rides_on_the_blue_cymbal_unless_a_tom_shares_the_tick():
     assert {3, 4, 68} <= first and 67 not in first  # the tom keeps blue, the ride goes green
     assert {3, 67} <= second and 68 not in second and second.isdisjoint({4})  # the ride alone: blue cymbal
     assert ticks[1] - ticks[0] == 8 * RESOLUTION
+
+
+def test_web_result_carries_the_articulations(tmp_path, audio):
+    from types import SimpleNamespace
+
+    from drumscribe.web.app import result_payload
+
+    folder = make_tiny(tmp_path / "m", "crnn")
+    write_head(folder)
+    tr = transcribe(audio, model=get_model(folder, backend="torch"), threshold=0.05)
+    res = result_payload(SimpleNamespace(id="j1", name="song.wav"), tr)
+    assert res["articulation_marked"] == [None, None, None, "open", "ride"]
+    assert res["articulations"][:3] == [None, None, None]
+    assert res["articulations"][3] == [e["articulation"] for e in tr.events() if e["class"] == "hihat"]
+    json.dumps(res)  # plain JSON

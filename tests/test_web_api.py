@@ -111,6 +111,12 @@ def test_result_matches_library(client: TestClient, done_job: str, reference) ->
     assert res["duration_s"] == pytest.approx(4.0, abs=1e-3)
     assert res["warnings"] == []  # full-band audio
     np.testing.assert_allclose(res["downbeats_s"], reference.downbeats_s, atol=1e-4)
+    # the articulations the drum roll marks, as the library names them
+    want = [None if a is None else a[0] for a in reference.onset_articulations()]
+    assert res["articulations"] == want
+    marked = res["articulation_marked"]
+    assert len(marked) == len(res["classes"])
+    assert all((m is None) == (a is None) for m, a in zip(marked, want))
     acts = client.get(f"/api/jobs/{done_job}/activations").json()
     np.testing.assert_allclose(np.array(acts["activations"]).T, reference.activations, atol=1e-4)
 

@@ -6,7 +6,8 @@ at ``/openapi.json``; see docs/web.md):
 * ``POST /api/jobs``: multipart upload (field ``file``) -> ``{"id": ...}``; the size limit is checked while
   the body streams in, and the file must be audio that :mod:`drumscribe.audio` can read.
 * ``GET /api/jobs/{id}``: state, stage, progress, error.
-* ``GET /api/jobs/{id}/result``: events, onsets per class, tempo, estimated meter, duration, thresholds.
+* ``GET /api/jobs/{id}/result``: events, onsets per class (with articulations), tempo, estimated meter, duration,
+  thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
 * ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...&beats_per_bar=...``
@@ -145,6 +146,14 @@ def _times(a: Any) -> list[float]:
     return [round(float(x), ROUND_S) for x in np.asarray(a, dtype=np.float64)]
 
 
+def _marked_articulations(t: Any) -> list[str | None]:
+    """Per class, the name of its articulation output (open, ride), or None."""
+    from ..articulation import card_outputs
+
+    named = {o.class_name: o.name for o in card_outputs(t.model_card)}
+    return [named.get(c) if t.articulation is not None else None for c in t.classes]
+
+
 def result_payload(job: Job, t: Any) -> dict[str, Any]:
     """The JSON result of a transcription (possibly re-picked)."""
     counts = [int(len(o)) for o in t.onsets]
@@ -171,6 +180,10 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         "confidences": [[round(float(c), 4) for c in conf] for conf in t.confidences],
         "counts": counts,
         "total": int(sum(counts)),
+        # per class: each onset's articulation (open/closed, ride/crash) where the model names one, else null,
+        # and the articulation the drum roll draws hollow (open, ride)
+        "articulations": [None if a is None else list(a[0]) for a in t.onset_articulations()],
+        "articulation_marked": _marked_articulations(t),
         "events": [
             {
                 k: (round(float(v), ROUND_S) if isinstance(v, float | np.floating) else _plain(v))

@@ -448,15 +448,25 @@
 
       const times = res.onsets[c];
       const vels = res.velocities[c];
+      // open hi-hats and rides (the model's articulation head) are drawn hollow
+      const arts = (res.articulations || [])[c];
+      const marked = (res.articulation_marked || [])[c];
       const a = lowerBound(times, start - 0.05);
       const b = lowerBound(times, start + span + 0.05);
       ctx.fillStyle = color;
+      ctx.strokeStyle = color;
       const w = Math.max(3, Math.min(8, (0.02 / span) * plotW));
       for (let i = a; i < b; i++) {
         const x = xOf(times[i]);
         const h = (0.35 + (0.65 * vels[i]) / 127) * (laneH - 8);
         ctx.globalAlpha = st.clickOn[c] ? 1 : 0.35;
-        ctx.fillRect(x - w / 2, y0 + (laneH - h) / 2, w, h);
+        if (arts && marked && arts[i] === marked) {
+          ctx.lineWidth = 1.5;
+          ctx.strokeRect(x - w / 2, y0 + (laneH - h) / 2, w, h);
+          ctx.lineWidth = 1;
+        } else {
+          ctx.fillRect(x - w / 2, y0 + (laneH - h) / 2, w, h);
+        }
       }
       ctx.globalAlpha = 1;
     }
@@ -489,7 +499,10 @@
       ctx.fillText(res.classes[c], 8, y0 + laneH / 2 - 7);
       ctx.fillStyle = "#6b6b70";
       ctx.font = "11px system-ui, sans-serif";
-      ctx.fillText(`${res.counts[c]} hits`, 8, y0 + laneH / 2 + 9);
+      const arts = (res.articulations || [])[c];
+      const marked = (res.articulation_marked || [])[c];
+      const nMarked = arts && marked ? arts.filter((x) => x === marked).length : 0;
+      ctx.fillText(marked && arts ? `${res.counts[c]} · ${nMarked} ${marked}` : `${res.counts[c]} hits`, 8, y0 + laneH / 2 + 9);
     }
 
     // gutter and time axis
