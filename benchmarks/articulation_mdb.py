@@ -53,9 +53,9 @@ def called(tr, cls: str, strokes: list[tuple[float, str]]) -> list[tuple[str, bo
     art = tr.onset_articulations()[c]
     if art is None or not strokes:
         return []
-    from drumscribe.articulation import card_outputs
+    from drumscribe.articulation import output_names
 
-    name = next(o.name for o in card_outputs(tr.model_card) if o.class_name == cls)
+    name = output_names(tr.model_card, tr.classes)[c]
     ref = np.asarray([t for t, _ in strokes])
     return [(strokes[i][1], art[0][j] == name) for i, j in matched_pairs(ref, tr.onsets[c])]
 

@@ -25,16 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-#: kit piece -> (family, label): family 0 hi-hat (0 closed, 1 open), family 1 cymbals (0 crash, 1 ride)
+from drumscribe.articulation import DEFAULT_OUTPUTS
+
+#: kit piece -> (family, label): family 0 hi-hat (0 closed, 1 open), family 1 cymbals (0 crash, 1 ride), the
+#: piece sets of the shipped articulation head's outputs
 FAMILIES = {
-    "hihat_closed": (0, 0),
-    "hihat_pedal": (0, 0),
-    "hihat_open": (0, 1),
-    "crash": (1, 0),
-    "china": (1, 0),
-    "splash": (1, 0),
-    "ride": (1, 1),
-    "ride_bell": (1, 1),
+    piece: (f, label)
+    for f, o in enumerate(DEFAULT_OUTPUTS)
+    for label, pieces in ((0, o.other_pieces), (1, o.pieces))
+    for piece in pieces
 }
 FAMILY_NAMES = ("hi-hat open/closed", "cymbal ride/crash")
 PRE, POST, BAND_POOL = 2, 30, 4

@@ -17,7 +17,7 @@ measures the head on mdb-dev's subclass annotations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +43,10 @@ class ArticulationOutput:
     other_pieces: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "class": self.class_name,
-            "name": self.name,
-            "other": self.other,
-            "midi_note": self.midi_note,
-            "other_midi_note": self.other_midi_note,
-            "pieces": list(self.pieces),
-            "other_pieces": list(self.other_pieces),
-        }
+        """The card's form: the fields, ``class_name`` as ``class``, the pieces as lists."""
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        d["class"] = d.pop("class_name")
+        return d
 
     def notes(self, class_note: int) -> tuple[int, int]:
         """(MIDI note of ``name``, of ``other``) for a class whose note is ``class_note``: the output's
@@ -91,6 +86,12 @@ def card_outputs(card: dict[str, Any]) -> list[ArticulationOutput]:
     return [ArticulationOutput.from_dict(d) for d in entry.get("outputs", [])]
 
 
+def output_names(card: dict[str, Any], classes: list[str]) -> list[str | None]:
+    """Per class, the ``name`` of its articulation output (open, ride), or None."""
+    named = {o.class_name: o.name for o in card_outputs(card)}
+    return [named.get(c) for c in classes]
+
+
 def _torch_head(in_features: int, n_outputs: int) -> Any:
     from torch import nn
 
@@ -108,20 +109,16 @@ def head_logits(conv: Any, recurrent: Any, logits: Any) -> Any:
     return conv(z).transpose(1, 2)
 
 
-def recurrent_parts(net: Any) -> tuple[Any, Any]:
-    """(frontend or None, RecurrentDecoder) of a CRNN or RNN; ModelError for other architectures."""
-    decoder = getattr(net, "decoder", None)
-    if decoder is None or not hasattr(decoder, "rnn"):
+def check_recurrent(net: Any) -> None:
+    """ModelError unless ``net`` is a CRNN or RNN (a recurrent decoder whose features a head can read)."""
+    if not hasattr(net, "decoder_input") or not hasattr(getattr(net, "decoder", None), "features"):
         raise ModelError(f"articulations need a recurrent model (CRNN or RNN), got {type(net).__name__}")
-    return getattr(net, "frontend", None), decoder
 
 
 def recurrent_features(net: Any, x: Any) -> tuple[Any, Any]:
     """(recurrent output (B, T, 2H), class logits (B, T, C)) of a CRNN/RNN on standardised input (B, 1, T, F)."""
-    frontend, decoder = recurrent_parts(net)
-    h = frontend(x) if frontend is not None else x[:, 0]
-    y, _ = decoder.rnn(h)
-    return y, decoder.head(y)
+    check_recurrent(net)
+    return net.decoder.features(net.decoder_input(x))
 
 
 def make_wrapper(net: Any, conv: Any) -> Any:
@@ -142,7 +139,7 @@ def make_wrapper(net: Any, conv: Any) -> Any:
             y, logits = recurrent_features(self.net, x)
             return torch.cat([logits, head_logits(self.conv, y, logits)], dim=-1)
 
-    recurrent_parts(net)
+    check_recurrent(net)
     return WithArticulation().eval()
 
 

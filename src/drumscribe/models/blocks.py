@@ -146,8 +146,12 @@ class RecurrentDecoder(nn.Module):
         self.head = nn.Linear(2 * hidden_size, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[1]
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(recurrent output (B, T, 2H), logits (B, T, 5)): what the output layer reads, and its output."""
         y, _ = self.rnn(x)
-        return self.head(y)
+        return y, self.head(y)
 
 
 def widen_recurrent_state(

@@ -30,4 +30,8 @@ class CRNN(nn.Module):
         self.decoder = RecurrentDecoder(self.frontend.out_features, num_layers, hidden_size, cell)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.frontend(x))
+        return self.decoder(self.decoder_input(x))
+
+    def decoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, 576): the conv features the recurrent decoder reads."""
+        return self.frontend(x)

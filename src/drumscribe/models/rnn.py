@@ -18,4 +18,8 @@ class RNN(nn.Module):
         self.decoder = RecurrentDecoder(num_bands, num_layers, hidden_size, cell)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(x[:, 0])
+        return self.decoder(self.decoder_input(x))
+
+    def decoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, 84): the frames the recurrent decoder reads."""
+        return x[:, 0]

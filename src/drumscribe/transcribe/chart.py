@@ -45,7 +45,7 @@ import numpy as np
 from ..fileio import atomic_open
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 from .beatmap import BeatMap, beat_map
-from .exports import RIDE, place_on_grid
+from .exports import ARTICULATION_STAFF, RIDE, place_on_grid
 
 if TYPE_CHECKING:
     from .result import Transcription
@@ -196,10 +196,11 @@ def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
         return round(RESOLUTION * beat)
 
     strokes: dict[int, set[int]] = {}
-    rides = [a == "ride" for a in g.articulations] if g.articulations else [False] * len(bm.placed)
-    for (c, p, _), ride in zip(bm.placed, rides):
+    arts = g.articulations or (None,) * len(bm.placed)
+    for (c, p, _), art in zip(bm.placed, arts):
+        key = ARTICULATION_STAFF.get((c, art), c)  # the score's key: a ride has its own lane
         if c in LANES:
-            strokes.setdefault(tick(p), set()).add(RIDE if c == CYMBALS and ride else c)
+            strokes.setdefault(tick(p), set()).add(key if key in LANES else c)
     for cs in strokes.values():  # a blue tom and a blue cymbal cannot share a tick: the ride goes green
         if RIDE in cs and TOMS in cs:
             cs.discard(RIDE)

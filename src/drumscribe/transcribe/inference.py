@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from ..articulation import wrap_loaded
 from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
@@ -110,7 +111,7 @@ def _load_cached(folder: str, mtime_ns: int, device: str, backend: str) -> Loade
     from ..modelio import load_model
 
     log.debug("loading model %s on %s (backend %s)", folder, device, backend)
-    return _with_articulation(load_model(folder, device=device, backend=backend))
+    return wrap_loaded(load_model(folder, device=device, backend=backend))
 
 
 def get_model(
@@ -131,7 +132,7 @@ def get_model(
     dev = device_name(device)
     if isinstance(model, LoadedModel):
         if backend in ("auto", model.backend) and not (model.backend == "onnx" and dev != "cpu"):
-            return _channels_last(_with_articulation(model.to(dev)))
+            return _channels_last(wrap_loaded(model.to(dev)))
         if model.path is None:
             raise ModelError(
                 f"model {model.name!r} is loaded with the {model.backend} backend and has no folder"
@@ -140,12 +141,6 @@ def get_model(
     folder = resolve_model_path(model)
     mtime = (folder / CARD_NAME).stat().st_mtime_ns
     return _channels_last(_load_cached(str(folder.resolve()), mtime, dev, backend))
-
-
-def _with_articulation(model: LoadedModel) -> LoadedModel:
-    from ..articulation import wrap_loaded
-
-    return wrap_loaded(model)
 
 
 def _channels_last(model: LoadedModel) -> LoadedModel:

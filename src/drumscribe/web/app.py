@@ -37,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
+from ..articulation import output_names
 from ..audioformats import AUDIO_EXTENSIONS
 from ..errors import ConfigError, DrumscribeError
 from ..vocab import DEFAULT_VOCAB
@@ -146,14 +147,6 @@ def _times(a: Any) -> list[float]:
     return [round(float(x), ROUND_S) for x in np.asarray(a, dtype=np.float64)]
 
 
-def _marked_articulations(t: Any) -> list[str | None]:
-    """Per class, the name of its articulation output (open, ride), or None."""
-    from ..articulation import card_outputs
-
-    named = {o.class_name: o.name for o in card_outputs(t.model_card)}
-    return [named.get(c) if t.articulation is not None else None for c in t.classes]
-
-
 def result_payload(job: Job, t: Any) -> dict[str, Any]:
     """The JSON result of a transcription (possibly re-picked)."""
     counts = [int(len(o)) for o in t.onsets]
@@ -183,7 +176,10 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         # per class: each onset's articulation (open/closed, ride/crash) where the model names one, else null,
         # and the articulation the drum roll draws hollow (open, ride)
         "articulations": [None if a is None else list(a[0]) for a in t.onset_articulations()],
-        "articulation_marked": _marked_articulations(t),
+        "articulation_marked": [
+            name if a is not None else None
+            for name, a in zip(output_names(t.model_card, t.classes), t.onset_articulations())
+        ],
         "events": [
             {
                 k: (round(float(v), ROUND_S) if isinstance(v, float | np.floating) else _plain(v))
