@@ -104,24 +104,30 @@ def track_scores(
 
 
 def tempo_config(settings: list[str]) -> Any:
-    """A TempoConfig with ``NAME=VALUE`` settings (numbers) changed; ValueError on an unknown name or value."""
+    """A TempoConfig with ``NAME=VALUE`` settings (numbers; 0 or 1 for a switch) changed; ValueError on an unknown name or value."""
     from dataclasses import fields, replace
 
     from drumscribe.transcribe.tempo import TempoConfig
 
-    numbers = {f.name: f.type for f in fields(TempoConfig) if f.type in ("float", "int", float, int)}
-    changes: dict[str, float | int] = {}
+    numbers = {
+        f.name: f.type for f in fields(TempoConfig) if f.type in ("float", "int", "bool", float, int, bool)
+    }
+    changes: dict[str, float | int | bool] = {}
     for item in settings:
         name, sep, value = item.partition("=")
         if not sep or name not in numbers:
             raise ValueError(f"--tempo-set {item!r}: need NAME=VALUE with NAME one of {sorted(numbers)}")
-        kind = int if numbers[name] in ("int", int) else float
+        kind = {"int": int, int: int, "bool": bool, bool: bool}.get(numbers[name], float)
         try:
-            changes[name] = kind(value)
+            if kind is bool:
+                if value not in ("0", "1"):
+                    raise ValueError(value)
+                changes[name] = value == "1"
+            else:
+                changes[name] = kind(value)
         except ValueError:
-            raise ValueError(
-                f"--tempo-set {item!r}: {value!r} is not a number of type {kind.__name__}"
-            ) from None
+            wanted = "0 or 1" if kind is bool else f"a number of type {kind.__name__}"
+            raise ValueError(f"--tempo-set {item!r}: {value!r} is not {wanted}") from None
     return replace(TempoConfig(), **changes)
 
 

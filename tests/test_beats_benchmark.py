@@ -67,7 +67,10 @@ def test_tempo_set_changes_one_number_and_names_what_is_wrong():
         5,
         TempoConfig().bar_weight,
     )
+    assert tempo_config(["octave_choice=0"]).octave_choice is False
+    assert tempo_config(["octave_choice=1"]) == TempoConfig()
     for bad, match in (
+        ("octave_choice=yes", "not 0 or 1"),
         ("nonsense=1", "NAME one of"),
         ("slower_ratio", "NAME=VALUE"),
         ("min_bpm=fast", "not a number"),

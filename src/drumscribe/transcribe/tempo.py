@@ -9,8 +9,13 @@
    A groove of syncopated sixteenths repeats every three sixteenths too, and the prior, which leans to 120
    BPM, can then pick that period, 4/3 of the tempo: when the score without the prior at 4/3 of the chosen
    lag (3/4 of the tempo) is nearly as high (``slower_ratio``), the slower tempo is taken.
-3. **Half time**: a fast estimate (140 BPM or more) whose snare strokes on the beat mostly fall on one beat
-   in four is a slow backbeat (snare on 2 and 4) counted twice as fast, and is halved.
+3. **Metrical level** (:func:`choose_octave`): the estimate, half of it or double it, whichever a small
+   conditional logit (:class:`OctaveModel`, fitted on engine renders by ``scripts/fit_tempo_octave.py``)
+   scores highest from how the kit plays at each: strokes per beat of the kick, snare and cymbals, and how
+   their rises repeat at half a beat, one, two and four beats (a backbeat repeats every two beats). With it
+   switched off (``octave_choice=False``), or when the kick, snare or cymbals hardly play
+   (:func:`kit_parts_play`), the older rule runs: a fast estimate (140 BPM or more) whose snare
+   strokes on the beat mostly fall on one beat in four is a slow backbeat counted twice as fast, and is halved.
 4. **Beats**: Ellis's dynamic programme: the score of a beat at frame t is the envelope at t plus the
    best score of a previous beat tau in [t - 2P, t - P/2], penalised by ``tightness * log((t - tau) / P)^2``,
    where P is the beat period [frames]; the beats are backtracked from the best frame near the end.
@@ -22,8 +27,11 @@ D. P. W. Ellis, "Beat tracking by dynamic programming", J. New Music Research 36
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +57,10 @@ class TempoConfig:
     #: share of its own (a syncopated groove's three-sixteenth period passing for the beat; 0 turns it off)
     slower_ratio: float = 0.95
     classes: tuple[int, ...] = (KICK, SNARE, TOMS, HIHAT, CYMBALS)
-    #: an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes (at least ``halve_min_snares``)
+    #: choose the metrical level (half, as estimated, double) with the fitted :class:`OctaveModel`; when off
+    #: (or when a kit part hardly plays, :func:`kit_parts_play`), the half-time rule below runs instead
+    octave_choice: bool = True
+    #: (with ``octave_choice`` off) an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes (at least ``halve_min_snares``)
     #: fall at least ``halve_snare_share`` on one beat in four is halved (:func:`backbeat_every_fourth`)
     halve_min_bpm: float = 140.0
     halve_min_snares: int = 4
@@ -341,9 +352,13 @@ def estimate_beats(
     tempo = estimate_tempo(env, fps, config) if bpm is None else float(bpm)
     if tempo is None:
         return None, np.zeros(0)
+    chosen = bpm is None and config.octave_choice and kit_parts_play(activations, fps, config.min_onsets)
+    if chosen:
+        tempo = choose_octave(activations, tempo, fps, config)
     beats = track_beats(env, tempo, fps, config.tightness)
     if (
         bpm is None
+        and not chosen
         and tempo >= config.halve_min_bpm
         and backbeat_every_fourth(activations, beats, fps, config)
     ):
@@ -373,3 +388,180 @@ def backbeat_every_fourth(
         return False
     counts = np.bincount(on_beat % 4, minlength=4)
     return bool(counts.max() >= config.halve_snare_share * len(on_beat))
+
+
+# --- the metrical level -------------------------------------------------------------------------------------
+
+#: the fitted :class:`OctaveModel` shipped with the package (``scripts/fit_tempo_octave.py`` writes it)
+OCTAVE_MODEL_FILE = Path(__file__).with_name("tempo_octave.json")
+#: what :func:`octave_features` describes of a candidate tempo c (strokes per beat: the peaks at 0.5 over the
+#: beats from the first stroke to the last, so that a long intro without drums does not thin them; P: the beat
+#: period; r(L): the normalised autocorrelation of a class's smoothed activation rises at lag L)
+OCTAVE_FEATURES = (
+    "log2(c/120)",
+    "log2(c/120)^2",
+    "log2(kick strokes per beat)^2",
+    "log2(snare strokes per beat)^2",
+    "log2(hi-hat + cymbal strokes per beat)^2",
+    "snare r(P) - r(2P)",
+    "snare r(2P) - r(4P)",
+    "snare r(P/2)",
+    "hi-hat + cymbals r(P/2)",
+    "hi-hat + cymbals r(P) - r(P/2)",
+    "kick r(2P) - r(P)",
+    "kick r(4P) - r(2P)",
+)
+#: a doubled estimate may reach this far past ``max_bpm`` (a 115-BPM estimate of a 230-BPM swing)
+OCTAVE_HEADROOM = 1.05
+_KIT_PARTS = ((KICK,), (SNARE,), (HIHAT, CYMBALS))
+
+
+@dataclass(frozen=True)
+class OctaveModel:
+    """A conditional logit over candidate tempi: ``weights . (features - mean) / scale``, highest wins."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """One score per row of ``features`` (candidates, len(OCTAVE_FEATURES))."""
+        z = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.weights)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(OCTAVE_FEATURES), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OctaveModel:
+        if list(d.get("features", [])) != list(OCTAVE_FEATURES):
+            raise ConfigError("tempo octave model: its features are not the ones this version computes")
+        n = len(OCTAVE_FEATURES)
+        parts = [tuple(float(v) for v in d[k]) for k in ("mean", "scale", "weights")]
+        if any(len(p) != n for p in parts) or not all(s > 0 for s in parts[1]):
+            raise ConfigError(f"tempo octave model: need {n} means, positive scales and weights")
+        return cls(*parts)
+
+
+@functools.lru_cache(maxsize=4)
+def load_octave_model(path: str | Path = OCTAVE_MODEL_FILE) -> OctaveModel:
+    """The :class:`OctaveModel` in a JSON file written by ``scripts/fit_tempo_octave.py``."""
+    try:
+        record = json.loads(Path(path).read_text())
+        return OctaveModel.from_dict(record["model"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a tempo octave model ({exc})") from exc
+
+
+def octave_candidates(tempo_bpm: float, config: TempoConfig | None = None) -> list[float]:
+    """Half, the same and double ``tempo_bpm``, those within ``min_bpm`` to ``max_bpm`` (plus
+    :data:`OCTAVE_HEADROOM`)."""
+    config = config or TempoConfig()
+    top = config.max_bpm * OCTAVE_HEADROOM
+    return [c for c in (tempo_bpm / 2, tempo_bpm, tempo_bpm * 2) if config.min_bpm <= c <= top]
+
+
+def _rises(activations: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """The summed activation of ``columns``: its rectified frame difference, smoothed (1.5 frames)."""
+    x = activations[:, list(columns)].sum(axis=1).astype(np.float64)
+    return _smooth(np.maximum(np.diff(x, prepend=0.0), 0.0), 1.5)
+
+
+def _normalised_autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    ac = _autocorrelation(x - x.mean(), max_lag + 2)
+    return ac / ac[0] if ac[0] > 0 else np.zeros_like(ac)
+
+
+def _read_lag(ac: np.ndarray, lag: float) -> float:
+    """The highest autocorrelation from a frame below ``lag`` to two above it (0 if negative)."""
+    i = int(np.floor(lag))
+    window = ac[max(i - 1, 0) : i + 3]
+    return max(float(window.max()), 0.0) if len(window) else 0.0
+
+
+def octave_features(activations: np.ndarray, candidates: Sequence[float], fps: float = 100.0) -> np.ndarray:
+    """(candidates, len(:data:`OCTAVE_FEATURES`)): how the kit plays at each candidate tempo [BPM]."""
+    act = np.asarray(activations, dtype=np.float32)
+    peaks = [times for times, _ in pick_peaks(act, 0.5, fps)]
+    strokes = [sum(len(peaks[c]) for c in part if c < len(peaks)) for part in _KIT_PARTS]
+    played = np.concatenate(peaks) if peaks else np.zeros(0)
+    span_s = float(played.max() - played.min()) if len(played) else 0.0  # first to last stroke
+    longest = int(np.ceil(4 * 60.0 * fps / min(candidates))) + 1
+    kick, snare, cymbals = (_normalised_autocorrelation(_rises(act, p), longest) for p in _KIT_PARTS)
+    rows = []
+    for c in candidates:
+        period = 60.0 * fps / c
+        lc = np.log2(c / 120.0)
+        beats = span_s * c / 60.0 + 1.0  # the beats from the first stroke to the last
+        per_beat = [np.log2((n + 1) / beats) ** 2 for n in strokes]
+        s = [_read_lag(snare, k * period) for k in (0.5, 1, 2, 4)]
+        h = [_read_lag(cymbals, k * period) for k in (0.5, 1)]
+        k = [_read_lag(kick, m * period) for m in (1, 2, 4)]
+        rows.append(
+            [
+                lc,
+                lc * lc,
+                *per_beat,
+                s[1] - s[2],
+                s[2] - s[3],
+                s[0],
+                h[0],
+                h[1] - h[0],
+                k[1] - k[0],
+                k[2] - k[1],
+            ]
+        )
+    return np.asarray(rows, dtype=np.float64)
+
+
+def kit_parts_play(activations: np.ndarray, fps: float = 100.0, min_strokes: int = 4) -> bool:
+    """Whether the kick, the snare and the hi-hat + cymbals each play at least ``min_strokes`` strokes (peaks
+    at 0.5): what :func:`choose_octave` reads. Without one of them (a kick-only click, a hi-hat count-in) it
+    has nothing to go on, and the estimate keeps its level."""
+    act = np.asarray(activations, dtype=np.float32)
+    peaks = pick_peaks(act, 0.5, fps)
+    return all(sum(len(peaks[c][0]) for c in part if c < len(peaks)) >= min_strokes for part in _KIT_PARTS)
+
+
+def choose_octave(
+    activations: np.ndarray,
+    tempo_bpm: float,
+    fps: float = 100.0,
+    config: TempoConfig | None = None,
+    model: OctaveModel | None = None,
+) -> float:
+    """Half, the same or double ``tempo_bpm``: the candidate :class:`OctaveModel` scores highest (the
+    shipped model, :data:`OCTAVE_MODEL_FILE`, unless ``model`` is given)."""
+    candidates = octave_candidates(tempo_bpm, config)
+    if len(candidates) < 2:
+        return tempo_bpm
+    model = model or load_octave_model()
+    return candidates[int(np.argmax(model.scores(octave_features(activations, candidates, fps))))]
+
+
+def fit_octave_model(feature_sets: Sequence[np.ndarray], truths: Sequence[int], l2: float) -> OctaveModel:
+    """Fit an :class:`OctaveModel`: ``feature_sets[i]`` holds a song's candidates' features, ``truths[i]``
+    the index of the right one. Features are standardised over every candidate; the weights minimise the
+    mean negative log-likelihood of the right candidates plus ``l2`` times their squared norm."""
+    from scipy.optimize import minimize
+
+    if not feature_sets or len(feature_sets) != len(truths):
+        raise ValueError("need one right candidate per song, and at least one song")
+    stacked = np.concatenate([np.asarray(f, dtype=np.float64) for f in feature_sets])
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-9
+    zs = [(np.asarray(f, dtype=np.float64) - mean) / scale for f in feature_sets]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for z, t in zip(zs, truths, strict=True):
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            total -= float(np.log(p[t] + 1e-12))
+            grad -= z[t] - p @ z
+        n = len(zs)
+        return total / n + l2 * float(w @ w), grad / n + 2 * l2 * w
+
+    w = minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x
+    return OctaveModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w.tolist()))
