@@ -60,8 +60,9 @@ class TempoConfig:
     #: choose the metrical level (half, as estimated, double) with the fitted :class:`OctaveModel`; when off
     #: (or when a kit part hardly plays, :func:`kit_parts_play`), the half-time rule below runs instead
     octave_choice: bool = True
-    #: (with ``octave_choice`` off) an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes (at least ``halve_min_snares``)
-    #: fall at least ``halve_snare_share`` on one beat in four is halved (:func:`backbeat_every_fourth`)
+    #: (with ``octave_choice`` off) an estimate at least ``halve_min_bpm`` fast whose on-beat snare strokes
+    #: (at least ``halve_min_snares``) fall at least ``halve_snare_share`` on one beat in four is halved
+    #: (:func:`backbeat_every_fourth`)
     halve_min_bpm: float = 140.0
     halve_min_snares: int = 4
     halve_snare_share: float = 0.6
@@ -463,8 +464,9 @@ def octave_candidates(tempo_bpm: float, config: TempoConfig | None = None) -> li
 
 
 def _rises(activations: np.ndarray, columns: Sequence[int]) -> np.ndarray:
-    """The summed activation of ``columns``: its rectified frame difference, smoothed (1.5 frames)."""
-    x = activations[:, list(columns)].sum(axis=1).astype(np.float64)
+    """The summed activation of ``columns`` (those the activations have): its rectified frame difference,
+    smoothed (1.5 frames)."""
+    x = activations[:, [c for c in columns if c < activations.shape[1]]].sum(axis=1).astype(np.float64)
     return _smooth(np.maximum(np.diff(x, prepend=0.0), 0.0), 1.5)
 
 
