@@ -104,7 +104,8 @@ def track_scores(
 
 
 def tempo_config(settings: list[str]) -> Any:
-    """A TempoConfig with ``NAME=VALUE`` settings (numbers; 0 or 1 for a switch) changed; ValueError on an unknown name or value."""
+    """A TempoConfig with ``NAME=VALUE`` settings (numbers; 0 or 1 for a switch) changed; ValueError on an
+    unknown name or value."""
     from dataclasses import fields, replace
 
     from drumscribe.transcribe.tempo import TempoConfig
