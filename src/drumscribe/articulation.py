@@ -251,15 +251,16 @@ L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 
 def hit_examples(meta: dict[str, Any], outputs: list[ArticulationOutput], fps: float) -> list[np.ndarray]:
     """Per output, (N, 2) int array of (frame, label) for a rendered track's recorded ``hits``."""
+    from .targets import onset_frames
+
     out = []
     for o in outputs:
-        rows = [
-            (int(round(t * fps)), 1 if piece in o.pieces else 0)
+        parts = [
+            np.stack([onset_frames(times, fps), np.full(len(times), int(piece in o.pieces))], axis=1)
             for piece, times in meta.get("hits", {}).items()
-            if piece in o.pieces or piece in o.other_pieces
-            for t in times
+            if (piece in o.pieces or piece in o.other_pieces) and len(times)
         ]
-        out.append(np.asarray(rows, dtype=int).reshape(-1, 2))
+        out.append(np.concatenate(parts).astype(int) if parts else np.zeros((0, 2), dtype=int))
     return out
 
 

@@ -45,7 +45,7 @@ import numpy as np
 from ..fileio import atomic_open
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 from .beatmap import BeatMap, beat_map
-from .exports import ARTICULATION_STAFF, RIDE, place_on_grid
+from .exports import RIDE, place_on_grid, staff_key
 
 if TYPE_CHECKING:
     from .result import Transcription
@@ -198,7 +198,7 @@ def build_chart(tr: Transcription, music_stream: str | None = None) -> Chart:
     strokes: dict[int, set[int]] = {}
     arts = g.articulations or (None,) * len(bm.placed)
     for (c, p, _), art in zip(bm.placed, arts):
-        key = ARTICULATION_STAFF.get((c, art), c)  # the score's key: a ride has its own lane
+        key = staff_key(c, art)  # the score's key: a ride has its own lane
         if c in LANES:
             strokes.setdefault(tick(p), set()).add(key if key in LANES else c)
     for cs in strokes.values():  # a blue tom and a blue cymbal cannot share a tick: the ride goes green

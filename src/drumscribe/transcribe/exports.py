@@ -69,6 +69,14 @@ ARTICULATION_DRUM_STAFF: dict[int, tuple[str, int, str, int]] = {
 }
 #: (class, articulation) -> staff key
 ARTICULATION_STAFF = {(HIHAT, "open"): OPEN_HIHAT, (CYMBALS, "ride"): RIDE}
+
+
+def staff_key(c: int, articulation: str | None) -> int:
+    """The score's key of a stroke of class ``c``: its own key where the articulation head names it open
+    or ride (:data:`ARTICULATION_STAFF`), else the class."""
+    return ARTICULATION_STAFF.get((c, articulation), c)
+
+
 #: Per beat, triplets are chosen only when their quantisation error is below this fraction of the 16ths'.
 TRIPLET_PREFERENCE = 0.6
 #: beats in each parabola fit of :func:`smooth_beats`
@@ -223,7 +231,7 @@ def quantise(tr: Transcription) -> tuple[list[tuple[int, Fraction, int]], float]
     Each beat's subdivision is 4 (sixteenths) or 3 (eighth triplets), doubled where two strokes of one drum
     would otherwise share a slot; measures start on the beat phase that holds the most kicks."""
     g = place_on_grid(tr)
-    return [(c, p - g.first_measure, v) for c, p, v in g.placed], g.bpm
+    return g.from_first_measure(), g.bpm
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,10 @@ class GridPlacement:
     beats_per_bar: int = BEATS_PER_MEASURE
     #: the articulation of each placed onset (open, closed, ride, crash) where the model names one, else None
     articulations: tuple[str | None, ...] = ()
+
+    def from_first_measure(self) -> list[tuple[int, Fraction, int]]:
+        """``placed`` with positions counted in quarter notes from the first measure's start."""
+        return [(c, p - self.first_measure, v) for c, p, v in self.placed]
 
 
 def _error(frac: np.ndarray, d: int) -> float:
@@ -325,8 +337,7 @@ def _voice_events(
     its own staff key (:data:`ARTICULATION_STAFF`)."""
     out: dict[Fraction, list[int]] = {}
     for i, (c, pos, _) in enumerate(placed):
-        art = articulations[i] if i < len(articulations) else None
-        key = ARTICULATION_STAFF.get((c, art), c) if art is not None else c
+        key = staff_key(c, articulations[i] if i < len(articulations) else None)
         if _staff(key)[3] == voice:
             out.setdefault(pos, [])
             if key not in out[pos]:
@@ -417,7 +428,7 @@ def build_score(tr: Transcription) -> Any:
     from music21 import clef, instrument, layout, metadata, meter, stream, tempo
 
     g = place_on_grid(tr)
-    placed, bpm = [(c, p - g.first_measure, v) for c, p, v in g.placed], g.bpm
+    placed, bpm = g.from_first_measure(), g.bpm
     score = stream.Score()
     score.metadata = metadata.Metadata()
     score.metadata.title = f"Drums: {tr.source}" if tr.source else "Drums"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..targets import onset_frames
 from ..vocab import DEFAULT_VOCAB
 from .velocity import HEIGHT_RULE, VELOCITY_RULE, velocities_from_levels, velocity_from_height
 
@@ -214,9 +215,7 @@ class Transcription:
             if o.class_name not in self.classes or a >= self.articulation.shape[1]:
                 continue
             c = self.classes.index(o.class_name)
-            frames = np.clip(
-                np.rint(np.asarray(self.onsets[c]) * self.fps).astype(int), 0, len(self.articulation) - 1
-            )
+            frames = np.clip(onset_frames(self.onsets[c], self.fps), 0, len(self.articulation) - 1)
             p = self.articulation[frames, a].astype(np.float64)
             named = p >= 0.5
             note_named, note_other = o.notes(self.midi_notes[c])

@@ -353,13 +353,12 @@ def estimate_beats(
     tempo = estimate_tempo(env, fps, config) if bpm is None else float(bpm)
     if tempo is None:
         return None, np.zeros(0)
-    chosen = bpm is None and config.octave_choice and kit_parts_play(activations, fps, config.min_onsets)
-    if chosen:
-        tempo = choose_octave(activations, tempo, fps, config)
+    chosen = choose_octave(activations, tempo, fps, config) if bpm is None and config.octave_choice else None
+    tempo = tempo if chosen is None else chosen
     beats = track_beats(env, tempo, fps, config.tightness)
     if (
         bpm is None
-        and not chosen
+        and chosen is None
         and tempo >= config.halve_min_bpm
         and backbeat_every_fourth(activations, beats, fps, config)
     ):
@@ -482,13 +481,25 @@ def _read_lag(ac: np.ndarray, lag: float) -> float:
     return max(float(window.max()), 0.0) if len(window) else 0.0
 
 
-def octave_features(activations: np.ndarray, candidates: Sequence[float], fps: float = 100.0) -> np.ndarray:
-    """(candidates, len(:data:`OCTAVE_FEATURES`)): how the kit plays at each candidate tempo [BPM]."""
-    act = np.asarray(activations, dtype=np.float32)
+def _kit_strokes(act: np.ndarray, fps: float) -> tuple[list[int], float]:
+    """(strokes of each of :data:`_KIT_PARTS`, seconds from the first stroke of any class to the last):
+    peaks at 0.5."""
     peaks = [times for times, _ in pick_peaks(act, 0.5, fps)]
     strokes = [sum(len(peaks[c]) for c in part if c < len(peaks)) for part in _KIT_PARTS]
     played = np.concatenate(peaks) if peaks else np.zeros(0)
-    span_s = float(played.max() - played.min()) if len(played) else 0.0  # first to last stroke
+    return strokes, float(played.max() - played.min()) if len(played) else 0.0
+
+
+def octave_features(activations: np.ndarray, candidates: Sequence[float], fps: float = 100.0) -> np.ndarray:
+    """(candidates, len(:data:`OCTAVE_FEATURES`)): how the kit plays at each candidate tempo [BPM]."""
+    act = np.asarray(activations, dtype=np.float32)
+    return _octave_features(act, candidates, fps, *_kit_strokes(act, fps))
+
+
+def _octave_features(
+    act: np.ndarray, candidates: Sequence[float], fps: float, strokes: list[int], span_s: float
+) -> np.ndarray:
+    """:func:`octave_features` from the kit parts' strokes and the played span (:func:`_kit_strokes`)."""
     longest = int(np.ceil(4 * 60.0 * fps / min(candidates))) + 1
     kick, snare, cymbals = (_normalised_autocorrelation(_rises(act, p), longest) for p in _KIT_PARTS)
     rows = []
@@ -521,9 +532,8 @@ def kit_parts_play(activations: np.ndarray, fps: float = 100.0, min_strokes: int
     """Whether the kick, the snare and the hi-hat + cymbals each play at least ``min_strokes`` strokes (peaks
     at 0.5): what :func:`choose_octave` reads. Without one of them (a kick-only click, a hi-hat count-in) it
     has nothing to go on, and the estimate keeps its level."""
-    act = np.asarray(activations, dtype=np.float32)
-    peaks = pick_peaks(act, 0.5, fps)
-    return all(sum(len(peaks[c][0]) for c in part if c < len(peaks)) >= min_strokes for part in _KIT_PARTS)
+    strokes, _ = _kit_strokes(np.asarray(activations, dtype=np.float32), fps)
+    return min(strokes) >= min_strokes
 
 
 def choose_octave(
@@ -532,14 +542,22 @@ def choose_octave(
     fps: float = 100.0,
     config: TempoConfig | None = None,
     model: OctaveModel | None = None,
-) -> float:
+) -> float | None:
     """Half, the same or double ``tempo_bpm``: the candidate :class:`OctaveModel` scores highest (the
-    shipped model, :data:`OCTAVE_MODEL_FILE`, unless ``model`` is given)."""
+    shipped model, :data:`OCTAVE_MODEL_FILE`, unless ``model`` is given); None when the kick, the snare or
+    the hi-hat + cymbals play fewer than ``config.min_onsets`` strokes (:func:`kit_parts_play`), which
+    leaves nothing to choose by."""
+    config = config or TempoConfig()
+    act = np.asarray(activations, dtype=np.float32)
+    strokes, span_s = _kit_strokes(act, fps)
+    if min(strokes) < config.min_onsets:
+        return None
     candidates = octave_candidates(tempo_bpm, config)
     if len(candidates) < 2:
         return tempo_bpm
     model = model or load_octave_model()
-    return candidates[int(np.argmax(model.scores(octave_features(activations, candidates, fps))))]
+    features = _octave_features(act, candidates, fps, strokes, span_s)
+    return candidates[int(np.argmax(model.scores(features)))]
 
 
 def fit_octave_model(feature_sets: Sequence[np.ndarray], truths: Sequence[int], l2: float) -> OctaveModel:

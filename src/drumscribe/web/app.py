@@ -151,6 +151,7 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
     """The JSON result of a transcription (possibly re-picked)."""
     counts = [int(len(o)) for o in t.onsets]
     tempo = t.tempo_bpm
+    arts = t.onset_articulations()
     return {
         "id": job.id,
         "name": job.name,
@@ -175,10 +176,9 @@ def result_payload(job: Job, t: Any) -> dict[str, Any]:
         "total": int(sum(counts)),
         # per class: each onset's articulation (open/closed, ride/crash) where the model names one, else null,
         # and the articulation the drum roll draws hollow (open, ride)
-        "articulations": [None if a is None else list(a[0]) for a in t.onset_articulations()],
+        "articulations": [None if a is None else list(a[0]) for a in arts],
         "articulation_marked": [
-            name if a is not None else None
-            for name, a in zip(output_names(t.model_card, t.classes), t.onset_articulations())
+            name if a is not None else None for name, a in zip(output_names(t.model_card, t.classes), arts)
         ],
         "events": [
             {
