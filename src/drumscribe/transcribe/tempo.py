@@ -171,6 +171,34 @@ def estimate_tempo(
     return 60.0 * fps / lag
 
 
+def beat_programme(
+    local: np.ndarray, period: float, tightness: float = 400.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ellis's dynamic programme over a beat-strength curve ``local`` (period in frames, > 1): per frame, the
+    best score of a beat sequence ending there (``local`` plus the best earlier beat 0.5-2 periods back, less
+    ``tightness`` times the squared log ratio of that gap to the period, where that sum is positive) and the
+    frame of that earlier beat (-1: none)."""
+    n = len(local)
+    lo, hi = int(np.round(period / 2)), int(np.round(2 * period))
+    offsets = np.arange(lo, hi + 1)
+    penalty = -tightness * np.log(offsets / period) ** 2
+    score = np.array(local, dtype=np.float64)
+    backlink = np.full(n, -1, dtype=np.int64)
+    # frame t looks back at least ``lo`` frames, so the ``lo`` frames from t on depend only on frames before t:
+    # each such block is one vectorised step (the same sums and first-maximum choice as frame by frame)
+    for start in range(lo, n, lo):
+        t = np.arange(start, min(start + lo, n))
+        prev = t[:, None] - offsets[None, :]
+        cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty, -np.inf)
+        j = np.argmax(cand, axis=1)
+        rows = np.arange(len(t))
+        best = cand[rows, j]
+        up = best > 0
+        score[t[up]] = local[t[up]] + best[up]
+        backlink[t[up]] = prev[rows, j][up]
+    return score, backlink
+
+
 def track_beats(
     envelope: np.ndarray, tempo_bpm: float, fps: float = 100.0, tightness: float = 400.0
 ) -> np.ndarray:
@@ -184,19 +212,7 @@ def track_beats(
     local = env / std if std > 0 else env
     # smooth with a Gaussian of width period/32 so beats may sit a frame off the exact peak
     local = _smooth(local, period / 32.0)
-    lo, hi = int(np.round(period / 2)), int(np.round(2 * period))
-    offsets = np.arange(lo, hi + 1)
-    penalty = -tightness * np.log(offsets / period) ** 2
-    score = local.copy()
-    backlink = np.full(n, -1, dtype=np.int64)
-    for t in range(lo, n):
-        prev = t - offsets
-        valid = prev >= 0
-        cand = score[prev[valid]] + penalty[valid]
-        j = int(np.argmax(cand))
-        if cand[j] > 0:
-            score[t] = local[t] + cand[j]
-            backlink[t] = prev[valid][j]
+    score, backlink = beat_programme(local, period, tightness)
     # the last beat: the best-scoring frame in the final period whose score is near the local maximum
     tail = score[max(0, n - int(np.ceil(period))) :]
     t = n - len(tail) + int(np.argmax(tail))
