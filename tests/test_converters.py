@@ -426,22 +426,22 @@ def test_adtof(tmp_path, compression):
     files[1].write_bytes(data[: len(data) // 2])
     out = tmp_path / "store"
     summary = convert(get_converter("adtof-yt")(src, segments_per_track=2), out, progress=False)
-    assert [p.track_id for p in summary.failed] == ["test/00000001-00000000"]
+    assert [p.track_id for p in summary.failed] == ["adtof_yt_test/00000001-00000000"]
     assert "00000001.shard/00000000.snapshot" in str(summary.failed[0])
     store = Store(out)
     # shard 0 of train holds elements 0, 2, 4 (round robin) -> tracks of 2 and 1 segments
-    t0 = "train/00000000-00000000/0000"
-    t1 = "train/00000000-00000000/0001"
+    t0 = "adtof_yt_train/00000000-00000000/0000"
+    t1 = "adtof_yt_train/00000000-00000000/0001"
     assert store.records[t0].n_frames == 800 and store.records[t1].n_frames == 400
     want_x = np.concatenate([train[0][0][:, :, 0], train[2][0][:, :, 0]])
     np.testing.assert_array_equal(np.asarray(store.features(t0)), want_x.astype(np.float16))
     np.testing.assert_array_equal(store.targets(t0), np.concatenate([train[0][1], train[2][1]]))
     np.testing.assert_array_equal(
-        store.targets("train/00000001-00000000/0000"), np.concatenate([train[1][1], train[3][1]])
+        store.targets("adtof_yt_train/00000001-00000000/0000"), np.concatenate([train[1][1], train[3][1]])
     )
     assert store.records[t0].meta["segment_frames"] == 400
     assert sum(r.n_frames for r in store.records.values() if r.split == "train") == 5 * 400
-    assert store.track_ids("test") == ["test/00000000-00000000/0000"]
+    assert store.track_ids("test") == ["adtof_yt_test/00000000-00000000/0000"]
     assert len(store.track_ids("validation")) == 1
     # re-run: every finished shard is skipped
     again = convert(get_converter("adtof-yt")(src, segments_per_track=2), out, progress=False)
@@ -612,3 +612,88 @@ def test_rerun_skips_and_interrupt_leaves_no_partial_files(tmp_path, monkeypatch
     assert again.skipped == 3 and again.converted == 0
     redo = convert(get_converter("sadtp")(src), out, overwrite=True, progress=False)
     assert redo.converted == 3 and len(Store(out)) == 3
+
+
+def test_a_resumed_run_must_convert_the_same_way(tmp_path):
+    """A store is resumed only by the run that made its tracks: other converter options are refused (before
+    the manifest exists too), and a store with tracks but no record of how they were made is not guessed at."""
+    from drumscribe.errors import OutputExistsError
+
+    src = tmp_path / "songs"
+    for name in ("a", "b"):
+        write_wav(src / f"{name}.wav")
+        (src / f"{name}.txt").write_text("0.1\tkick\n")
+    out = tmp_path / "store"
+    assert convert(get_converter("folder")(src, split="test"), out, progress=False).converted == 2
+    with pytest.raises(OutputExistsError, match=r"other options \(split: 'test' then, 'train' now\)"):
+        convert(get_converter("folder")(src, split="train"), out, progress=False)
+    (out / "manifest.json").unlink()  # as an interrupted run leaves it
+    with pytest.raises(OutputExistsError, match="split: 'test' then"):
+        convert(get_converter("folder")(src, split="train"), out, progress=False)
+    again = convert(get_converter("folder")(src, split="test"), out, progress=False)
+    assert again.skipped == 2 and Store(out).track_ids("test") == ["a", "b"]
+    (out / "manifest.json").unlink()
+    (out / ".convert" / "run.json").unlink()  # tracks from an older version's interrupted run
+    with pytest.raises(OutputExistsError, match="no record of the conversion"):
+        convert(get_converter("folder")(src, split="test"), out, progress=False)
+    redo = convert(get_converter("folder")(src, split="train"), out, overwrite=True, progress=False)
+    assert redo.converted == 2 and Store(out).track_ids("train") == ["a", "b"]
+
+
+def test_tracks_whose_store_files_would_share_a_name_are_not_both_kept(tmp_path):
+    src = tmp_path / "songs"
+    for name, t in (("my song", 0.1), ("my_song", 0.2)):
+        write_wav(src / f"{name}.wav")
+        (src / f"{name}.txt").write_text(f"{t}\tkick\n")
+    summary = convert(get_converter("folder")(src, split="train"), tmp_path / "o", progress=False)
+    assert summary.converted == 1 and [p.track_id for p in summary.missing] == ["my_song"]
+    assert "'my song'" in summary.missing[0].message
+    store = Store(tmp_path / "o")
+    assert store.track_ids() == ["my song"]
+    assert_onsets(store, "my song", expected([(0.1, KD)]))
+
+
+def test_two_train_folders_of_saved_datasets_keep_their_shards_apart(tmp_path):
+    src = tmp_path / "adtof"
+    write_saved_dataset(src / "adtof_yt_train", adtof_elements(1, 1), num_shards=1)
+    write_saved_dataset(src / "more_train", adtof_elements(1, 2), num_shards=1)
+    summary = convert(get_converter("adtof-yt")(src, segments_per_track=1), tmp_path / "o", progress=False)
+    assert summary.converted == 2
+    store = Store(tmp_path / "o")
+    assert sorted(store.records[t].meta["folder"] for t in store.track_ids("train")) == [
+        "adtof_yt_train",
+        "more_train",
+    ]
+
+
+def test_midi_annotations_read_the_drum_channel_and_zero_length_notes(tmp_path):
+    """In a song's MIDI file only channel 10 holds drums (a piano's C2 is no kick); a drum note whose
+    note-off shares its tick is a stroke; one that never ends is not. Drums on another channel (MDB Drums++)
+    are read when channel 10 is empty."""
+    from drumscribe.data.annotations import read_midi
+    from drumscribe.vocab import get_label_map
+
+    gm = get_label_map("gm")
+    mid = mido.MidiFile(ticks_per_beat=480)  # 120 BPM: 960 ticks per second
+    piano, drums = mido.MidiTrack(), mido.MidiTrack()
+    piano += [
+        mido.Message("note_on", note=36, velocity=90, channel=0, time=96),
+        mido.Message("note_off", note=36, channel=0, time=200),
+    ]
+    drums += [
+        mido.Message("note_on", note=38, velocity=100, channel=9, time=192),
+        mido.Message("note_off", note=38, channel=9, time=24),
+        mido.Message("note_on", note=42, velocity=64, channel=9, time=72),  # at 0.3 s, zero length
+        mido.Message("note_on", note=42, velocity=0, channel=9, time=0),
+        mido.Message("note_on", note=49, velocity=64, channel=9, time=96),  # never ends
+    ]
+    mid.tracks += [piano, drums]
+    mid.save(str(tmp_path / "song.mid"))
+    got = read_midi(tmp_path / "song.mid", gm)
+    for c, want in zip(range(5), expected([(0.2, SD), (0.3, HH)])):
+        np.testing.assert_allclose(got.onsets[c], want)
+    np.testing.assert_allclose(got.velocities[HH], [64 / 127])
+    write_midi(tmp_path / "plus.mid", [(0.125, 36, 100), (0.25, 38, 90)], channel=0)
+    got = read_midi(tmp_path / "plus.mid", gm)
+    for c, want in zip(range(5), expected([(0.125, KD), (0.25, SD)])):
+        np.testing.assert_allclose(got.onsets[c], want)

@@ -58,7 +58,7 @@ def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[IO
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh, indent=indent, default=_json_default)
+        json.dump(obj, fh, indent=indent, default=json_default)
         fh.write("\n")
 
 
@@ -72,7 +72,7 @@ def save_npy(path: str | Path, array: np.ndarray) -> None:
         np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

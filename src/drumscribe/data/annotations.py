@@ -177,12 +177,21 @@ def read_csv(path: str | Path, label_map: LabelMap) -> Annotation:
     return _collect(events, label_map, path)
 
 
-def read_midi(path: str | Path, label_map: LabelMap) -> Annotation:
-    """Notes of every track and channel of a MIDI file, mapped by pitch; velocities are MIDI velocity / 127.
+#: the General MIDI percussion channel (channel 10, numbered from 0)
+GM_DRUM_CHANNEL = 9
 
-    Tempo changes are honoured (pretty_midi). As in the thesis (partitura), a note-on with velocity 0 is a
-    note-off, and a note-on that never ends is dropped.
+
+def read_midi(path: str | Path, label_map: LabelMap) -> Annotation:
+    """The strokes of a MIDI file, mapped by pitch; velocities are MIDI velocity / 127.
+
+    Every note-on (velocity > 0) that a note-off (or a note-on of velocity 0) of its channel and pitch ends,
+    at the same tick or later, is a stroke: a stroke whose note-off shares its tick counts too (pretty_midi
+    drops such notes). As in the thesis (partitura), a note-on that never ends is dropped. When any note
+    is on the General MIDI percussion channel (10), only that channel is read, so a song file's piano or
+    bass notes are not taken for drums; files with their drums on other channels (MDB Drums++ uses channel
+    1) are read whole. Tempo changes are honoured (pretty_midi's tick-to-time map).
     """
+    import mido
     import pretty_midi
 
     path = Path(path)
@@ -190,14 +199,23 @@ def read_midi(path: str | Path, label_map: LabelMap) -> Annotation:
         raise AnnotationError(f"{path}: MIDI file not found")
     try:
         pm = pretty_midi.PrettyMIDI(str(path))
+        # (tick, channel, pitch, velocity) of every ended note-on
+        notes: list[tuple[int, int, int, int]] = []
+        for track in mido.MidiFile(str(path)).tracks:
+            tick = 0
+            open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
+            for msg in track:
+                tick += msg.time
+                if msg.type == "note_on" and msg.velocity > 0:
+                    open_notes.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
+                elif msg.type in ("note_on", "note_off"):
+                    for start, velocity in open_notes.pop((msg.channel, msg.note), []):
+                        notes.append((start, msg.channel, msg.note, velocity))
+        if any(ch == GM_DRUM_CHANNEL for _, ch, _, _ in notes):
+            notes = [n for n in notes if n[1] == GM_DRUM_CHANNEL]
+        events = [(float(pm.tick_to_time(t)), pitch, velocity / 127.0) for t, _, pitch, velocity in notes]
     except Exception as exc:  # pretty_midi/mido raise many kinds of errors on corrupt files
         raise AnnotationError(f"{path}: cannot read MIDI file ({type(exc).__name__}: {exc})") from None
-    events = [
-        (note.start, int(note.pitch), note.velocity / 127.0)
-        for inst in pm.instruments
-        for note in inst.notes
-        if note.velocity > 0
-    ]
     return _collect(events, label_map, path)
 
 

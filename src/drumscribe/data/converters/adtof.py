@@ -88,7 +88,8 @@ class AdtofConverter(Converter):
                     Problem(folder.name, self.relative(folder), "no <run>/*.shard/*.snapshot files")
                 )
             for f in files:
-                job_id = f"{split}/{f.parent.stem}-{f.stem}"
+                # the folder's name, not only the split, keeps two *_train folders' shards apart
+                job_id = f"{folder.name}/{f.parent.stem}-{f.stem}"
                 jobs.append(TrackJob(job_id, split, audio=[f], meta={"folder": folder.name}))
         return jobs, problems
 

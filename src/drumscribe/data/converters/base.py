@@ -3,13 +3,16 @@
 A converter lists the tracks of a release as :class:`TrackJob` objects (plus a :class:`Problem` for every
 track whose files are missing, so a partial download converts what is there) and turns one job into store
 tracks. :func:`convert` runs the jobs in worker processes with a progress bar, skips tracks a previous
-run finished (their ``.track.json`` record exists; files are written atomically, record last), collects
+run finished (their ``.track.json`` record exists; files are written atomically, record last) but refuses to
+resume a store whose tracks another dataset, other feature settings or other converter options made (the
+run's settings are written to ``.convert/run.json`` before the first track), collects
 every failure by track and file name without stopping the rest, and finally writes ``manifest.json``
 with the training statistics and ``conversion.json`` with the summary.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -23,15 +26,17 @@ import numpy as np
 
 from ... import audioformats
 from ...errors import AnnotationError, DatasetLayoutError, DrumscribeError, OutputExistsError
-from ...fileio import read_json, write_json
+from ...fileio import json_default, read_json, write_json
 from ...vocab import CLASS_NAMES, LabelMap
 from ..annotations import Annotation
-from ..store import MANIFEST, SPLITS, StoreWriter, TrackRecord, file_checksum
+from ..store import MANIFEST, SPLITS, StoreWriter, TrackRecord, file_checksum, safe_track_id
 from . import DEFAULT_WORKERS
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "conversion.json"
+#: written before the first track, so a resumed run can check it converts the same thing the same way
+RUN_RECORD = Path(".convert") / "run.json"
 #: the suffixes :mod:`drumscribe.audio` decodes, WAV and FLAC first (the order a converter tries them in)
 AUDIO_EXTENSIONS = (".wav", ".flac", *sorted(audioformats.AUDIO_EXTENSIONS - {".wav", ".flac"}))
 
@@ -268,16 +273,21 @@ def convert(
     fc_dict = fc.to_dict()
     converter.check_layout()
     jobs, missing = converter.list_jobs()
+    jobs = _distinct_file_names(jobs, missing)
     if not jobs:
+        first = "; ".join(str(p) for p in missing[:3])
         raise converter.layout_error(
-            "no tracks found" + (f" ({len(missing)} listed tracks have missing files)" if missing else "")
+            "no tracks found"
+            + (f" ({len(missing)} listed tracks have problems; the first: {first})" if missing else "")
         )
-    _check_existing(out, converter.name, fc_dict, overwrite)
+    run = {"name": converter.name, "feature_config": fc_dict, "options": _plain(converter.options)}
+    _check_existing(out, run, overwrite)
     if overwrite:
         _clear_tracks(out)
     elif (out / "tracks").is_dir():
         for stale in (out / "tracks").glob(".*.part"):  # left by a killed run: never a finished file
             stale.unlink(missing_ok=True)
+    write_json(out / RUN_RECORD, run)
     writer = StoreWriter(out, converter.name, fc_dict, classes=CLASS_NAMES, source=converter.source_info())
     summary = ConversionSummary(dataset=converter.name, out=str(out), jobs=len(jobs), missing=list(missing))
     todo = [j for j in jobs if overwrite or not converter.job_done(j, writer)]
@@ -325,22 +335,78 @@ def convert(
     return summary
 
 
-def _check_existing(out: Path, name: str, fc_dict: dict[str, Any], overwrite: bool) -> None:
-    path = out / MANIFEST
-    if not path.is_file() or overwrite:
-        if out.is_file():
-            raise OutputExistsError(f"{out}: exists and is a file, not a store folder")
+def _plain(obj: Any) -> Any:
+    """``obj`` as its JSON form reads back (paths as strings, tuples as lists), for comparing runs."""
+    return json.loads(json.dumps(obj, default=json_default))
+
+
+def _distinct_file_names(jobs: list[TrackJob], problems: list[Problem]) -> list[TrackJob]:
+    """The jobs whose store file names (:func:`~drumscribe.data.store.safe_track_id`) differ; a later job
+    whose files would overwrite an earlier one's ("my song" and "my_song", "a/b" and "a__b") becomes a
+    problem instead."""
+    owner: dict[str, str] = {}
+    kept = []
+    for job in jobs:
+        key = safe_track_id(job.track_id)
+        if key in owner and owner[key] != job.track_id:
+            problems.append(
+                Problem(
+                    job.track_id,
+                    job.track_id,
+                    f"its store files would be named like those of {owner[key]!r} ({key}); rename one of them",
+                )
+            )
+            continue
+        owner.setdefault(key, job.track_id)
+        kept.append(job)
+    return kept
+
+
+def _check_existing(out: Path, run: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to add to a store that another dataset or other feature settings (``run``: name, feature_config)
+    wrote, or whose tracks other converter options (``run["options"]``) made, finished (its manifest) or
+    interrupted (its run record); with ``overwrite`` anything goes but a file in the way."""
+    if out.is_file():
+        raise OutputExistsError(f"{out}: exists and is a file, not a store folder")
+    if overwrite:
         return
-    manifest = read_json(path)
-    if manifest.get("name") != name:
+    if (out / RUN_RECORD).is_file():
+        before = read_json(out / RUN_RECORD)
+    elif (out / MANIFEST).is_file():
+        manifest = read_json(out / MANIFEST)
+        source = (manifest.get("conversion") or {}).get("source") or {}
+        before = {k: manifest.get(k) for k in ("name", "feature_config")}
+        if "options" in source:
+            before["options"] = source["options"]
+    elif any((out / "tracks").glob("*.track.json")):
         raise OutputExistsError(
-            f"{out}: holds the store of {manifest.get('name')!r}, not {name!r}; choose another folder "
+            f"{out}: holds tracks but no record of the conversion that wrote them (no manifest.json, no "
+            f"{RUN_RECORD.as_posix()}); choose another folder or pass --overwrite"
+        )
+    else:
+        return
+    if before.get("name") != run["name"]:
+        raise OutputExistsError(
+            f"{out}: holds the store of {before.get('name')!r}, not {run['name']!r}; choose another folder "
             "or pass --overwrite"
         )
-    if manifest.get("feature_config") != fc_dict:
+    if before.get("feature_config") != run["feature_config"]:
         raise OutputExistsError(
-            f"{out}: was converted with other feature settings ({manifest.get('feature_config')}); "
+            f"{out}: was converted with other feature settings ({before.get('feature_config')}); "
             "pass --overwrite to convert again"
+        )
+    old, new = before.get("options") or {}, run["options"]
+    changed = [
+        f"{k}: {old.get(k)!r} then, {new.get(k)!r} now"
+        for k in sorted(set(old) | set(new))
+        if "options" in before and old.get(k) != new.get(k)
+    ]
+    if not any((out / "tracks").glob("*.track.json")):
+        return  # no track to disagree with (a first run in which every track failed)
+    if changed:
+        raise OutputExistsError(
+            f"{out}: was converted with other options ({', '.join(changed)}); its tracks would not match them. "
+            "Pass --overwrite to convert again, or choose another folder"
         )
 
 
