@@ -212,6 +212,68 @@ def test_config_round_trip_and_errors() -> None:
         TrainConfig.from_dict({"arch": "cnn", "learning_rate": 1})
     with pytest.raises(ConfigError):
         TrainConfig(monitor="accuracy")
+    for bad, why in (
+        ({"threshold": 0.0}, "threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"lr": float("nan")}, "lr must be finite"),
+        ({"lr": float("inf")}, "lr must be finite"),
+        ({"grad_clip": 0.0}, "grad_clip"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            TrainConfig(arch="cnn", data=["x"], **bad)
+
+
+def test_a_loss_that_is_not_finite_stops_training_with_its_place(
+    store: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from drumscribe.errors import TrainingError
+    from drumscribe.train import loss as loss_module
+
+    real = loss_module.weighted_bce_loss
+    calls = {"n": 0}
+
+    def nan_on_the_fifth_step(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(loss_module, "weighted_bce_loss", nan_on_the_fifth_step)
+    cfg = tiny_config(store, epochs=3, steps_per_epoch=3)
+    with pytest.raises(TrainingError, match=r"epoch 2, step 2: the loss \(nan\).*still holds epoch 1"):
+        run_training(cfg, tmp_path / "run")
+
+
+def test_evaluation_refuses_a_store_of_other_features(store: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from drumscribe.errors import ModelError
+
+    run = tmp_path / "run"
+    run_training(tiny_config(store, epochs=1, steps_per_epoch=1), run)
+    other = tmp_path / "fps50"
+    shutil.copytree(store, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["feature_config"]["fps"] = 50
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="fps50: its features"):
+        evaluate_model(run, [other], progress=False)
+
+
+def test_a_run_config_file_is_read_under_any_name(store: Path, tmp_path: Path) -> None:
+    """``train --config FILE`` reads FILE (not a config.json beside it), its store paths from FILE's folder."""
+    from drumscribe.cli import build_parser
+    from drumscribe.train.cli import build_config
+    from drumscribe.train.loop import save_run_config
+
+    for arch, folder in (("cnn", tmp_path / "a"), ("rnn", tmp_path / "b")):
+        folder.mkdir()
+        save_run_config(tiny_config(store, arch=arch, arch_params={}), folder, {})
+    (tmp_path / "b" / "config.json").rename(tmp_path / "a" / "rnn_run.json")
+    args = build_parser().parse_args(
+        ["train", "--config", str(tmp_path / "a" / "rnn_run.json"), "--out", "x"]
+    )
+    cfg = build_config(args)
+    assert cfg.arch == "rnn" and cfg.data == [str(store)]
 
 
 # ---------------------------------------------------------------- scoring
@@ -509,6 +571,14 @@ def test_cli_train_evaluate_and_tune_thresholds(store: Path, tmp_path: Path, cap
         == 0
     )
     assert load_model(run).thresholds.tolist() == tuned
+    # a shipped model's card is never rewritten: the user tunes a copy
+    from drumscribe.modelio import PRETRAINED_DIR
+
+    card = (PRETRAINED_DIR / "default" / "model.json").read_bytes()
+    capsys.readouterr()
+    assert main(["-q", "evaluate", "default", "--data", str(store), "--tune-thresholds"]) == 1
+    assert "a shipped model" in capsys.readouterr().err
+    assert (PRETRAINED_DIR / "default" / "model.json").read_bytes() == card
     at_half = evaluate_model(run, [store], split="validation", threshold=0.5, progress=False)["pooled"][
         "class_f1"
     ]

@@ -164,10 +164,28 @@ def test_cli_reports_a_bad_store(tmp_path, capsys):
     code = main(["tune", "--arch", "cnn", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert code == 1
     assert "not a drumscribe dataset store" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "tune.json").exists()  # the typo does not claim the folder
     code = main(
         ["tune", "--arch", "cnn", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--fix", "cell=gru"]
     )
     assert code == 1
+
+
+def test_an_interrupted_search_is_not_saved_as_finished(tmp_path):
+    """Tune returns from a search stopped by Ctrl-C; unless every trial ended, nothing is chosen."""
+    from drumscribe.errors import DrumscribeError
+    from drumscribe.tune.runner import check_search_ended
+
+    class Grid(list):
+        def __init__(self, terminated, errors, running):
+            super().__init__(range(terminated + errors + running))
+            self.num_terminated, self.num_errors = terminated, errors
+
+    check_search_ended(Grid(2, 1, 0), 3, tmp_path)
+    with pytest.raises(DrumscribeError, match=r"2 of 3 trials ended.*--resume"):
+        check_search_ended(Grid(2, 0, 1), 3, tmp_path)
+    with pytest.raises(DrumscribeError, match="1 of 3 trials ended"):
+        check_search_ended(Grid(1, 0, 0), 3, tmp_path)  # the searcher had not started the others
 
 
 # ----------------------------------------------------------------------------- end to end (Ray)
@@ -266,7 +284,11 @@ def test_two_trial_one_epoch_tune(tmp_path):
     trial_dir = out / "trials" / results["best_trial"]
     assert _sha(out / "best" / "weights.safetensors") == _sha(trial_dir / "best" / "weights.safetensors")
     assert (out / "metrics.csv").read_text() == (trial_dir / "metrics.csv").read_text()
-    assert (out / "config.json").read_text() == (trial_dir / "config.json").read_text()
+    from drumscribe.train.loop import load_run_config
+
+    # the config is the trial's, with store paths that hold from the tune folder (evaluate OUT finds them)
+    assert load_run_config(out) == load_run_config(trial_dir)
+    assert load_run_config(out).data == [str(store.resolve())]
 
     # test scores of the selected model against an independent count with mir_eval
     tp, fp, fn = _independent_test_counts(out / "best", store)

@@ -37,3 +37,7 @@ class ConfigError(DrumscribeError):
 
 class OutputExistsError(DrumscribeError):
     """An output file exists and overwriting was not requested."""
+
+
+class TrainingError(DrumscribeError):
+    """Training cannot go on (the loss or the gradients stopped being finite)."""

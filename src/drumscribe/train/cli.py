@@ -186,7 +186,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig from ``--config`` (or the run's config when resuming) overridden by the flags."""
-    from .loop import CONFIG_NAME, load_run_config
+    from .loop import CONFIG_NAME, load_run_config, read_run_config
 
     base: dict[str, Any] = {}
     if args.config:
@@ -196,7 +196,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
             raw = read_json(args.config)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{args.config}: unreadable config ({exc})") from exc
-        base = load_run_config(Path(args.config).parent).to_dict() if "train_config" in raw else raw
+        base = read_run_config(args.config).to_dict() if "train_config" in raw else raw
     elif args.resume and (Path(args.out) / CONFIG_NAME).is_file():
         base = load_run_config(args.out).to_dict()
     overrides: dict[str, Any] = {
@@ -293,7 +293,7 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..fileio import read_json, write_json
-    from ..modelio import CARD_NAME, load_model, resolve_model_path
+    from ..modelio import CARD_NAME, PRETRAINED_DIR, load_model, resolve_model_path
     from .evaluate import evaluate_model, tune_thresholds
     from .loop import CONFIG_NAME, load_run_config, resolve_device
 
@@ -306,6 +306,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         cfg = load_run_config(run)
         data = cfg.test_data or cfg.data
     folder = resolve_model_path(args.model)
+    if args.tune_thresholds and folder.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
+        raise ConfigError(
+            f"{args.model}: a shipped model ({folder}); --tune-thresholds writes into the model card, and every "
+            f"transcription would use the thresholds: copy the folder (cp -r {folder} my-model) and tune the copy"
+        )
     model = load_model(folder, device=device)
     if args.tune_thresholds:
         thresholds = tune_thresholds(model, data, split="validation", window_s=args.window_s, device=device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -94,8 +95,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "window_frames", "early_stop_patience"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.weight_decay < 0:
-            raise ConfigError(f"lr must be > 0 and weight_decay >= 0 (got {self.lr}, {self.weight_decay})")
+        if (
+            not (math.isfinite(self.lr) and math.isfinite(self.weight_decay))
+            or self.lr <= 0
+            or self.weight_decay < 0
+        ):
+            raise ConfigError(
+                f"lr must be finite and > 0, weight_decay finite and >= 0 (got {self.lr}, {self.weight_decay})"
+            )
+        if not 0.0 < float(self.threshold) <= 1.0:
+            raise ConfigError(f"threshold must be in (0, 1], got {self.threshold}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ConfigError(f"grad_clip must be finite and > 0, got {self.grad_clip}")
         if not 0.0 <= float(self.ema_decay) < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if min(self.augment_gain_db, self.augment_freq_mask, self.augment_eq_db) < 0:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.store import Store
-from ..errors import DatasetLayoutError
+from ..errors import DatasetLayoutError, ModelError
 from ..peaks import sigmoid
 from ..vocab import CLASS_NAMES, NUM_CLASSES
 
@@ -253,8 +253,16 @@ def evaluate_model(
 
     ``threshold`` defaults to the model card's per-class thresholds.
     """
+    from ..features import FeatureConfig
+
     model = _as_loaded(model_or_path, device)
     stores = open_stores(stores)
+    for store in stores:
+        if FeatureConfig.from_dict(store.feature_config) != model.feature_config:
+            raise ModelError(
+                f"{store.root}: its features ({store.feature_config}) are not the model's "
+                f"({model.feature_config.to_dict()}); convert the data again with the model's feature settings"
+            )
     thr = model.thresholds.tolist() if threshold is None else threshold
     outputs = model_activations(model, stores, split, device, progress)
     result = score_activations(outputs, stores, thr, protocol, window_s)

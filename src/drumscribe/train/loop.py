@@ -32,7 +32,7 @@ import numpy as np
 from .. import __version__
 from ..data.loader import WindowDataset, combined_statistics
 from ..data.store import Store
-from ..errors import ConfigError, DatasetLayoutError, OutputExistsError
+from ..errors import ConfigError, DatasetLayoutError, OutputExistsError, TrainingError
 from ..features import FeatureConfig, band_frequencies
 from ..fileio import atomic_open, atomic_path, read_json, write_json
 from ..vocab import CLASS_NAMES
@@ -115,8 +115,14 @@ def save_run_config(cfg: TrainConfig, out: Path, extra: dict[str, Any]) -> None:
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
     """The TrainConfig of a run folder, with store paths made absolute again."""
-    run_dir = Path(run_dir)
-    path = run_dir / CONFIG_NAME
+    return read_run_config(Path(run_dir) / CONFIG_NAME)
+
+
+def read_run_config(path: str | Path) -> TrainConfig:
+    """The TrainConfig of a run's ``config.json`` at ``path`` (under any name), its store paths made absolute
+    again from the folder the file is in."""
+    path = Path(path)
+    run_dir = path.parent
     if not path.is_file():
         raise ConfigError(f"{path}: no training config (not a drumscribe run folder)")
     d = dict(read_json(path)["train_config"])
@@ -357,14 +363,25 @@ def run_training(
         net.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False, disable=None)
-        for x, y in bar:
+        for step, (x, y) in enumerate(bar, start=1):
             x = x.to(device)
             y = y.to(device)
             logits = net(x)
             loss = weighted_bce_loss(logits, y, class_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip, error_if_nonfinite=True)
+            norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            if not (torch.isfinite(loss) and torch.isfinite(norm)):
+                kept = (
+                    f"{ckpt_path} still holds epoch {state['epoch']} (--resume continues from it)"
+                    if state["epoch"]
+                    else "no epoch had finished"
+                )
+                raise TrainingError(
+                    f"{out}: epoch {epoch}, step {step}: the loss ({float(loss.detach()):g}) or the gradient norm "
+                    f"({float(norm):g}) is not finite, so training stopped before the weights took it; try a "
+                    f"lower --lr or --grad-clip. {kept}"
+                )
             optimizer.step()
             if ema is not None:
                 ema.update_parameters(net)

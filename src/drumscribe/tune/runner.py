@@ -416,9 +416,16 @@ def finalize(result_grid: Any, settings: TuneSettings, out: Path) -> dict[str, A
     if not (run_dir / "best").is_dir():
         raise DrumscribeError(f"{run_dir}: the best trial has no best/ model folder")
     _copy_tree_atomic(run_dir / "best", out / "best")
-    for name in ("metrics.csv", "config.json"):
-        if (run_dir / name).is_file():
-            _copy_file_atomic(run_dir / name, out / name)
+    from ..train.loop import CONFIG_NAME, load_run_config, save_run_config
+
+    if (run_dir / "metrics.csv").is_file():
+        _copy_file_atomic(run_dir / "metrics.csv", out / "metrics.csv")
+    if (
+        run_dir / CONFIG_NAME
+    ).is_file():  # written again: its store paths are relative to the folder it is in
+        raw = read_json(run_dir / CONFIG_NAME)
+        extra = {k: v for k, v in raw.items() if k not in ("train_config", "paths_relative_to")}
+        save_run_config(load_run_config(run_dir), out, extra)
     trial_results = read_json(run_dir / "results.json") if (run_dir / "results.json").is_file() else {}
     stores = test_store_paths(settings)
     test = evaluate_selected(out / "best", stores, settings)
@@ -479,6 +486,15 @@ def _load_or_save_settings(settings: TuneSettings, out: Path, resume: bool) -> T
     return settings
 
 
+def _check_stores(settings: TuneSettings) -> None:
+    """A clear error for a bad store or training setting now, not inside a Ray worker."""
+    from ..data.store import Store
+
+    for p in [*settings.data, *(settings.val_data or []), *(settings.test_data or [])]:
+        Store(p)
+    settings.train_config({}, {}, settings.seed)  # unknown or invalid --train settings
+
+
 def run_tune(settings: TuneSettings, out_dir: str | Path, resume: bool = False) -> dict[str, Any]:
     """Search ``settings.arch`` on ``settings.data``; write the run folder ``out_dir``; return results.json's dict.
 
@@ -489,12 +505,10 @@ def run_tune(settings: TuneSettings, out_dir: str | Path, resume: bool = False) 
     if resume and (out / "results.json").is_file():
         log.info("%s: tune run finished already", out)
         return read_json(out / "results.json")
+    _check_stores(settings)  # before tune.json is written: a typo must not claim the folder
     out.mkdir(parents=True, exist_ok=True)
     settings = _load_or_save_settings(settings, out, resume)
-    for p in [*settings.data, *(settings.val_data or []), *(settings.test_data or [])]:
-        from ..data.store import Store
-
-        Store(p)  # a clear error for a bad store now, not inside a Ray worker
+    _check_stores(settings)  # the saved settings' stores, when resuming
     _ray_environment()
     with ray_session(settings.address):
         from ray import tune
@@ -540,7 +554,19 @@ def run_tune(settings: TuneSettings, out_dir: str | Path, resume: bool = False) 
                 ),
             )
         result_grid = tuner.fit()
+    check_search_ended(result_grid, settings.trials, out)
     return finalize(result_grid, settings, out)
 
 
-__all__ = ["METRIC", "TuneSettings", "finalize", "ray_session", "run_trial", "run_tune"]
+def check_search_ended(result_grid: Any, trials: int, out: Path) -> None:
+    """Raise unless all ``trials`` trials of the search ended (finished, stopped or failed): Tune returns
+    from an interrupted search (Ctrl-C) too, and a choice among trials cut short would be saved as final."""
+    ended = result_grid.num_terminated + result_grid.num_errors
+    if len(result_grid) < trials or ended < len(result_grid):
+        raise DrumscribeError(
+            f"{out}: the search stopped before it ended ({ended} of {trials} trials ended); nothing was chosen "
+            "or saved as its result. Run the same command with --resume to finish it"
+        )
+
+
+__all__ = ["METRIC", "TuneSettings", "check_search_ended", "finalize", "ray_session", "run_trial", "run_tune"]
