@@ -126,6 +126,21 @@ def test_chart_keeps_two_hand_strokes_per_tick_and_has_practice_sections(tmp_pat
     )
 
 
+def test_sections_after_a_short_first_measure_start_on_the_bars_they_name(tmp_path) -> None:
+    """Kicks on every bar's first beat, the bars starting half a bar in: the chart opens with a two-beat
+    measure, and "Bar 9" and "Bar 17" sit on the chart's ninth and seventeenth measures."""
+    kicks = list(np.arange(1.0, 40.0, 2.0))
+    chart = read_chart(hits([kicks], 40.5, 0.5 * np.arange(81), 120.0).to_chart(tmp_path / "p.chart"))
+    res = chart["res"]
+    assert chart["ts"] == [(0, 2), (2 * res, 4)]
+    measure_tick = {m: 2 * res + (m - 2) * 4 * res for m in (9, 17)}
+    assert chart["events"] == [
+        (0, 'E "section Bar 1"'),
+        (measure_tick[9], 'E "section Bar 9"'),
+        (measure_tick[17], 'E "section Bar 17"'),
+    ]
+
+
 def test_lower_difficulties_are_reductions_a_player_can_play(tmp_path) -> None:
     """Hard: no Expert+ kick, nothing finer than sixteenths or eighth triplets; Medium: eighths; Easy: beats
     and one hand at a time; each level's notes are notes of the level above."""

@@ -89,7 +89,7 @@ def test_midi_round_trip(tr, tmp_path) -> None:
     tempo_times, tempi = pm.get_tempo_changes()
     assert tempi[0] == pytest.approx(BPM, abs=0.01)
     assert len(pm.instruments[0].notes) == tr.num_onsets
-    tick_s = 60.0 / BPM / 480
+    tick_s = 60.0 / BPM / 960
     for c in range(5):
         notes = sorted(
             (n for n in pm.instruments[0].notes if n.pitch == tr.midi_notes[c]), key=lambda n: n.start
@@ -101,6 +101,21 @@ def test_midi_round_trip(tr, tmp_path) -> None:
     mid = mido.MidiFile(str(path))
     channels = {m.channel for m in mid.tracks[0] if m.type in ("note_on", "note_off")}
     assert channels == {9}
+
+
+def test_midi_of_a_song_named_in_any_script_at_any_tempo(tr, tmp_path) -> None:
+    """A file name outside Latin-1 names the MIDI track (UTF-8); at 45 BPM a note is still within 1 ms of its
+    onset; a tempo given as a numpy integer reaches the JSON as a number; no bar line before the song."""
+    named = dataclasses.replace(tr, source="ドラム 🥁 Привет.wav").with_bpm(np.int64(45))
+    path = named.to_midi(tmp_path / "named.mid")
+    mid = mido.MidiFile(str(path), charset="utf-8")
+    assert mid.tracks[0][0].name == "drums (ドラム 🥁 Привет.wav)"
+    notes = sorted(pretty_midi.PrettyMIDI(str(path)).instruments[0].notes, key=lambda n: (n.start, n.pitch))
+    want = sorted((float(t), named.midi_notes[c]) for c in range(5) for t in named.onsets[c])
+    assert max(abs(n.start - t) for n, (t, _) in zip(notes, want)) < 0.001
+    settings = json.loads(named.to_json(tmp_path / "named.json").read_text())["settings"]
+    assert settings["bpm"] == 45.0
+    assert named.downbeats_s.min() >= 0.0
 
 
 def test_midi_notes_follow_the_card(tr, tmp_path) -> None:
@@ -447,6 +462,26 @@ def test_fast_strokes_keep_their_own_slots_in_score_and_chart(tmp_path) -> None:
     got = chart_onsets(read_chart(t.to_chart(tmp_path / "fast.chart")))
     np.testing.assert_allclose(got[0], np.sort(kicks), atol=0.002)
     np.testing.assert_allclose(got[1], np.sort(snares), atol=0.002)
+
+
+def test_strokes_either_side_of_a_beat_keep_their_own_slots(tmp_path) -> None:
+    """A snare just before a beat rounds up onto it; another just after the beat stays its own note (the
+    later beat is written in 32nds), in the score and in the chart. Strokes around a beat with room between
+    them stay in sixteenths."""
+    import music21
+
+    snares = [grid_time(1), grid_time(3 - 0.04), grid_time(3 + 0.08), grid_time(5), grid_time(7)]
+    kicks = [grid_time(b) for b in (0, 2, 4, 6)]
+    t = hits([kicks, snares], grid_time(9), [grid_time(b) for b in range(9)], BPM)
+    placed, _ = quantise(t)
+    first = min(p for _, p, _ in placed)
+    snare_pos = sorted(p - first for k, p, _ in placed if k == 1)
+    assert snare_pos == [1, 3, 3 + Fraction(1, 8), 5, 7]
+    score = music21.converter.parse(str(t.to_musicxml(tmp_path / "join.musicxml")))
+    names = [n.displayName for el in score.parts[0].recurse().notes for n in getattr(el, "notes", [el])]
+    assert names.count("C5") == len(snares) and names.count("F4") == len(kicks)
+    got = chart_onsets(read_chart(t.to_chart(tmp_path / "join.chart")))
+    assert len(got[1]) == len(snares)
 
 
 def drifting_kicks() -> Transcription:

@@ -96,7 +96,8 @@ def write_drum_midi(
         track.append(mido.Message(kind, channel=MIDI_DRUM_CHANNEL, note=note, velocity=vel, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
-    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    # names are UTF-8 (a DAW shows "drums (ドラム.wav)"; mido's Latin-1 default cannot encode them)
+    mid = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, charset="utf-8")
     mid.tracks.append(track)
     with atomic_path(path) as tmp:
         mid.save(str(tmp))

@@ -159,15 +159,15 @@ def song_name(tr: Transcription) -> str:
 
 
 def sections(bm: BeatMap) -> list[tuple[int, str]]:
-    """Practice sections (tick, name): one every :data:`SECTION_MEASURES` measures, named by the bar they
-    start on ("Bar 1", "Bar 9", ...); the first starts at tick 0 and holds the lead-in and pickup."""
+    """Practice sections (tick, name): one every :data:`SECTION_MEASURES` of the chart's measures, named by
+    the measure they start on ("Bar 1", "Bar 9", ...; a short first measure, the pickup, is bar 1)."""
     beats = len(bm.times) - 1
-    step = SECTION_MEASURES * bm.beats_per_bar
     out = [(0, "Bar 1")]
-    for k in range(1, beats // step + 1):
-        beat = bm.pickup + k * step
+    for k in range(1, beats // (SECTION_MEASURES * bm.beats_per_bar) + 2):
+        m = k * SECTION_MEASURES  # measures before the section's first
+        beat = bm.pickup + (m - 1) * bm.beats_per_bar if bm.pickup else m * bm.beats_per_bar
         if beat < beats:
-            out.append((RESOLUTION * beat, f"Bar {k * SECTION_MEASURES + 1}"))
+            out.append((RESOLUTION * beat, f"Bar {m + 1}"))
     return out
 
 

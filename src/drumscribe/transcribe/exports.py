@@ -3,7 +3,7 @@
 Every writer publishes its file atomically (:mod:`drumscribe.fileio`) and returns the path. music21 is
 imported only by :func:`write_musicxml`.
 
-* **MIDI** (mido): format 0, 480 ticks per beat, the estimated tempo (120 BPM when none) as a tempo meta
+* **MIDI** (mido): format 0, 960 ticks per beat, the estimated tempo (120 BPM when none) as a tempo meta
   message, one note per onset on the General MIDI drum channel (channel 10, index 9) with the class's
   note from the model card (or, where the card has an articulation output for the class, the
   articulation's: 46 open / 42 closed hi-hat, 51 ride / 49 crash; :mod:`drumscribe.articulation`) and the
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..fileio import atomic_open
+from ..fileio import atomic_open, json_default
 from ..midi import MIDI_DRUM_CHANNEL, write_drum_midi
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 #: Length of each MIDI note [s].
 MIDI_NOTE_S = 0.05
-MIDI_TICKS_PER_BEAT = 480
+MIDI_TICKS_PER_BEAT = 960
 DEFAULT_TEMPO_BPM = 120.0
 BEATS_PER_MEASURE = 4
 
@@ -171,7 +171,7 @@ def write_json_result(tr: Transcription, path: str | Path) -> Path:
     """The JSON of :meth:`Transcription.to_dict`."""
     path = Path(path)
     with atomic_open(path, "w", encoding="utf-8") as fh:
-        json.dump(tr.to_dict(), fh, indent=1)
+        json.dump(tr.to_dict(), fh, indent=1, default=json_default)
         fh.write("\n")
     return path
 
@@ -284,6 +284,54 @@ def bar_lines(g: GridPlacement) -> np.ndarray:
     return np.asarray(g.grid, dtype=np.float64)[(idx - g.first_measure) % g.beats_per_bar == 0]
 
 
+def _slot_position(b: int, f: float, d: int) -> Fraction:
+    """An onset's position [beats]: its beat ``b`` plus its fraction ``f`` rounded to the beat's division."""
+    return Fraction(int(b)) + Fraction(int(np.round(f * d)), d)
+
+
+#: the finest division of a beat (32nds; 6: sextuplets) that :func:`_resolve_beat_joins` doubles to
+FINEST_DIVISION = 8
+
+
+def _resolve_beat_joins(
+    idx: np.ndarray, frac: np.ndarray, classes: np.ndarray, subdiv: dict[int, int]
+) -> list[Fraction]:
+    """Positions of the onsets (changes ``subdiv`` in place).
+
+    Inside a beat the division chosen already keeps strokes of one drum apart where it can; across a beat's
+    join a stroke just before the beat rounds up onto it and may meet one just after it. Each such clash
+    doubles the division of the one of its two beats that parts them at the smaller rounding error (to 32nds
+    or sextuplets at most, as inside a beat); where neither can, the two share the slot."""
+    positions = [_slot_position(b, f, subdiv[int(b)]) for b, f in zip(idx, frac)]
+    members = {int(b): np.flatnonzero(idx == b) for b in subdiv}
+    stuck: set[tuple[int, int]] = set()
+    while True:
+        first: dict[tuple[int, Fraction], int] = {}
+        clash = None
+        for i, key in enumerate(zip(classes.tolist(), positions)):
+            j = first.setdefault(key, i)
+            if j != i and idx[j] != idx[i] and (j, i) not in stuck:
+                clash = (j, i)
+                break
+        if clash is None:
+            return positions
+        options = []
+        for b in (int(idx[clash[0]]), int(idx[clash[1]])):
+            d = subdiv[b] * 2
+            if d > FINEST_DIVISION:
+                continue
+            moved = {int(i): _slot_position(b, frac[i], d) for i in members[b]}
+            if moved.get(clash[0], positions[clash[0]]) != moved.get(clash[1], positions[clash[1]]):
+                options.append((_error(frac[members[b]], d), b, moved))
+        if not options:
+            stuck.add(clash)
+            continue
+        _, b, moved = min(options, key=lambda o: o[:2])
+        subdiv[b] *= 2
+        for i, pos in moved.items():
+            positions[i] = pos
+
+
 def place_on_grid(tr: Transcription) -> GridPlacement:
     """Each onset on the nearest sixteenth or eighth-triplet of its beat (chosen per beat; 32nds or
     sixteenth sextuplets where two strokes of one drum would share a slot), measures on the beat phase that
@@ -300,7 +348,8 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
         return GridPlacement([], np.zeros(0), 0, bpm, meter)
     times = np.array([e[0] for e in events])
     grid = beat_grid(tr.beats_s, bpm, float(times.min()), float(times.max()))
-    # beat index and fractional position; an onset a little before a beat belongs to that beat
+    # beat index and fractional position: each onset in the beat it falls in (one just before a beat may
+    # round onto it: _resolve_beat_joins)
     idx = np.clip(np.searchsorted(grid, times, side="right") - 1, 0, len(grid) - 2)
     frac = (times - grid[idx]) / (grid[idx + 1] - grid[idx])
     classes = np.array([e[1] for e in events])
@@ -312,12 +361,8 @@ def place_on_grid(tr: Transcription) -> GridPlacement:
         if _merged(f, cls, d):  # fast strokes (double bass, rolls): 32nds or sextuplets, whichever fits
             d = min((d, 8, 6), key=lambda e: (_merged(f, cls, e), _error(f, e)))
         subdiv[int(b)] = d
-    placed = []
-    for (_, c, v, _a), b, f in zip(events, idx, frac):
-        d = subdiv[int(b)]
-        k = int(np.round(f * d))
-        pos = Fraction(int(b)) + Fraction(k, d)
-        placed.append((c, pos, v))
+    positions = _resolve_beat_joins(idx, frac, classes, subdiv)
+    placed = [(c, pos, v) for (_, c, v, _a), pos in zip(events, positions)]
     first_beat = int(min(p for _, p, _ in placed))
     phase = measure_phase(placed, first_beat, meter)
     # measures start at first_beat + phase - k * meter; choose the start at or before the first beat

@@ -454,7 +454,7 @@ def transcribe(
     model_load_s = time.perf_counter() - t0
     normalise_thresholds(threshold, loaded.thresholds, loaded.classes)  # fail on bad settings before decoding
     check_input_kind(input_kind)
-    check_bpm(bpm)
+    bpm = check_bpm(bpm)
     beats_per_bar = check_beats_per_bar(beats_per_bar)
     inference_config.window_frames(float(loaded.feature_config.fps))
     features = compute_features(

@@ -146,7 +146,9 @@ class Transcription:
             return np.zeros(0)
         lines = bar_lines(place_on_grid(self))
         half = float(np.median(np.diff(beats))) / 2 if len(beats) > 1 else 0.0
-        return lines[(lines >= beats[0] - half) & (lines <= beats[-1] + half)]
+        lines = lines[(lines >= beats[0] - half) & (lines <= beats[-1] + half)]
+        # the smoothed grid may put a bar line on a beat at 0 a few ms early: the song starts at 0
+        return np.maximum(lines, 0.0)
 
     def repick(self, threshold: float | Sequence[float] | None = None) -> Transcription:
         """A new Transcription with onsets re-picked from the stored activations (no model call).
@@ -192,8 +194,9 @@ class Transcription:
         """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
         from the stored activations (no model call), with the tempo settings this one was made with
         (``settings["tempo_config"]``; the defaults when it has none); the onsets are unchanged."""
-        from .tempo import estimate_beats, meter_record, tempo_config_from_record
+        from .tempo import check_bpm, estimate_beats, meter_record, tempo_config_from_record
 
+        bpm = check_bpm(bpm)
         config = tempo_config_from_record(self.settings.get("tempo_config"))
         tempo_bpm, beats = estimate_beats(self.activations, self.fps, config, bpm=bpm)
         meter = meter_record(self.activations, beats, self.fps, config)
