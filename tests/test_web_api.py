@@ -240,6 +240,8 @@ def test_waveform_and_audio(client: TestClient, done_job: str, assets: dict[str,
     samples, sr = sf.read(str(assets["clip"]), dtype="float32")
     wf = client.get(f"/api/jobs/{done_job}/waveform").json()
     bucket = int(round(sr / wf["rate_hz"]))
+    assert sr / bucket == pytest.approx(wf["rate_hz"], rel=1e-12)  # the rate the buckets really have
+    assert len(wf["max"]) / wf["rate_hz"] == pytest.approx(len(samples) / sr, abs=1 / wf["rate_hz"])
     for i in (0, 7, len(wf["max"]) // 2, len(wf["max"]) - 1):  # independent per-bucket min/max
         part = samples[i * bucket : (i + 1) * bucket]
         assert wf["max"][i] == pytest.approx(float(part.max()), abs=2e-4)
@@ -327,6 +329,9 @@ def test_corrupt_job_fails_next_to_good_one(client: TestClient, assets: dict[str
     assert ok["state"] == "done"
     r = client.get(f"/api/jobs/{bad_id}/result")
     assert r.status_code == 409 and "broken.flac: corrupt" in r.json()["detail"]
+    for fmt in ("midi", "clonehero"):  # the song download too: the job failed, not the upload expired
+        r = client.get(f"/api/jobs/{bad_id}/download/{fmt}")
+        assert r.status_code == 409 and "broken.flac: corrupt" in r.json()["detail"], fmt
     assert client.get(f"/api/jobs/{good_id}/result").json()["total"] > 0
 
 
@@ -336,6 +341,7 @@ def test_path_traversal_in_filename(client: TestClient, assets: dict[str, Path])
         ("../../evil.wav", "evil.wav"),
         ("..\\..\\win.wav", "win.wav"),
         ("/etc/passwd", "passwd"),
+        ('say "hi".wav', "say hi.wav"),  # sent as say %22hi%22.wav (HTML's multipart rules)
     ]:
         r = upload(client, assets["clip"].read_bytes(), name)
         assert r.status_code == 202, r.text
@@ -477,6 +483,41 @@ def test_close_leaves_queued_jobs(tmp_path: Path) -> None:
     assert held.state is JobState.DONE
     assert all(j.state is JobState.QUEUED for j in waiting)  # not run after shutdown began
     assert (tmp_path / "w").is_dir()  # a work folder given by the caller is kept
+
+
+def test_close_waits_for_the_running_job_before_deleting_its_folder() -> None:
+    """A shutdown during a transcription lets it finish (a thread killed inside torch aborts the process);
+    with a time limit that passes first, the work folder stays for it."""
+    runner = _Blocking()
+    m = JobManager(runner_factory=runner.factory)
+    m.start()
+    held = _submit(m, "hold")
+    _wait_state(held, {JobState.RUNNING})
+    m.close(timeout_s=0.2)
+    assert held.state is JobState.RUNNING and m.workdir.is_dir()
+    threading.Timer(0.3, runner.release.set).start()
+    m.close()
+    assert held.state is JobState.DONE and not m.workdir.exists()
+
+
+def test_an_upload_still_arriving_is_not_cleaned_up(tmp_path: Path) -> None:
+    m = JobManager(workdir=tmp_path, runner_factory=_Blocking().factory)
+    m.start()
+    try:
+        job_id, folder = m.new_folder()
+        (folder / "upload.wav").write_bytes(b"RIFF")
+        m.cleanup(now=time.time() + 10 * m.retention_s)
+        assert folder.is_dir()  # however long the upload takes
+        m.abandon(job_id)
+        assert not folder.exists()
+        job_id, folder = m.new_folder()
+        m.abandon(job_id)
+        stale = tmp_path / ("ab" * 16)  # an upload folder left by a crash
+        stale.mkdir()
+        m.cleanup(now=time.time() + 10 * m.retention_s)
+        assert not stale.exists()
+    finally:
+        m.close()
 
 
 def test_oldest_finished_jobs_are_evicted_beyond_cap(tmp_path: Path) -> None:

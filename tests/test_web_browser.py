@@ -327,3 +327,27 @@ if __name__ == "__main__":  # python tests/test_web_browser.py docs/screenshot-w
     ap.add_argument("--at-s", type=float, default=3.3, help="playhead position [s]")
     a = ap.parse_args()
     save_screenshot(a.out, a.model, a.audio, a.at_s)
+
+
+def test_a_refused_file_keeps_the_song_and_a_new_song_clears_its_tempo(env: dict) -> None:
+    """Picking an empty file shows why and leaves the song shown; picking a song clears the tempo typed for
+    the last one."""
+    driver = env["driver"]
+    driver.get(env["url"] + "/")
+    WebDriverWait(driver, 10).until(lambda d: "MB" in d.find_element(By.ID, "limits").text)
+    driver.find_element(By.ID, "file-input").send_keys(str(env["clip"]))
+    ready = lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready"  # noqa: E731
+    WebDriverWait(driver, TIMEOUT_S).until(ready)
+    driver.find_element(By.ID, "bpm").send_keys("97")
+    empty = env["root"] / "empty.wav"
+    empty.write_bytes(b"")
+    driver.find_element(By.ID, "file-input").send_keys(str(empty))
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "error").text == "empty.wav: the file is empty"
+    )
+    assert driver.find_element(By.ID, "results").is_displayed()
+    assert driver.find_element(By.ID, "bpm").get_attribute("value") == "97"
+    assert roll_data(driver)["state"] == "ready"
+    driver.find_element(By.ID, "file-input").send_keys(str(env["clip"]))
+    WebDriverWait(driver, TIMEOUT_S).until(ready)
+    assert driver.find_element(By.ID, "bpm").get_attribute("value") == ""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import shutil
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -41,7 +40,7 @@ from ..articulation import output_names
 from ..audioformats import AUDIO_EXTENSIONS
 from ..errors import ConfigError, DrumscribeError
 from ..vocab import DEFAULT_VOCAB
-from .jobs import WAVEFORM_RATE_HZ, Job, JobManager, JobState, QueueFullError, reduce_peaks
+from .jobs import Job, JobManager, JobState, QueueFullError, reduce_peaks
 from .settings import MB, ServerSettings
 
 log = logging.getLogger(__name__)
@@ -247,7 +246,11 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
         _disposition, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
         if opts.get(b"name") == UPLOAD_FIELD.encode() and b"filename" in opts and not found:
             raw = opts[b"filename"]
-            name = safe_display_name(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            # browsers send a name's '"', CR and LF as %22, %0D and %0A (HTML's multipart rules)
+            for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+                text = text.replace(escaped, char)
+            name = safe_display_name(text)
             path = folder / f"upload{stored_suffix(name)}"
             state["fh"] = open(path, "wb")  # noqa: SIM115 (closed in on_part_end / finally)
             found.update(name=name, path=path)
@@ -429,7 +432,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         except QueueFullError as exc:
             raise HTTPException(503, str(exc)) from None
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            manager.abandon(job_id)
             raise
         return JSONResponse(status_payload(manager, job), status_code=202)
 
@@ -473,7 +476,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         factor = max(1, int(np.ceil(lo.size / max_points)))
         lo, hi = reduce_peaks(lo, hi, factor)
         return {
-            "rate_hz": WAVEFORM_RATE_HZ / factor,
+            "rate_hz": job.waveform_rate_hz / factor,
             "min": np.round(lo.astype(np.float64), 4).tolist(),
             "max": np.round(hi.astype(np.float64), 4).tolist(),
         }
@@ -499,9 +502,9 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         if fmt not in EXPORTS:
             raise HTTPException(404, f"unknown format {fmt[:32]!r}; use one of {', '.join(EXPORTS)}")
         th = parse_threshold(threshold, len(DEFAULT_VOCAB))
+        t = picked(job, th)  # a failed or unfinished job answers first (409)
         if fmt == "clonehero":  # the song's audio goes in the zip
             stored_upload(job)
-        t = picked(job, th)
         try:
             if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
                 t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)

@@ -70,7 +70,8 @@ class Job:
     expected_s: float | None = None  # expected model run time, for the progress estimate [s]
     model_started_at: float | None = None
     transcription: Any = None  # drumscribe.transcribe.Transcription once done
-    waveform: tuple[np.ndarray, np.ndarray] | None = None  # (min, max) per bucket at WAVEFORM_RATE_HZ
+    waveform: tuple[np.ndarray, np.ndarray] | None = None  # (min, max) per bucket of the waveform
+    waveform_rate_hz: float = WAVEFORM_RATE_HZ  # buckets per second (bucket_rate_hz: about WAVEFORM_RATE_HZ)
 
     def current_progress(self, now: float | None = None) -> float:
         """Fraction done in [0, 1]: 0.05 after decoding starts, 0.1 when the model starts, 1 when done.
@@ -94,12 +95,23 @@ def is_job_id(text: str) -> bool:
     return len(text) == 2 * JOB_ID_BYTES and all(c in "0123456789abcdef" for c in text)
 
 
+def bucket_samples(sample_rate: int, rate_hz: float = WAVEFORM_RATE_HZ) -> int:
+    """Samples per bucket of :func:`waveform_peaks`: a whole number near ``sample_rate / rate_hz``."""
+    return max(1, int(round(sample_rate / rate_hz)))
+
+
+def bucket_rate_hz(sample_rate: int, rate_hz: float = WAVEFORM_RATE_HZ) -> float:
+    """Buckets per second of :func:`waveform_peaks` (400.9 at 44.1 kHz: 110 samples each), what a drawing
+    must use to keep the waveform on the hits."""
+    return sample_rate / bucket_samples(sample_rate, rate_hz)
+
+
 def waveform_peaks(
     samples: np.ndarray, sample_rate: int, rate_hz: float = WAVEFORM_RATE_HZ
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of ``samples`` per bucket of ``sample_rate / rate_hz`` samples (float32 arrays)."""
+    """Min and max of ``samples`` per bucket of :func:`bucket_samples` samples (float32 arrays)."""
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    bucket = max(1, int(round(sample_rate / rate_hz)))
+    bucket = bucket_samples(sample_rate, rate_hz)
     n = int(np.ceil(samples.size / bucket))
     if n == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)
@@ -139,6 +151,7 @@ def _default_runner(model_name: str | None, device: str) -> Callable[[], Callabl
             samples, sr = load_audio(job.upload_path)
             job.duration_s = samples.size / sr
             job.waveform = waveform_peaks(samples, sr)
+            job.waveform_rate_hz = bucket_rate_hz(sr)
             job.stage = "transcribing"
             job.expected_s = job.duration_s / manager.speed
             job.model_started_at = time.time()
@@ -198,6 +211,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._seq = 0
+        self._receiving: set[str] = set()  # job folders whose upload is still arriving
         self._speed = INITIAL_SPEED
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -219,18 +233,25 @@ class JobManager:
         t.start()
         self._threads.append(t)
 
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Stop the workers (the running jobs finish first) and delete a work folder made by us."""
+    def close(self, timeout_s: float | None = None) -> None:
+        """Stop the workers and delete a work folder made by us. Queued jobs are dropped; running ones
+        finish first (a transcription cannot be cut short: a thread killed inside torch aborts the process),
+        for at most ``timeout_s`` seconds when given, after which the work folder is kept for them."""
         self._stop.set()
         for _ in range(self.workers):
             try:
                 self._queue.put_nowait(None)
             except queue.Full:
                 break
-        deadline = time.time() + timeout_s
+        running = [j.name for j in self.jobs() if j.state is JobState.RUNNING]
+        if running:
+            log.info(
+                "waiting for %d running transcription(s) to finish: %s", len(running), ", ".join(running)
+            )
+        deadline = None if timeout_s is None else time.time() + timeout_s
         for t in self._threads:
-            t.join(max(0.0, deadline - time.time()))
-        if self._own_workdir and self._started:
+            t.join(None if deadline is None else max(0.0, deadline - time.time()))
+        if self._own_workdir and self._started and not any(t.is_alive() for t in self._threads):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # ---- jobs ------------------------------------------------------------------------------------
@@ -253,12 +274,21 @@ class JobManager:
             raise RuntimeError("JobManager.start() must run before jobs are made")
         job_id = new_job_id()
         folder = self.workdir / job_id
+        with self._lock:
+            self._receiving.add(job_id)  # cleanup() leaves it alone, however long the upload takes
         folder.mkdir(parents=True)
         return job_id, folder
+
+    def abandon(self, job_id: str) -> None:
+        """Delete the folder of an upload that did not become a job (refused, failed, cut off)."""
+        with self._lock:
+            self._receiving.discard(job_id)
+        shutil.rmtree(self.workdir / job_id, ignore_errors=True)
 
     def submit(self, job_id: str, name: str, upload_path: Path, media_type: str) -> Job:
         """Queue an uploaded file; raises :class:`QueueFullError` (and deletes the upload) when full."""
         with self._lock:
+            self._receiving.discard(job_id)
             self._seq += 1
             job = Job(
                 id=job_id,
@@ -356,7 +386,8 @@ class JobManager:
             shutil.rmtree(j.folder, ignore_errors=True)
             log.info("job %s expired and was deleted", j.id)
         # folders of uploads that never became jobs (a failed upload, a crash) are removed too
-        known = {j.id for j in self.jobs()}
+        with self._lock:
+            known = set(self._jobs) | self._receiving
         for d in self.workdir.iterdir():
             if d.is_dir() and d.name not in known and is_job_id(d.name):
                 try:

@@ -30,6 +30,7 @@
     nextIdx: null,
     schedTimer: null,
     drag: null,
+    upload: null, // the XMLHttpRequest of the upload in flight
   };
 
   // ---------- small helpers ----------
@@ -44,8 +45,9 @@
   }
   function fmtTime(s) {
     if (!isFinite(s)) s = 0;
-    const m = Math.floor(s / 60);
-    const r = s - 60 * m;
+    const tenths = Math.round(s * 10); // round first, so 59.96 s reads 1:00.0, not 0:60.0
+    const m = Math.floor(tenths / 600);
+    const r = (tenths - 600 * m) / 10;
     return `${m}:${r < 10 ? "0" : ""}${r.toFixed(1)}`;
   }
   function fmtMB(bytes) {
@@ -102,8 +104,7 @@
   // ---------- upload and polling ----------
   function startUpload(file) {
     if (!file) return;
-    showError("");
-    resetResults();
+    // a file the server would refuse leaves the song shown as it is
     if (st.config && file.size > st.config.max_upload_bytes) {
       showError(`${file.name}: file too large (${fmtMB(file.size)}; the limit is ${st.config.max_upload_mb} MB)`);
       return;
@@ -112,6 +113,11 @@
       showError(`${file.name}: the file is empty`);
       return;
     }
+    showError("");
+    resetResults();
+    // a new song: no tempo or meter typed for the last one
+    $("bpm").value = "";
+    $("beats-per-bar").value = "";
     $("progress").hidden = false;
     $("upload-progress").value = 0;
     $("job-progress").value = 0;
@@ -122,6 +128,7 @@
     const form = new FormData();
     form.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
+    st.upload = xhr; // the upload of the file picked last; an earlier one still running is aborted
     xhr.open("POST", "/api/jobs");
     xhr.responseType = "text";
     xhr.upload.onprogress = (ev) => {
@@ -131,6 +138,8 @@
       }
     };
     xhr.onload = () => {
+      if (st.upload !== xhr) return;
+      st.upload = null;
       if (xhr.status === 202 || xhr.status === 200) {
         $("upload-progress").value = 1;
         const job = JSON.parse(xhr.responseText);
@@ -144,6 +153,8 @@
       }
     };
     xhr.onerror = () => {
+      if (st.upload !== xhr) return;
+      st.upload = null;
       $("progress").hidden = true;
       showError(detailOf(xhr));
     };
@@ -214,6 +225,11 @@
 
   function resetResults() {
     stopPlayback();
+    if (st.upload) {
+      const old = st.upload;
+      st.upload = null; // its handlers see it is no longer the current upload
+      old.abort();
+    }
     st.jobId = null;
     st.result = null;
     st.activations = null;
@@ -694,7 +710,8 @@
       { passive: false },
     );
     cv.addEventListener("pointerdown", (ev) => {
-      if (!st.result) return;
+      // the lane labels left of the plot are not a time: no seek or drag from there
+      if (!st.result || ev.clientX - cv.getBoundingClientRect().left < GUTTER_PX) return;
       st.drag = { x: ev.clientX, start: st.view.start, moved: false };
       cv.setPointerCapture(ev.pointerId);
     });
