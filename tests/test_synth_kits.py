@@ -335,6 +335,32 @@ def test_assign_splits_explicit_test_kits():
         assign_splits(infos, test_kits=["K3"], validation_kits=["K3"])
 
 
+def test_kits_that_share_samples_share_a_split(monkeypatch):
+    """Hydrogen's GMRockKit holds samples of The Black Pearl: naming one for test holds both out; and a
+    --kits filter keeps the held-out kits of the whole installation held out."""
+    full = fake_infos()[0].sources
+    infos = fake_infos() + [
+        KitInfo("hydrogen:GMRockKit", "hydrogen", "/x/G", kits_mod.kit_family("GMRockKit"), sources=full),
+        KitInfo(
+            "hydrogen:The Black Pearl 1.0",
+            "hydrogen",
+            "/x/P",
+            kits_mod.kit_family("Black Pearl"),
+            sources=full,
+        ),
+    ]
+    splits = assign_splits(infos, test_kits=["GMRockKit"])
+    assert splits["test"] == ["hydrogen:GMRockKit", "hydrogen:The Black Pearl 1.0"]
+    with pytest.raises(ConfigError, match="share samples"):
+        assign_splits(infos, test_kits=["GMRockKit"], validation_kits=["Black Pearl"])
+    monkeypatch.setattr(kits_mod, "discover_kits", lambda: sorted(infos, key=lambda k: k.name))
+    whole = assign_splits(infos)
+    held = whole["test"][0]
+    chosen, part = kits_mod.kits_and_splits([held, "K"])
+    assert held in part["test"] and {k.name for k in chosen} == set(sum(part.values(), []))
+    assert all(n in whole[s] for s, names in part.items() for n in names)  # as in the whole installation
+
+
 def test_no_kits_raises_with_package_names(tmp_path, monkeypatch):
     from drumscribe.synth.render import SynthConfig, resolve_kits
 

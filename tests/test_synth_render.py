@@ -415,6 +415,43 @@ def test_tacet_spans_remove_the_drummer_and_keep_the_band(tmp_path, hydrogen_kit
         SynthConfig(band_only_share=1.5)
 
 
+def test_settings_are_checked_before_a_render():
+    """Names given alone are lists of one; probabilities, the degradation, shot counts and lengths are
+    checked; a GMD-only style that a split's grooves lack is refused (its tracks would play another style);
+    a missing GMD folder is named before any track."""
+    from drumscribe.errors import DatasetLayoutError
+    from drumscribe.synth.render import check_gmd_and_styles
+
+    assert SynthConfig(kits="Millo", styles="rock").kits == ["Millo"]
+    assert SynthConfig(styles="rock").styles == ["rock"]
+    for bad, why in (
+        ({"swap_prob": 2}, "swap_prob"),
+        ({"donor_prob": -0.1}, "donor_prob"),
+        ({"degrade": -1}, "degrade"),
+        ({"degrade": 3}, "degrade"),
+        ({"max_shots_per_piece": 0}, "max_shots_per_piece"),
+        ({"track_s": float("inf")}, "track_s"),
+        ({"tempo_change": 1.5}, "tempo_change"),
+        ({"styles": ["rock", 3]}, "styles"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            SynthConfig(**bad)
+    gmd = Path(__file__).resolve().parents[2] / "shared" / "data" / "gmd"
+    if gmd.is_dir():
+        with pytest.raises(ConfigError, match="'gospel'.*train and test splits"):
+            check_gmd_and_styles(SynthConfig(gmd=str(gmd), styles=["gospel"]))
+        check_gmd_and_styles(SynthConfig(gmd=str(gmd), styles=["blues"], validation_share=0, test_share=0))
+    with pytest.raises(DatasetLayoutError, match="nowhere: not a folder"):
+        check_gmd_and_styles(SynthConfig(gmd="/nowhere"))
+
+
+def test_spans_fit_tracks_shorter_than_four_seconds(tmp_path, hydrogen_kits):
+    """A crash beat or a tom in unison over a span of a 3-s track (spans last at least 4 s elsewhere)."""
+    cfg = SynthConfig(seed=3, cache_dir=str(tmp_path / "cache"), unison_prob=1.0, crash_beat_prob=1.0, **TINY)
+    manifest = render_dataset(tmp_path / "short", cfg, kit_infos=hydrogen_kits, progress=False)
+    assert len(manifest["tracks"]) == cfg.n_tracks
+
+
 def test_swap_weights_draw_and_validate():
     classic = SynthConfig(swap_weights=dict(CLASSIC_SWAP_WEIGHTS))
     names, p = classic.swap_draw()

@@ -182,14 +182,13 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def _list_kits(args: argparse.Namespace) -> int:
-    from .kits import assign_splits, discover_kits, kit_coverage_table, no_kits_message
+    from .kits import kit_coverage_table, kits_and_splits, no_kits_message
 
     want = [s for s in (args.kits or []) if s.lower() != "procedural"]
-    kits = discover_kits(include=want or None)
+    kits, splits = kits_and_splits(want or None, args.test_kits, args.validation_kits)
     if not kits:
         print(no_kits_message(), file=sys.stderr)
         return 1
-    splits = assign_splits(kits, args.test_kits, args.validation_kits)
     split_of = {name: s for s, names in splits.items() for name in names}
     rows = kit_coverage_table(kits)
     for r in rows:

@@ -377,6 +377,10 @@ FAMILY_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^exadrums:", re.I), "exadrums"),
 )
 
+#: Families that are kept apart by name but share sample files (Hydrogen's GMRockKit holds 81 of The Black
+#: Pearl's): they always go to one split together.
+SHARED_SAMPLES: tuple[frozenset[str], ...] = (frozenset({"gmrockkit", "black-pearl"}),)
+
 
 @dataclass(frozen=True)
 class KitInfo:
@@ -800,16 +804,37 @@ def discover_kits(
     defaults = soundfont_dirs is None and hydrogen_dirs is None
     kits += discover_freepats_kits(None if defaults else [])
     kits += discover_exadrums_kits(None if defaults else [])
-    if include and kits:
-        subs = [s.lower() for s in include]
-        chosen = [k for k in kits if any(s in k.name.lower() for s in subs)]
-        if not chosen:
-            raise ConfigError(
-                f"--kits {' '.join(include)}: no installed kit matches; installed kits: "
-                + ", ".join(k.name for k in sorted(kits, key=lambda k: k.name))
-            )
-        kits = chosen
-    return sorted(kits, key=lambda k: k.name)
+    return filter_kits(sorted(kits, key=lambda k: k.name), include)
+
+
+def filter_kits(kits: Sequence[KitInfo], include: Sequence[str] | None) -> list[KitInfo]:
+    """The ``kits`` whose name contains one of the ``include`` substrings (case-insensitive; all without
+    ``include``); a ConfigError when there are kits but none matches."""
+    if not include or not kits:
+        return list(kits)
+    subs = [s.lower() for s in include]
+    chosen = [k for k in kits if any(s in k.name.lower() for s in subs)]
+    if not chosen:
+        raise ConfigError(
+            f"--kits {' '.join(include)}: no installed kit matches; installed kits: "
+            + ", ".join(k.name for k in sorted(kits, key=lambda k: k.name))
+        )
+    return chosen
+
+
+def kits_and_splits(
+    include: Sequence[str] | None,
+    test_kits: Sequence[str] | None = None,
+    validation_kits: Sequence[str] | None = None,
+) -> tuple[list[KitInfo], dict[str, list[str]]]:
+    """The installed kits ``include`` keeps (all without it) and their splits. The splits are drawn over
+    every installed kit, then kept for the chosen ones, so ``--kits`` never moves a held-out kit into
+    training."""
+    every = discover_kits()
+    chosen = filter_kits(every, include)
+    splits = assign_splits(every, test_kits, validation_kits) if every else {}
+    names = {k.name for k in chosen}
+    return chosen, {s: [n for n in splits.get(s, []) if n in names] for s in ("train", "validation", "test")}
 
 
 def no_kits_message() -> str:
@@ -898,6 +923,15 @@ def assign_splits(
             want = max(1, int(round(share * len(counted))))
             for fam in [f for f in eligible if f not in split_of][:want]:
                 split_of[fam] = split
+    for group in SHARED_SAMPLES:  # families that share samples follow the one held out
+        held = sorted({split_of[f] for f in group if split_of.get(f, "train") != "train"})
+        if len(held) > 1:
+            raise ConfigError(
+                f"kit families {', '.join(sorted(group))} share samples: give them one split, not {held}"
+            )
+        for f in group:
+            if held:
+                split_of[f] = held[0]
     out: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
     for k in kits:
         out[split_of.get(k.family, "train")].append(k.name)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError, DrumscribeError
 from ..vocab import CLASS_NAMES, NUM_CLASSES
-from .kits import KitInfo, assign_splits, discover_kits, load_kit, no_kits_message
+from .kits import KitInfo, assign_splits, kits_and_splits, load_kit, no_kits_message
 from .performance import Performance, beat_grid
 from .pieces import PIECE_CLASS, PIECES
 from .samples import SAMPLE_RATE_HZ, KitSamples, OneShot, eq_tilt, layer, pitch_shift, shape_decay
@@ -185,10 +185,22 @@ class SynthConfig:
     name: str = "synth"
 
     def __post_init__(self) -> None:
-        if not self.hours > 0:
-            raise ConfigError(f"hours must be > 0, got {self.hours!r}")
-        if not self.track_s >= 2:
-            raise ConfigError(f"track_s must be >= 2 s, got {self.track_s!r}")
+        for name in ("kits", "test_kits", "validation_kits", "styles", "stems", "unlabelled_pieces"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # one name given alone (--set styles=rock), not its letters
+                setattr(self, name, [value])
+            elif value is not None and not (
+                isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+            ):
+                raise ConfigError(f"{name} must be a list of names, got {value!r}")
+        if not (self.hours > 0 and math.isfinite(self.hours)):
+            raise ConfigError(f"hours must be a finite number > 0, got {self.hours!r}")
+        if not (self.track_s >= 2 and math.isfinite(self.track_s)):
+            raise ConfigError(f"track_s must be a finite number >= 2 s, got {self.track_s!r}")
+        if self.max_shots_per_piece < 1:
+            raise ConfigError(f"max_shots_per_piece must be >= 1, got {self.max_shots_per_piece!r}")
+        if not 0 <= self.tempo_change < 1:
+            raise ConfigError(f"tempo_change must lie in [0, 1), got {self.tempo_change!r}")
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers!r}")
         for name in (
@@ -209,20 +221,18 @@ class SynthConfig:
             "tuned_toms_prob",
             "hit_dropout_prob",
             "strums_share",
+            "swap_prob",
+            "variant_prob",
+            "donor_prob",
+            "layer_prob",
+            "extra_percussion_prob",
+            "degrade",
         ):
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise ConfigError(f"{name} must lie in [0, 1], got {v!r}")
         if not 0 <= self.stems_varispeed < 0.5:
             raise ConfigError(f"stems_varispeed must lie in [0, 0.5), got {self.stems_varispeed!r}")
-        if isinstance(self.stems, str):
-            self.stems = [self.stems]
-        if isinstance(self.unlabelled_pieces, str):
-            self.unlabelled_pieces = [self.unlabelled_pieces]
-        if self.unlabelled_pieces is not None and not isinstance(self.unlabelled_pieces, (list, tuple)):
-            raise ConfigError(
-                f"unlabelled_pieces must be a list of kit pieces, got {self.unlabelled_pieces!r}"
-            )
         unknown = sorted(set(self.unlabelled_pieces or ()) - set(PIECES))
         if unknown:
             raise ConfigError(f"unlabelled_pieces: unknown kit pieces {unknown}; known: {', '.join(PIECES)}")
@@ -480,9 +490,9 @@ def swap_span(perf: Performance, name: str, rng: np.random.Generator) -> Perform
 
 def draw_span(duration_s: float, rng: np.random.Generator) -> tuple[float, float]:
     """A span of a track for a swap or unison part: it starts in the first 60 % and lasts at least 4 s
-    (or to the end)."""
+    (or to the end; a track shorter than 4 s: its length)."""
     a = float(rng.uniform(0, duration_s * 0.6))
-    return a, float(min(duration_s, a + rng.uniform(4, duration_s)))
+    return a, float(min(duration_s, a + rng.uniform(min(4.0, duration_s), duration_s)))
 
 
 def add_percussion(perf: Performance, rng: np.random.Generator) -> Performance:
@@ -1221,18 +1231,21 @@ def resolve_kits(
     """The sampled kits to use and their split assignment (procedural-only when asked or none found)."""
     want = [s for s in (config.kits or []) if s.lower() != "procedural"]
     procedural_only = bool(config.kits) and not want
-    if kit_infos is None:
-        kit_infos = [] if procedural_only else discover_kits(include=want or None)
-    kit_infos = list(kit_infos)
+    if procedural_only:
+        kit_infos, splits = [], {s: [] for s in SPLIT_NAMES}
+    elif kit_infos is None:  # splits drawn over every installed kit, so --kits moves no kit out of test
+        kit_infos, splits = kits_and_splits(want or None, config.test_kits, config.validation_kits)
+    else:
+        kit_infos = list(kit_infos)
+        splits = (
+            assign_splits(kit_infos, config.test_kits, config.validation_kits)
+            if kit_infos
+            else {s: [] for s in SPLIT_NAMES}
+        )
     if not kit_infos and not procedural_only:
         from ..errors import DatasetLayoutError
 
         raise DatasetLayoutError(no_kits_message())
-    splits = (
-        assign_splits(kit_infos, config.test_kits, config.validation_kits)
-        if kit_infos
-        else {s: [] for s in SPLIT_NAMES}
-    )
     if kit_infos:
         for s in SPLIT_NAMES:
             if not splits[s]:
@@ -1240,20 +1253,41 @@ def resolve_kits(
     return kit_infos, splits
 
 
-def check_styles(config: SynthConfig) -> None:
-    """Every style of ``config.styles`` must be one the generator or the GMD folder plays."""
-    if not config.styles:
+def check_gmd_and_styles(config: SynthConfig) -> None:
+    """A ``config.gmd`` folder must hold the Groove MIDI Dataset, and every style of ``config.styles`` must
+    be one the generator or the GMD folder plays in every split (a style GMD has in one split only, such as
+    its gospel, would otherwise be played by the generator in another style there)."""
+    if not config.gmd and not config.styles:
         return
+    from .gmd import SPLITS, GrooveLibrary
     from .grooves import STYLES
 
-    known = set(STYLES)
+    per_split = {}
     if config.gmd:
-        from .gmd import GrooveLibrary
-
-        known |= set(GrooveLibrary(config.gmd).styles)
+        every = GrooveLibrary(config.gmd)  # errors name the folder now, not in a worker
+        for split in SPLITS:
+            try:
+                per_split[split] = set(GrooveLibrary(config.gmd, split=split).styles)
+            except DrumscribeError:
+                per_split[split] = set(every.styles)  # RenderContext.grooves falls back to all files
+    if not config.styles:
+        return
+    known = set(STYLES).union(*per_split.values())
     unknown = [s for s in config.styles if s not in known]
     if unknown:
         raise ConfigError(f"unknown style(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    shares = {"train": 1.0, "validation": config.validation_share, "test": config.test_share}
+    for style in config.styles:
+        missing = [
+            split
+            for split, styles in per_split.items()
+            if shares[split] > 0 and style not in STYLES and style not in styles
+        ]
+        if missing:
+            raise ConfigError(
+                f"style {style!r}: only the Groove MIDI Dataset plays it, and not in its {' and '.join(missing)} "
+                f"split{'s' if len(missing) > 1 else ''}, whose tracks could not play it; choose other styles"
+            )
 
 
 #: settings a render may resume with changed: how much, where and how it runs, not what a track holds
@@ -1317,7 +1351,7 @@ def render_dataset(
                 "would not belong together; use another folder, or the same settings to resume (only hours, "
                 "workers, address, cache_dir and save_audio may change)"
             )
-    check_styles(config)
+    check_gmd_and_styles(config)
     if config.stems and config.accompaniment:
         stems = find_stems(config.stems)  # errors name the path now, not in a worker
         log.info("%d stems: %.1f min", len(stems), sum(s.info.duration_s for s in stems) / 60)
