@@ -436,3 +436,96 @@ def test_low_sample_rate_audio_gets_a_warning(setup, tmp_path, capsys) -> None:
     assert "warning" not in capsys.readouterr().err
     full = json.loads((tmp_path / "out" / "a.json").read_text())
     assert full["settings"]["bandwidth_hz"] > 15000 and full["warnings"] == []
+
+
+def test_a_partial_set_of_outputs_is_completed_on_resume(setup, tmp_path, capsys) -> None:
+    """An interrupted run may leave some of an input's files (JSON is written last): --skip-existing
+    transcribes it again and completes the set, where other inputs with every file are skipped."""
+    out = tmp_path / "out"
+    args = args_for(setup, out, "-f", "midi,csv,json")
+    assert main(args) == 0
+    (out / "a.json").unlink()
+    assert main(args) == 1 and "output exists" in capsys.readouterr().err  # without the flag: refused
+    assert main([*args, "--skip-existing"]) == 0
+    assert (out / "a.json").is_file()
+    assert main([*args, "--skip-existing"]) == 0 and "skipped 1 file" in capsys.readouterr().err
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_again(setup, tmp_path, capsys) -> None:
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    (songs / "a.wav").write_bytes(setup["a"].read_bytes())
+    out = songs / "out"
+    cmd = ["transcribe", str(songs), "-o", str(out), "-m", str(setup["model"]), "-f", "clonehero,midi"]
+    assert main(cmd) == 0
+    assert (out / "a-clonehero" / "song.wav").is_file()
+    assert main([*cmd, "--skip-existing"]) == 0
+    assert not (out / "out").exists()  # the song's copy in a-clonehero/ is an output, not an input
+    assert [f for f, _ in collect_inputs([songs], out)] == [songs / "a.wav"]
+
+
+def test_a_bad_chunk_length_fails_once(setup, tmp_path, capsys) -> None:
+    for bad in ("nan", "inf", "4"):  # 4 s: shorter than its 2.5 s of context on each side
+        cmd = ["transcribe", str(setup["a"]), str(setup["b"]), "-o", str(tmp_path / "o")]
+        assert main([*cmd, "-m", str(setup["model"]), "--chunk-s", bad]) == 1
+        err = capsys.readouterr().err
+        assert err.count("transcribe: error") == 1 and "chunk_s" in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_integer_arrays_are_read_as_files_are(setup) -> None:
+    """8-bit PCM is unsigned (silence at 128), 16-bit signed; both give the onsets of the float samples."""
+    import soundfile as sf
+
+    x, sr = sf.read(str(setup["a"]), dtype="float32")
+    ref = transcribe(x, sample_rate=sr, model=setup["model"])
+    for pcm in (np.round(x * 127 + 128).astype(np.uint8), np.round(x * 32767).astype(np.int16)):
+        got = transcribe(pcm, sample_rate=sr, model=setup["model"])
+        assert [len(o) for o in got.onsets] == [len(o) for o in ref.onsets], pcm.dtype
+        assert abs(got.settings["input_level_dbfs"] - ref.settings["input_level_dbfs"]) < 0.5, pcm.dtype
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_export_processes_end_with_the_command(setup, tmp_path, how) -> None:
+    """SIGTERM stops the command and its export processes at once (status 143, no unfinished file); after
+    SIGKILL, which the command cannot handle, the export processes notice and end by themselves."""
+    import os
+    import signal
+    import time
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for i in range(40):
+        (songs / f"s{i:02d}.wav").write_bytes(setup["a"].read_bytes())
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "drumscribe.cli", "-q", "transcribe", str(songs), "-o", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "-m", str(setup["model"]), "-f", "midi,musicxml,png"], stderr=subprocess.PIPE
+    )
+
+    def children() -> list[int]:
+        kids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == proc.pid:
+                kids.append(int(stat.parent.name))
+        return kids
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(out.glob("*.png")):
+        time.sleep(0.05)
+    kids = children()
+    assert kids and proc.poll() is None, "the command ended before it could be stopped"
+    os.kill(proc.pid, getattr(signal, how))
+    proc.wait(timeout=60)
+    if how == "SIGTERM":
+        assert proc.returncode == 143
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{k}").exists() for k in kids)
+    if how == "SIGTERM":
+        assert not list(out.glob(".*.part"))

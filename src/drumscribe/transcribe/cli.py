@@ -8,10 +8,13 @@ other formats.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -222,17 +225,21 @@ def parse_midi_notes(text: str | None, default: Sequence[int], classes: Sequence
     return notes
 
 
-def collect_inputs(items: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+def collect_inputs(items: Sequence[str | Path], out_dir: str | Path | None = None) -> list[tuple[Path, Path]]:
     """(audio file, output path without suffix relative to OUT_DIR) for files and folders (recursive).
 
     Explicit files are taken as given (a missing or non-audio one fails later with a clear message);
-    folders contribute their files with an audio extension, in sorted order.
+    folders contribute their files with an audio extension, in sorted order, except those under ``out_dir``
+    (a Clone Hero song's audio written by an earlier run is not a new input).
     """
     out: list[tuple[Path, Path]] = []
+    skip = Path(out_dir).resolve() if out_dir is not None else None
     for item in items:
         p = Path(item)
         if p.is_dir():
             found = audio_files_under(p)
+            if skip is not None:
+                found = [f for f in found if not f.resolve().is_relative_to(skip)]
             if not found:
                 log.warning("%s: no audio files found in this folder", p)
             out += [(f, f.relative_to(p).with_suffix("")) for f in found]
@@ -263,12 +270,18 @@ def export(tr: Any, paths: dict[str, Path], workers: ExportWorkers | None = None
                 futures[fmt] = future
     times = {}
     errors: list[Exception] = []
+    stopped = False
     try:
         for fmt in paths:
             if fmt not in futures and fmt != "json":
                 times[fmt] = write_format(fmt, tr, paths[fmt])
+    except (KeyboardInterrupt, SystemExit):
+        stopped = (
+            True  # Ctrl-C, SIGTERM: ExportWorkers stops the processes and removes their unfinished files
+        )
+        raise
     finally:  # wait for the export processes even when a writer here failed: no file is left half done
-        for fmt, future in futures.items():
+        for fmt, future in futures.items() if not stopped else ():
             try:
                 times[fmt] = workers.result(fmt, future, tr, paths[fmt])  # type: ignore[union-attr]
             except Exception as exc:  # noqa: BLE001 - raised below (after a local writer's error, if any)
@@ -286,15 +299,30 @@ def export(tr: Any, paths: dict[str, Path], workers: ExportWorkers | None = None
 
 def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
-    inputs = collect_inputs(args.audio)
+    inputs = collect_inputs(args.audio, args.out_dir)
     if not inputs:
         raise ConfigError("no audio files to transcribe")
     # the export processes start first: their imports overlap loading the model and the first analysis
-    workers = ExportWorkers(formats)
-    try:
+    with _sigterm_exits(), ExportWorkers(formats) as workers:  # stopped at once on Ctrl-C or SIGTERM
         return _run_files(args, formats, inputs, workers)
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM ends the command as Ctrl-C does (exit status 143): the export processes are stopped and their
+    unfinished files removed, where the default action would leave the processes running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
     finally:
-        workers.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_files(
@@ -302,7 +330,7 @@ def _run_files(
 ) -> int:
     from tqdm import tqdm
 
-    from .inference import get_model, transcribe
+    from .inference import InferenceConfig, get_model, transcribe
     from .tempo import check_beats_per_bar, check_bpm
 
     out_dir = Path(args.out_dir)
@@ -311,6 +339,8 @@ def _run_files(
     t0 = time.perf_counter()
     model = get_model(args.model, args.device, args.backend)
     model_load_s = time.perf_counter() - t0
+    # a bad --chunk-s fails the command, not each file
+    InferenceConfig(chunk_s=chunk_s).window_frames(float(model.feature_config.fps))
     # a dict {class index: value} replaces those classes' thresholds of the input kind's defaults
     threshold: Any = parse_threshold(args.threshold, model.classes)
     midi_notes = parse_midi_notes(args.midi_notes, model.midi_notes, model.classes)
@@ -336,7 +366,14 @@ def _run_files(
                     skipped += 1
                     log.info("%s: outputs exist, skipped", audio)
                     continue
-                if existing:
+                if existing and args.skip_existing:  # an interrupted run wrote some: make the set whole
+                    log.info(
+                        "%s: outputs incomplete (%d of %d), transcribing again",
+                        audio,
+                        len(existing),
+                        len(paths),
+                    )
+                elif existing:
                     raise OutputExistsError(f"{existing[0]}: output exists (use --overwrite to replace it)")
             long_file = _duration_s(audio) > LONG_FILE_S
             tr = transcribe(

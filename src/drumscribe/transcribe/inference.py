@@ -11,7 +11,10 @@
 * **Model**: the standardised spectrogram is cut into windows of ``chunk_s`` seconds that overlap by
   ``2 * context_s``; each window's centre (without ``context_s`` at either side, except at the ends of the
   recording) is kept. Windows of equal length run as one batch. Only the receptive field of the
-  recurrent/attention layers crosses a join, so onsets away from the joins equal unchunked processing.
+  recurrent/attention layers crosses a join; a bidirectional recurrent layer's memory reaches beyond the
+  context, though, so activations may move by a few hundredths anywhere in a window: on mdb-dev's ten
+  recordings (2,222 onsets) 30-s windows and one whole-file window differ in 4 onsets, each over 1.5 s from
+  the join (2026-12-07; 0.12 at most in an activation).
 * **Input level**: when the model card gives ``input_level_dbfs``, a level or a ``[low, high]`` range (the
   levels of its training audio), the model hears the recording scaled to that gated RMS level
   (:class:`drumscribe.audio.LevelMeter`, measured while decoding), or, for a range, as it is when its level
@@ -70,6 +73,12 @@ class InferenceConfig:
 
     def window_frames(self, fps: float) -> tuple[int | None, int]:
         """(window length, context per side) in frames; the kept core is at least one frame."""
+        if not math.isfinite(self.context_s) or (
+            self.chunk_s is not None and not math.isfinite(self.chunk_s)
+        ):
+            raise ConfigError(
+                f"chunk_s and context_s must be finite numbers of seconds, got {self.chunk_s}, {self.context_s}"
+            )
         context = max(0, int(round(self.context_s * fps)))
         if self.chunk_s is None:
             return None, context
@@ -344,8 +353,11 @@ def _validate_array(samples: Any, sample_rate: int | None) -> tuple[np.ndarray, 
         raise AudioError(None, f"expected (samples,) or (samples, channels) numbers, got shape {arr.shape}")
     if arr.size == 0 or arr.shape[0] == 0:
         raise AudioError(None, "zero-length audio (no samples)")
-    if np.issubdtype(arr.dtype, np.integer):  # integer PCM: scale to [-1, 1]
-        arr = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
+    if np.issubdtype(arr.dtype, np.unsignedinteger):  # unsigned PCM (8-bit WAV): silence mid-range
+        half = float(np.iinfo(arr.dtype).max // 2 + 1)
+        arr = ((arr.astype(np.float64) - half) / half).astype(np.float32)
+    elif np.issubdtype(arr.dtype, np.integer):  # signed PCM: scaled as libsndfile reads files (1/32768)
+        arr = (arr.astype(np.float64) / -float(np.iinfo(arr.dtype).min)).astype(np.float32)
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         raise AudioError(None, "audio contains NaN or infinite samples")

@@ -46,12 +46,28 @@ def workers_enabled() -> bool:
     return os.environ.get("DRUMSCRIBE_EXPORT_WORKERS", "1") != "0" and (os.cpu_count() or 1) > 1
 
 
+#: how often an export process checks that the process that started it is still there [s]
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process once ``parent`` is gone (killed, SIGTERM): the pool's queue it waits on is held
+    open by this very process, so it would otherwise wait forever."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _init(fmt: str) -> None:
-    """Process start: Ctrl-C is the main process's to handle; import the format's libraries now, at a
-    lower priority than the analysis they overlap (on 2 cores the main process and two imports compete)."""
+    """Process start: Ctrl-C is the main process's to handle, and the process ends with its parent; import
+    the format's libraries now, at a lower priority than the analysis they overlap (on 2 cores the main
+    process and two imports compete)."""
     import importlib
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICE)
     for name in WORKER_MODULES[fmt]:
@@ -89,6 +105,7 @@ class ExportWorkers:
 
     def __init__(self, formats: list[str] | tuple[str, ...]):
         self.pools: dict[str, ProcessPoolExecutor] = {}
+        self.writing: dict[str, Path] = {}  # format -> the file its process is writing now
         if not workers_enabled():
             return
         ctx = multiprocessing.get_context("spawn")
@@ -104,10 +121,13 @@ class ExportWorkers:
         if pool is None:
             return None
         try:
-            return pool.submit(write_format, fmt, _payload(fmt, tr), path)
+            future = pool.submit(write_format, fmt, _payload(fmt, tr), path)
         except RuntimeError:  # the pool broke earlier (BrokenProcessPool is a RuntimeError)
             self._drop(fmt)
             return None
+        self.writing[fmt] = path
+        future.add_done_callback(lambda _f: self.writing.pop(fmt, None))
+        return future
 
     def result(self, fmt: str, future: Future, tr: Transcription, path: Path) -> float:
         """The writer's time [s]; its exception is raised here. A dead process: write in this one."""
@@ -129,8 +149,27 @@ class ExportWorkers:
         for fmt in list(self.pools):
             self.pools.pop(fmt).shutdown(wait=True, cancel_futures=True)
 
+    def abort(self) -> None:
+        """Stop the export processes now (Ctrl-C, SIGTERM): a writer cut off publishes nothing, and its
+        temporary file (:func:`drumscribe.fileio.atomic_path`) is removed here."""
+        for fmt in list(self.pools):
+            pool = self.pools.pop(fmt)
+            processes = list(getattr(pool, "_processes", {}).values())  # no public handle before 3.14
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in processes:
+                proc.kill()
+            for proc in processes:
+                proc.join(5)
+        for path in self.writing.values():
+            for tmp in path.parent.glob(f".{path.name}.*.part"):
+                tmp.unlink(missing_ok=True)
+        self.writing.clear()
+
     def __enter__(self) -> ExportWorkers:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            self.abort()
+        else:
+            self.close()
