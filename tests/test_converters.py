@@ -155,6 +155,9 @@ def test_enst_wrong_folder(tmp_path):
     (tmp_path / "something").mkdir()
     with pytest.raises(DatasetLayoutError, match="drummer_1/ drummer_2/ drummer_3/"):
         convert(get_converter("enst")(tmp_path), tmp_path / "out", progress=False)
+    (tmp_path / "enst.zip").write_bytes(b"PK")  # the download itself, not unpacked
+    with pytest.raises(DatasetLayoutError, match="enst.zip: a file, not the dataset's folder"):
+        convert(get_converter("enst")(tmp_path / "enst.zip"), tmp_path / "out", progress=False)
 
 
 # -- MDB -----------------------------------------------------------------------------------------------

@@ -39,6 +39,24 @@ def test_default_model_is_shipped_small_and_complete():
     assert "/work/" not in (DEFAULT / CARD_NAME).read_text()
 
 
+def test_a_folder_named_default_in_the_working_directory(tmp_path, monkeypatch):
+    """No model asked for: the shipped default, whatever folders the working directory holds; a folder of the
+    shipped name with no model in it does not hide the shipped model, one with a model is taken."""
+    import shutil
+
+    from drumscribe.modelio import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    shipped = PRETRAINED_DIR / "default"
+    assert resolve_model_path(None) == shipped and resolve_model_path("default") == shipped
+    with pytest.raises(ModelError, match="mine: no model.json"):
+        (tmp_path / "mine").mkdir()
+        resolve_model_path("mine")
+    shutil.copytree(shipped, tmp_path / "default", dirs_exist_ok=True)
+    assert resolve_model_path("default") == Path("default") and resolve_model_path(None) == shipped
+
+
 def test_corrupt_weights_are_refused(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()

@@ -145,10 +145,13 @@ def save_model(net: Any, card: dict[str, Any], folder: str | Path) -> Path:
 
 
 def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A model folder from a shipped model name (``default``), a folder, or a ``model.json`` path."""
+    """A model folder from a shipped model name (``default``), a folder, or a ``model.json`` path. No name:
+    the shipped default. A folder of a shipped model's name that holds no model (a ``default/`` of one's own
+    in the working directory) does not hide the shipped one."""
     if name_or_path is None:
-        name_or_path = DEFAULT_MODEL_NAME
+        return PRETRAINED_DIR / DEFAULT_MODEL_NAME
     p = Path(name_or_path)
+    shipped = PRETRAINED_DIR / str(name_or_path)
     if p.name == CARD_NAME and p.is_file():
         return p.parent
     if p.is_dir():
@@ -156,8 +159,8 @@ def resolve_model_path(name_or_path: str | Path | None) -> Path:
             return p
         if (p / "best" / CARD_NAME).is_file():  # a training run folder
             return p / "best"
-        raise ModelError(f"{p}: no {CARD_NAME} in this folder (not a drumscribe model or run folder)")
-    shipped = PRETRAINED_DIR / str(name_or_path)
+        if not (shipped / CARD_NAME).is_file():
+            raise ModelError(f"{p}: no {CARD_NAME} in this folder (not a drumscribe model or run folder)")
     if (shipped / CARD_NAME).is_file():
         return shipped
     available = (

@@ -120,6 +120,8 @@ class Converter:
     # -- to override -------------------------------------------------------------------------------
     def check_layout(self) -> None:
         """Raise :class:`DatasetLayoutError` unless ``src`` looks like this release."""
+        if self.src.is_file():
+            raise self.layout_error("a file, not the dataset's folder")
         if not self.src.is_dir():
             raise self.layout_error("folder not found")
 
