@@ -236,8 +236,12 @@ def fake_tuning(monkeypatch):
 
     calls = {"tune": [], "eval": [], "fig": []}
 
+    save_settings = runner._load_or_save_settings  # the real tune.json, as a finished cell has it
+
     def fake_run_tune(settings, out_dir, resume=False):
         out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        save_settings(settings, out, resume=True)
         calls["tune"].append((settings.arch, tuple(Path(p).name for p in settings.data)))
         results = {
             "best_val_micro_f1": 0.5,
@@ -309,6 +313,13 @@ def test_studies_resume_and_reuse_cells(tmp_path, fake_tuning):
     assert "| A+B | 0.2500 | 0.2500 † |" in md
     with pytest.raises(ConfigError, match="test-only"):
         run_datasets_study(data, [("T",)], study, settings=settings)
+    # an architecture cell searched with another budget is not reused: A alone is tuned again for this study
+    other = tmp_path / "study2"
+    run_architecture_study(data, ["crnn"], other, settings)
+    more = StudySettings(trials=5, epochs=2, seed=9, fixed={"num_layers": 2})
+    cells = run_datasets_study(data, [("A",)], other, test_sets=["A"], settings=more)
+    assert fake_tuning["tune"][-1] == ("crnn", ("a",))
+    assert [c.path for c in cells] == [str(other / "datasets" / "CRNN" / "A")]
 
 
 def test_cli_report_and_errors(tmp_path, capsys):

@@ -37,13 +37,24 @@ KIND = "datasets"
 DEFAULT_ARCH = "crnn"
 
 
-def combo_cell(out: Path, arch: str, combo: Sequence[str], reuse_architecture: bool = True) -> Path:
-    """The folder of a combination's cell: its own, or the architecture study's for a reused single dataset."""
+def combo_cell(
+    out: Path, arch: str, combo: Sequence[str], reuse_architecture: bool = True, expected: Any = None
+) -> Path:
+    """The folder of a combination's cell: its own, or the architecture study's for a reused single dataset,
+    when that cell searched as this one would (``expected``: the cell's TuneSettings; None: not checked)."""
+    from ..tune.runner import changed_settings, saved_settings
+
     own = cell_dir(out, KIND, arch, combo)
     if reuse_architecture and len(combo) == 1 and not own.exists():
         shared = cell_dir(out, ARCH_KIND, arch, combo)
         if is_finished(shared):
-            return shared
+            saved = saved_settings(shared) if expected is not None else None
+            changed = changed_settings(saved, expected) if saved is not None else {}
+            # the stores are the dataset's in both studies of one folder, however the paths were spelled
+            changed = {k: v for k, v in changed.items() if k not in ("data", "val_data", "test_data")}
+            if not changed:
+                return shared
+            log.info("%s: searched with other settings (%s); not reused", shared, ", ".join(sorted(changed)))
     return own
 
 
@@ -104,8 +115,8 @@ def run_datasets_study(
     cells = []
     with ray_session(settings.address):
         for combo in combos:
-            cell = combo_cell(out, arch, combo, reuse_architecture)
             data = [p for name in combo for p in datasets[name].paths]
+            cell = combo_cell(out, arch, combo, reuse_architecture, settings.tune_settings(arch, data))
             result, changed = run_and_load_cell(cell, settings, arch, data, tests, window_s, KIND, combo)
             cells.append(result)
             if changed:  # new work: refresh the report
@@ -121,8 +132,10 @@ def datasets_cells(out_dir: str | Path) -> tuple[list[Any], dict[str, Any]]:
     if not record:
         return [], {}
     cells = []
+    settings = StudySettings(**record["settings"]) if "settings" in record else None
     for combo in record["combos"]:
-        cell = combo_cell(out, record["arch"], combo, record.get("reuse_architecture", True))
+        expected = settings.tune_settings(record["arch"], ["."]) if settings is not None else None
+        cell = combo_cell(out, record["arch"], combo, record.get("reuse_architecture", True), expected)
         result = load_cell(cell, KIND, record["arch"], combo)
         if result is not None:
             cells.append(result)

@@ -456,6 +456,32 @@ def finalize(result_grid: Any, settings: TuneSettings, out: Path) -> dict[str, A
 # --------------------------------------------------------------------------------------------- entry point
 
 
+#: tune settings that say how a search runs, not what it searches: they may change on resume
+RUN_ONLY_SETTINGS = ("address", "verbose", "max_concurrent_trials")
+
+
+def saved_settings(out: str | Path) -> TuneSettings | None:
+    """The settings a tune folder was run with (``tune.json``, store paths absolute again), or None."""
+    out = Path(out)
+    path = out / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    d = read_json(path)
+    for key in ("data", "val_data", "test_data"):
+        d[key] = _absolute(d.get(key), out)
+    d.pop("paths_relative_to", None)
+    return TuneSettings.from_dict(d)
+
+
+def changed_settings(saved: TuneSettings, settings: TuneSettings) -> dict[str, tuple[Any, Any]]:
+    """{setting: (saved, given)} of the settings that differ in what is searched."""
+    return {
+        k: (v, getattr(settings, k))
+        for k, v in saved.to_dict().items()
+        if k not in RUN_ONLY_SETTINGS and getattr(settings, k) != v
+    }
+
+
 def _load_or_save_settings(settings: TuneSettings, out: Path, resume: bool) -> TuneSettings:
     path = out / SETTINGS_FILE
     if path.is_file():
@@ -463,16 +489,9 @@ def _load_or_save_settings(settings: TuneSettings, out: Path, resume: bool) -> T
             raise OutputExistsError(
                 f"{out}: holds a tune run already; pass resume=True (--resume) to continue it"
             )
-        d = read_json(path)
-        for key in ("data", "val_data", "test_data"):
-            d[key] = _absolute(d.get(key), out)
-        d.pop("paths_relative_to", None)
-        saved = TuneSettings.from_dict(d)
-        changed = {
-            k: (v, getattr(settings, k))
-            for k, v in saved.to_dict().items()
-            if k not in ("address", "verbose", "max_concurrent_trials") and getattr(settings, k) != v
-        }
+        saved = saved_settings(out)
+        assert saved is not None
+        changed = changed_settings(saved, settings)
         if changed:
             log.warning("%s: resuming with the saved settings; ignoring changed %s", out, sorted(changed))
         saved.address, saved.verbose = settings.address, settings.verbose
