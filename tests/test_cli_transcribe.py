@@ -462,6 +462,13 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_again(setup, tmp_p
     assert main([*cmd, "--skip-existing"]) == 0
     assert not (out / "out").exists()  # the song's copy in a-clonehero/ is an output, not an input
     assert [f for f, _ in collect_inputs([songs], out)] == [songs / "a.wav"]
+    # the input folder itself as the output folder (the README's transcribe-then-convert loop)
+    assert main(["transcribe", str(songs), "-o", str(songs), "-m", str(setup["model"]), "-f", "txt"]) == 0
+    assert (songs / "a.txt").is_file()
+    assert [f for f, _ in collect_inputs([songs], songs)] == [
+        songs / "a.wav",
+        out / "a-clonehero" / "song.wav",
+    ]
 
 
 def test_a_bad_chunk_length_fails_once(setup, tmp_path, capsys) -> None:

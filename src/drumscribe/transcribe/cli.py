@@ -238,7 +238,9 @@ def collect_inputs(items: Sequence[str | Path], out_dir: str | Path | None = Non
         p = Path(item)
         if p.is_dir():
             found = audio_files_under(p)
-            if skip is not None:
+            if skip is not None and skip != p.resolve() and skip.is_relative_to(p.resolve()):
+                # an output folder inside the input folder (not the folder itself: -o my_songs/ writes
+                # its outputs beside the songs, which keep their audio suffixes out of the way)
                 found = [f for f in found if not f.resolve().is_relative_to(skip)]
             if not found:
                 log.warning("%s: no audio files found in this folder", p)
