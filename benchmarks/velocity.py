@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 
     model = get_model(args.model, "cpu")
     midi = sorted((args.data / "annotations_midi").glob("*.mid")) if args.data.is_dir() else []
+    if not midi and not args.store:
+        print(
+            f"velocity: {args.data}: no annotations_midi/*.mid (the mdb-dev layout), and no --store",
+            file=sys.stderr,
+        )
+        return 1
     for cond in ("drums", "mix"):
         results: dict[int, list[tuple[float, float]]] = {}
         spread: list[list[np.ndarray]] = [[], []]  # reference, ours: velocities minus their median

@@ -89,6 +89,16 @@ def score(groups):
 
 def main() -> int:
     stores = sys.argv[1:]
+    if not stores or any(s.startswith("-") for s in stores):
+        print(f"usage: python benchmarks/velocity_bands.py STORE [STORE ...]\n{__doc__}", file=sys.stderr)
+        return 2
+    missing = [s for s in stores if not (Path(s) / "manifest.json").is_file()]
+    if missing or not (DEFAULT_DATA / "annotations_midi").is_dir():
+        print(
+            f"velocity_bands: not found: {', '.join(missing) or DEFAULT_DATA / 'annotations_midi'}",
+            file=sys.stderr,
+        )
+        return 1
     syn = score(groups_synth(stores, "train", 60))
     mix = score(groups_mdb("mix"))
     drm = score(groups_mdb("drums"))

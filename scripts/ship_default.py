@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from drumscribe import modelio
-from drumscribe.errors import ConfigError, ModelError
+from drumscribe.errors import ConfigError, DrumscribeError, ModelError
 from drumscribe.features import InputLevel, check_input_level
 from drumscribe.fileio import read_json, write_json
 from drumscribe.modelio import CARD_NAME, PRETRAINED_DIR, WEIGHTS_NAME, load_model, resolve_model_path
@@ -40,7 +40,7 @@ from drumscribe.train.evaluate import evaluate_model
 from drumscribe.train.loop import CONFIG_NAME, EPOCHS_DIR, load_run_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from mdb_dev import DEFAULT_DATA, best_thresholds_per_class, evaluate_models  # noqa: E402
+from mdb_dev import DEFAULT_DATA, best_thresholds_per_class, evaluate_models, find_tracks  # noqa: E402
 
 CREDITS = {
     "grooves": "Groove MIDI Dataset (Gillick et al., ICML 2019), CC BY 4.0, plus drumscribe's own groove generator",
@@ -358,6 +358,10 @@ def main(argv=None) -> int:
         "(as they are), a level (scaled to it) or LOW,HIGH (into that range; --input-level-dbfs=-25,-12)",
     )
     args = ap.parse_args(argv)
+    try:  # before the shipped folder is touched: a bad --mdb must not leave it half replaced
+        find_tracks(args.mdb)
+    except DrumscribeError as exc:
+        ap.error(f"--mdb: {exc}")
     if args.retune:
         if args.run is not None:
             ap.error("--retune works on the shipped model --name; give no run folder")

@@ -536,3 +536,19 @@ def test_export_processes_end_with_the_command(setup, tmp_path, how) -> None:
     assert not any(Path(f"/proc/{k}").exists() for k in kids)
     if how == "SIGTERM":
         assert not list(out.glob(".*.part"))
+
+
+def test_a_missing_optional_package_is_named(monkeypatch, capsys) -> None:
+    """A command whose optional part is not installed says which package and how to get it."""
+    from drumscribe.cli import build_parser
+
+    def needs_uvicorn(args):
+        raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+
+    parser = build_parser("serve")
+    monkeypatch.setattr("drumscribe.cli.build_parser", lambda command=None: parser)
+    for action in parser._subparsers._group_actions[0].choices.values():
+        action.set_defaults(func=needs_uvicorn)
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert "needs the Python package 'uvicorn'" in err and "drumscribe[web]" in err

@@ -145,6 +145,17 @@ def test_thesis_table():
     assert t.micro_f1 == pytest.approx(2 * p * r / (p + r))
 
 
+def test_thesis_counts_a_frame_of_the_label_once():
+    """Two annotated onsets that round to one frame are one reference for the thesis (its references are the
+    frames of a clipped label), two for the standard protocol (as mir_eval counts them)."""
+    ref = [[], [], [], [1.0, 1.0, 1.003, 2.0], []]
+    est = [[], [], [], [1.0, 2.0], []]
+    t = evaluate_onsets(ref, est, protocol="thesis")
+    assert (t.tp[3], t.fp[3], t.fn[3]) == (2, 0, 0) and t.micro_f1 == 1.0
+    s = evaluate_onsets(ref, est)
+    assert (s.tp[3], s.fp[3], s.fn[3]) == (2, 0, 2)
+
+
 def test_thesis_counts_equal_maximum_matching_per_segment():
     # the greedy two-pointer pass equals a maximum matching within each segment
     rng = np.random.default_rng(11)

@@ -322,6 +322,35 @@ def test_studies_resume_and_reuse_cells(tmp_path, fake_tuning):
     assert [c.path for c in cells] == [str(other / "datasets" / "CRNN" / "A")]
 
 
+def test_a_dataset_name_keeps_one_meaning_in_a_study_folder(tmp_path, fake_tuning):
+    """A name pointing at other stores than its finished cell was tuned on is refused, not reported with the
+    old cell's scores; the dataset study then tunes its own cell instead of reusing the architecture study's;
+    names that would share a cell folder are refused; a test set's scores are redone for other stores."""
+    from drumscribe.studies.architecture import run_architecture_study
+    from drumscribe.studies.datasets import run_datasets_study
+
+    a, b = _tiny_store(tmp_path / "a", "a"), _tiny_store(tmp_path / "b", "b")
+    study, settings = tmp_path / "study", StudySettings(trials=2, epochs=1)
+    run_architecture_study({"E": DatasetSpec("E", (a,))}, ["crnn"], study, settings)
+    with pytest.raises(ConfigError, match="other stores"):
+        run_architecture_study({"E": DatasetSpec("E", (b,))}, ["crnn"], study, settings)
+    cells = run_datasets_study({"E": DatasetSpec("E", (b,))}, [("E",)], study, settings=settings)
+    assert fake_tuning["tune"][-1] == ("crnn", ("b",))
+    assert [c.path for c in cells] == [str(study / "datasets" / "CRNN" / "E")]
+    with pytest.raises(ConfigError, match="share one cell folder"):
+        run_architecture_study(
+            {"E_1": DatasetSpec("E_1", (a,)), "E-1": DatasetSpec("E-1", (b,))}, ["crnn"], study, settings
+        )
+    with pytest.raises(ConfigError, match="share one cell folder"):
+        parse_dataset_specs([f"E_1={a}", f"e-1={b}"])
+    cell = study / "architecture" / "CRNN" / "E"
+    n_eval = len(fake_tuning["eval"])
+    cells_mod.evaluate_cell(cell, {"T": DatasetSpec("T", (a,))})
+    cells_mod.evaluate_cell(cell, {"T": DatasetSpec("T", (a,))})  # scored already
+    cells_mod.evaluate_cell(cell, {"T": DatasetSpec("T", (b,))})  # the name now means other stores
+    assert [e[1] for e in fake_tuning["eval"][n_eval:]] == [("a",), ("b",)]
+
+
 def test_cli_report_and_errors(tmp_path, capsys):
     from drumscribe.cli import main
 

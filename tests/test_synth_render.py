@@ -1208,3 +1208,24 @@ def test_recorded_level_is_what_the_level_meter_reads(tmp_path, hydrogen_kits):
         meter.add(audio)
         assert meter.level_dbfs() == pytest.approx(recorded, abs=1.0), tid
     assert recorded_level_dbfs({"kit": "not an engine mix"}) is None
+
+
+def test_repeated_set_flags_add_up():
+    """Two --set flags (settings, then the classic swap menu, as scripts/train_default.sh passes them) both
+    reach the render; a second one used to replace the first."""
+    from drumscribe.cli import build_parser
+    from drumscribe.synth.cli import parse_overrides
+
+    args = build_parser("synth").parse_args(
+        [
+            "synth",
+            "out",
+            "--set",
+            "unison_prob=0.4",
+            "stems_share=0.6",
+            "--set",
+            'swap_weights={"rimshot": 0}',
+        ]
+    )
+    got = parse_overrides(args.set)
+    assert got["unison_prob"] == 0.4 and got["stems_share"] == 0.6 and got["swap_weights"] == {"rimshot": 0}

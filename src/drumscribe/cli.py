@@ -59,6 +59,20 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+#: how to install the packages of drumscribe's optional parts (pyproject.toml's extras; make setup)
+OPTIONAL_PACKAGES = {
+    "fastapi": "pip install 'drumscribe[web]'",
+    "uvicorn": "pip install 'drumscribe[web]'",
+    "multipart": "pip install 'drumscribe[web]'",
+    "ray": "pip install 'drumscribe[train]'",
+    "optuna": "pip install 'drumscribe[train]'",
+    "pandas": "pip install 'drumscribe[train]'",
+    "onnx": "pip install 'drumscribe[train]'",
+    "tfrecord": "pip install 'drumscribe[datasets]'",
+    "tinysoundfont": "pip install --no-deps tinysoundfont, as make setup does",
+}
+
+
 def _command(argv: Sequence[str]) -> str | None:
     """The subcommand of an argument list: the first argument that is not a top-level option."""
     return next((a for a in argv if not a.startswith("-")), None)
@@ -80,6 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"drumscribe {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # an optional part not installed: say which, not a traceback
+        top = (exc.name or "").split(".")[0]
+        if not top or top == "drumscribe":
+            raise
+        how = OPTIONAL_PACKAGES.get(top, f"pip install {top}")
+        print(
+            f"drumscribe {args.command}: error: needs the Python package {top!r}, not installed ({how})",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from .cells import (
     DatasetSpec,
     StudySettings,
     cell_dir,
+    check_dataset_names,
     check_fixed_keys,
     has_split,
     load_cell,
@@ -57,6 +58,7 @@ def run_architecture_study(
     if bad:
         raise ConfigError(f"unknown architecture(s) {', '.join(bad)}; known: {', '.join(ARCHITECTURES)}")
     check_fixed_keys(settings.fixed, archs)
+    check_dataset_names(datasets)
     unknown = [n for n in test_only if n not in datasets]
     if unknown:
         raise ConfigError(f"test-only dataset(s) {', '.join(unknown)} not among {', '.join(datasets)}")

@@ -10,6 +10,7 @@ is finished when its ``results.json`` exists; its scores on each test set are ke
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,20 @@ def parse_dataset_specs(items: Sequence[str]) -> dict[str, DatasetSpec]:
         )
     if not out:
         raise ConfigError("no datasets given (--datasets NAME=DIR[,DIR...])")
+    check_dataset_names(out)
     return out
+
+
+def check_dataset_names(datasets: Mapping[str, Any]) -> None:
+    """Refuse names that would share a cell folder (:func:`cell_label`: case and '_'/'-' do not count)."""
+    seen: dict[str, str] = {}
+    for name in datasets:
+        other = seen.setdefault(cell_label([name]), name)
+        if other != name:
+            raise ConfigError(
+                f"dataset names {other!r} and {name!r} would share one cell folder ({cell_label([name])}); "
+                "rename one"
+            )
 
 
 def parse_combo(text: str, datasets: Mapping[str, DatasetSpec]) -> tuple[str, ...]:
@@ -134,8 +148,10 @@ def evaluate_cell(
     cell = Path(cell)
     tests = read_tests(cell)
     for name, spec in test_sets.items():
-        if name in tests:
+        if name in tests and tests[name].get("paths") == list(spec.paths):
             continue
+        if name in tests:
+            log.info("%s: %s now names other stores; testing again", cell, name)
         if not has_split(spec, "test"):
             log.warning("%s: no test split in %s; skipped", name, ", ".join(spec.paths))
             continue
@@ -295,11 +311,26 @@ def check_fixed_keys(fixed: Mapping[str, Any], archs: Sequence[str]) -> None:
             )
 
 
+def same_stores(cell: Path, data: Sequence[str]) -> bool:
+    """Whether the tune folder ``cell`` was tuned on the stores ``data`` (True when it records none)."""
+    from ..tune.runner import saved_settings
+
+    saved = saved_settings(cell)
+    if saved is None:
+        return True
+    return [os.path.realpath(p) for p in saved.data] == [os.path.realpath(p) for p in data]
+
+
 def run_cell(cell: Path, settings: StudySettings, arch: str, data: Sequence[str]) -> dict[str, Any]:
     """Tune one cell (resuming an interrupted one); a finished cell is read, not recomputed."""
     from ..tune.runner import run_tune
 
     if is_finished(cell):
+        if not same_stores(cell, data):
+            raise ConfigError(
+                f"{cell}: was tuned on other stores than {', '.join(data)} (its tune.json); a study folder "
+                "keeps one meaning per dataset name: use another folder, or delete the cell to tune it again"
+            )
         log.info("%s: finished already", cell)
         return read_json(cell / RESULTS_NAME)
     log.info("%s: tuning %s on %s", cell, arch, ", ".join(data))

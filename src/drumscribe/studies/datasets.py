@@ -22,6 +22,7 @@ from .cells import (
     DatasetSpec,
     StudySettings,
     cell_dir,
+    check_dataset_names,
     check_fixed_keys,
     has_split,
     is_finished,
@@ -29,6 +30,7 @@ from .cells import (
     read_study_record,
     record_study,
     run_and_load_cell,
+    same_stores,
 )
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ def combo_cell(
     out: Path, arch: str, combo: Sequence[str], reuse_architecture: bool = True, expected: Any = None
 ) -> Path:
     """The folder of a combination's cell: its own, or the architecture study's for a reused single dataset,
-    when that cell searched as this one would (``expected``: the cell's TuneSettings; None: not checked)."""
+    when that cell searched as this one would, on the same stores (``expected``: the cell's TuneSettings;
+    None: not checked)."""
     from ..tune.runner import changed_settings, saved_settings
 
     own = cell_dir(out, KIND, arch, combo)
@@ -50,8 +53,10 @@ def combo_cell(
         if is_finished(shared):
             saved = saved_settings(shared) if expected is not None else None
             changed = changed_settings(saved, expected) if saved is not None else {}
-            # the stores are the dataset's in both studies of one folder, however the paths were spelled
+            # the stores compared as files, however their paths were spelled
             changed = {k: v for k, v in changed.items() if k not in ("data", "val_data", "test_data")}
+            if saved is not None and not same_stores(shared, expected.data):
+                changed["data"] = (saved.data, expected.data)
             if not changed:
                 return shared
             log.info("%s: searched with other settings (%s); not reused", shared, ", ".join(sorted(changed)))
@@ -77,6 +82,7 @@ def run_datasets_study(
     arch = arch.lower()
     if arch not in ARCHITECTURES:
         raise ConfigError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    check_dataset_names(datasets)
     check_fixed_keys(settings.fixed, [arch])
     if not combos:
         raise ConfigError("no dataset combinations given (--combos)")
@@ -134,7 +140,8 @@ def datasets_cells(out_dir: str | Path) -> tuple[list[Any], dict[str, Any]]:
     cells = []
     settings = StudySettings(**record["settings"]) if "settings" in record else None
     for combo in record["combos"]:
-        expected = settings.tune_settings(record["arch"], ["."]) if settings is not None else None
+        data = [str(out / p) for name in combo for p in record.get("datasets", {}).get(name, [])]
+        expected = settings.tune_settings(record["arch"], data) if settings is not None and data else None
         cell = combo_cell(out, record["arch"], combo, record.get("reuse_architecture", True), expected)
         result = load_cell(cell, KIND, record["arch"], combo)
         if result is not None:

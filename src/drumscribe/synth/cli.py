@@ -110,6 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set",
         nargs="+",
+        action="extend",  # repeated --set flags add up (a second one used to replace the first)
         default=[],
         metavar="KEY=VALUE",
         help="override any render setting for ablations, e.g. --set variant_prob=0 swap_prob=0 tempo_change=0 "

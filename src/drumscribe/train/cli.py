@@ -131,6 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-velocity",
         nargs="+",
+        action="extend",  # repeated flags add up
         default=None,
         metavar="CLASS=V",
         help="drop training onsets of CLASS below velocity V in [0, 1) from the targets, e.g. snare=0.35 "
