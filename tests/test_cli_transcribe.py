@@ -165,6 +165,8 @@ def test_bad_options_fail_cleanly(setup, tmp_path, capsys) -> None:
     assert main([*base, "--threshold", "bongo=0.3"]) == 1
     assert "unknown class 'bongo'" in capsys.readouterr().err
     assert main([*base, "--threshold", "1.5"]) == 1
+    assert main([*base, "--overwrite", "--skip-existing"]) == 1
+    assert "contradict" in capsys.readouterr().err
     assert main(["transcribe", str(setup["a"]), "-m", str(tmp_path / "no-model")]) == 1
     assert "no-model" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -351,6 +351,18 @@ def test_a_dataset_name_keeps_one_meaning_in_a_study_folder(tmp_path, fake_tunin
     assert [e[1] for e in fake_tuning["eval"][n_eval:]] == [("a",), ("b",)]
 
 
+def test_a_study_run_in_parts_reports_every_part(tmp_path, fake_tuning):
+    from drumscribe.studies.architecture import run_architecture_study
+
+    data = {"A": DatasetSpec("A", (_tiny_store(tmp_path / "a", "a"),))}
+    study, settings = tmp_path / "study", StudySettings(trials=2, epochs=1)
+    run_architecture_study(data, ["crnn"], study, settings)
+    run_architecture_study(data, ["cnn"], study, settings)  # the second part, e.g. on another machine
+    assert read_json(study / "study.json")["architecture"]["archs"] == ["crnn", "cnn"]
+    md = (study / "report" / "architecture.md").read_text()
+    assert "| CRNN |" in md and "| CNN |" in md
+
+
 def test_cli_report_and_errors(tmp_path, capsys):
     from drumscribe.cli import main
 

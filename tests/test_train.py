@@ -243,6 +243,15 @@ def test_a_loss_that_is_not_finite_stops_training_with_its_place(
         run_training(cfg, tmp_path / "run")
 
 
+def test_stores_without_a_validation_split_are_refused_before_training(tmp_path: Path) -> None:
+    from drumscribe.errors import DatasetLayoutError
+
+    no_val = make_store(tmp_path / "noval", n_tracks=(3, 0, 1))
+    with pytest.raises(DatasetLayoutError, match="no tracks in the 'validation' split.*--val-data"):
+        run_training(tiny_config(no_val, epochs=1), tmp_path / "run")
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
 def test_evaluation_refuses_a_store_of_other_features(store: Path, tmp_path: Path) -> None:
     import shutil
 

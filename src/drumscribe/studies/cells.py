@@ -105,10 +105,20 @@ def cell_dir(study_dir: str | Path, kind: str, arch: str, names: Sequence[str]) 
 
 
 def record_study(out: Path, kind: str, payload: dict[str, Any]) -> None:
-    """Keep what each study of ``out`` ran on in ``study.json`` (for the report and for resuming)."""
+    """Keep what each study of ``out`` ran on in ``study.json`` (for the report and for resuming). A study run
+    in parts (``--archs rnn``, then ``--archs cnn``) adds to the record: lists are joined (earlier entries
+    first), mappings merged; other values are the latest run's."""
     path = out / STUDY_FILE
     data = read_json(path) if path.is_file() else {}
-    data[kind] = payload
+    before = data.get(kind) or {}
+    merged = dict(payload)
+    for key, value in payload.items():
+        old = before.get(key)
+        if isinstance(value, list) and isinstance(old, list):
+            merged[key] = old + [v for v in value if v not in old]
+        elif isinstance(value, dict) and isinstance(old, dict):
+            merged[key] = {**old, **value}
+    data[kind] = merged
     write_json(path, data)
 
 

@@ -314,10 +314,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     model = load_model(folder, device=device)
     if args.tune_thresholds:
-        thresholds = tune_thresholds(model, data, split="validation", window_s=args.window_s, device=device)
+        tune_on = data
+        if args.data is None:  # a run folder: the stores its epochs were chosen on, not its test stores
+            tune_on = cfg.val_data or cfg.data
+        thresholds = tune_thresholds(
+            model, tune_on, split="validation", window_s=args.window_s, device=device
+        )
         card = read_json(folder / CARD_NAME)
         card["thresholds"] = thresholds
-        card["thresholds_tuned_on"] = {"stores": [str(d) for d in data], "split": "validation"}
+        card["thresholds_tuned_on"] = {"stores": [str(d) for d in tune_on], "split": "validation"}
         write_json(folder / CARD_NAME, card)
         model = load_model(folder, device=device)
         log.info("%s: saved tuned thresholds %s", folder / CARD_NAME, thresholds)

@@ -220,6 +220,12 @@ def run_training(
     val_stores = open_stores(cfg.val_data) if cfg.val_data else train_stores
     test_stores = open_stores(cfg.test_data) if cfg.test_data else train_stores
     feature_config = _check_feature_configs(train_stores + val_stores)
+    if not any(s.track_ids("validation") for s in val_stores):  # found now, not after the first epoch
+        names = ", ".join(str(s.root) for s in val_stores)
+        raise DatasetLayoutError(
+            f"{names}: no tracks in the 'validation' split to choose epochs on; give stores that have one "
+            "with --val-data"
+        )
     stats = combined_statistics(train_stores, "train")
     mean, std = float(stats["mean"]), float(stats["std"])
     init_state = None

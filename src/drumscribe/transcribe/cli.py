@@ -300,6 +300,8 @@ def export(tr: Any, paths: dict[str, Path], workers: ExportWorkers | None = None
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.overwrite and args.skip_existing:
+        raise ConfigError("--overwrite and --skip-existing contradict each other: give one")
     formats = parse_formats(args.format)
     inputs = collect_inputs(args.audio, args.out_dir)
     if not inputs:
