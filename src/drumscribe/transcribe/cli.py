@@ -278,9 +278,8 @@ def export(tr: Any, paths: dict[str, Path], workers: ExportWorkers | None = None
             if fmt not in futures and fmt != "json":
                 times[fmt] = write_format(fmt, tr, paths[fmt])
     except (KeyboardInterrupt, SystemExit):
-        stopped = (
-            True  # Ctrl-C, SIGTERM: ExportWorkers stops the processes and removes their unfinished files
-        )
+        # Ctrl-C, SIGTERM: ExportWorkers stops the processes and removes their unfinished files
+        stopped = True
         raise
     finally:  # wait for the export processes even when a writer here failed: no file is left half done
         for fmt, future in futures.items() if not stopped else ():

@@ -126,8 +126,13 @@ class ExportWorkers:
             self._drop(fmt)
             return None
         self.writing[fmt] = path
-        future.add_done_callback(lambda _f: self.writing.pop(fmt, None))
+        future.add_done_callback(lambda _f: self._written(fmt, path))
         return future
+
+    def _written(self, fmt: str, path: Path) -> None:
+        """A writer finished: its file is no longer in the making (unless the next one already is)."""
+        if self.writing.get(fmt) == path:
+            del self.writing[fmt]
 
     def result(self, fmt: str, future: Future, tr: Transcription, path: Path) -> float:
         """The writer's time [s]; its exception is raised here. A dead process: write in this one."""
@@ -160,7 +165,7 @@ class ExportWorkers:
                 proc.kill()
             for proc in processes:
                 proc.join(5)
-        for path in self.writing.values():
+        for path in list(self.writing.values()):
             for tmp in path.parent.glob(f".{path.name}.*.part"):
                 tmp.unlink(missing_ok=True)
         self.writing.clear()
