@@ -320,9 +320,12 @@ def _resolve_beat_joins(
             d = subdiv[b] * 2
             if d > FINEST_DIVISION:
                 continue
+            f, cls = frac[members[b]], classes[members[b]]
+            if _merged(f, cls, d) > _merged(f, cls, subdiv[b]):
+                continue  # the finer division would join two of the beat's own strokes
             moved = {int(i): _slot_position(b, frac[i], d) for i in members[b]}
             if moved.get(clash[0], positions[clash[0]]) != moved.get(clash[1], positions[clash[1]]):
-                options.append((_error(frac[members[b]], d), b, moved))
+                options.append((_error(f, d), b, moved))
         if not options:
             stuck.add(clash)
             continue
