@@ -171,11 +171,16 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
         return rows
 
     monkeypatch.setattr(ship, "evaluate_models", evaluate_models)
+    (tmp_path / "annotations").mkdir()  # the mdb-dev layout ship_default.py checks first
+    (tmp_path / "annotations" / "Song.txt").write_text("0.5\tKD\n")
     run = tmp_path / "run"
     make_tiny(run / "best", "crnn")
     out = tmp_path / "pretrained" / "shipped"
     out.mkdir(parents=True)
     (out / ONNX_NAME).write_bytes(b"the previous model's export")
+    with pytest.raises(SystemExit):  # a wrong --mdb is found before the shipped folder is touched
+        ship.main([str(run), "--mdb", str(tmp_path / "nowhere"), "--name", "shipped"])
+    assert (out / ONNX_NAME).read_bytes() == b"the previous model's export"
     assert ship.main([str(run), "--mdb", str(tmp_path), "--name", "shipped", "--thresholds", "auto"]) == 0
     card = read_json(out / CARD_NAME)
     assert card["onnx"]["weights_sha256"] == card["weights_sha256"]
