@@ -26,9 +26,9 @@ import numpy as np
 TOLERANCE = 0.04
 
 
-def collect(stores: list[Path], model_name: str) -> tuple[list, list, list, list, list]:
+def collect(stores: list[Path], model_name: str) -> tuple[list, list, list, list, list, dict]:
     """Per track: candidates' features, the index of the right candidate (None: none is), the true tempo,
-    the candidates and the estimate they were made from."""
+    the candidates and the estimate they were made from; and the model's card."""
     from drumscribe.data.store import Store
     from drumscribe.transcribe import tempo as T
     from drumscribe.transcribe.inference import get_model, stored_features, transcribe_features
@@ -44,8 +44,8 @@ def collect(stores: list[Path], model_name: str) -> tuple[list, list, list, list
             if "beats_s" not in perf or len(perf["beats_s"]) < 2 or meta.get("tacet_s"):
                 continue
             tr = transcribe_features(stored_features(store, tid), model, keep_spectrogram=False, tempo=False)
-            env = T.onset_envelope(tr.activations, config.classes)
-            if T.count_clear_onsets(env, config.min_rise) < config.min_onsets:
+            env = T.clear_envelope(tr.activations, config)  # as estimate_beats begins
+            if env is None:
                 continue
             raw = T.estimate_tempo(env, tr.fps, config)
             if raw is None:
@@ -58,7 +58,7 @@ def collect(stores: list[Path], model_name: str) -> tuple[list, list, list, list
             tempi.append(bpm)
             candidates.append(cands)
             estimates.append(raw)
-    return features, truths, tempi, candidates, estimates
+    return features, truths, tempi, candidates, estimates, model.card
 
 
 def cross_validate(features, truths, tempi, candidates, l2: float, folds: int, seed: int) -> float:
@@ -90,12 +90,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from drumscribe.errors import DrumscribeError
     from drumscribe.fileio import write_json
-    from drumscribe.modelio import load_model
     from drumscribe.transcribe.tempo import OCTAVE_MODEL_FILE, fit_octave_model
 
     try:
-        features, truths, tempi, candidates, estimates = collect(args.store, args.model)
-        card = load_model(args.model, device="cpu").card
+        features, truths, tempi, candidates, estimates, card = collect(args.store, args.model)
     except DrumscribeError as exc:
         print(f"fit_tempo_octave: {exc}", file=sys.stderr)
         return 1

@@ -321,11 +321,12 @@ def check_fixed_keys(fixed: Mapping[str, Any], archs: Sequence[str]) -> None:
             )
 
 
-def same_stores(cell: Path, data: Sequence[str]) -> bool:
-    """Whether the tune folder ``cell`` was tuned on the stores ``data`` (True when it records none)."""
+def same_stores(cell: Path, data: Sequence[str], saved: Any = None) -> bool:
+    """Whether the tune folder ``cell`` was tuned on the stores ``data`` (True when it records none);
+    ``saved``: its TuneSettings when already read."""
     from ..tune.runner import saved_settings
 
-    saved = saved_settings(cell)
+    saved = saved or saved_settings(cell)
     if saved is None:
         return True
     return [os.path.realpath(p) for p in saved.data] == [os.path.realpath(p) for p in data]

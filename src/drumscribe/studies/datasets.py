@@ -55,7 +55,7 @@ def combo_cell(
             changed = changed_settings(saved, expected) if saved is not None else {}
             # the stores compared as files, however their paths were spelled
             changed = {k: v for k, v in changed.items() if k not in ("data", "val_data", "test_data")}
-            if saved is not None and not same_stores(shared, expected.data):
+            if saved is not None and not same_stores(shared, expected.data, saved):
                 changed["data"] = (saved.data, expected.data)
             if not changed:
                 return shared

@@ -1266,10 +1266,8 @@ def check_gmd_and_styles(config: SynthConfig) -> None:
     if config.gmd:
         every = GrooveLibrary(config.gmd)  # errors name the folder now, not in a worker
         for split in SPLITS:
-            try:
-                per_split[split] = set(GrooveLibrary(config.gmd, split=split).styles)
-            except DrumscribeError:
-                per_split[split] = set(every.styles)  # RenderContext.grooves falls back to all files
+            # a split without grooves: RenderContext.grooves falls back to every file
+            per_split[split] = {e.top_style for e in every.beats if e.split == split} or set(every.styles)
     if not config.styles:
         return
     known = set(STYLES).union(*per_split.values())

@@ -350,6 +350,13 @@ def check_bpm(bpm: float | None) -> float | None:
     return value
 
 
+def clear_envelope(activations: np.ndarray, config: TempoConfig) -> np.ndarray | None:
+    """The onset envelope of ``config.classes``, or None when it has fewer than ``config.min_onsets`` clear
+    onsets (silence, noise, a few strokes): nothing to find a tempo in."""
+    env = onset_envelope(activations, config.classes)
+    return env if count_clear_onsets(env, config.min_rise) >= config.min_onsets else None
+
+
 def estimate_beats(
     activations: np.ndarray,
     fps: float = 100.0,
@@ -363,8 +370,8 @@ def estimate_beats(
     """
     config = config or TempoConfig()
     bpm = check_bpm(bpm)
-    env = onset_envelope(activations, config.classes)
-    if count_clear_onsets(env, config.min_rise) < config.min_onsets:
+    env = clear_envelope(activations, config)
+    if env is None:
         return bpm, np.zeros(0)
     tempo = estimate_tempo(env, fps, config) if bpm is None else float(bpm)
     if tempo is None:
@@ -544,12 +551,16 @@ def _octave_features(
     return np.asarray(rows, dtype=np.float64)
 
 
-def kit_parts_play(activations: np.ndarray, fps: float = 100.0, min_strokes: int = 4) -> bool:
-    """Whether the kick, the snare and the hi-hat + cymbals each play at least ``min_strokes`` strokes (peaks
-    at 0.5): what :func:`choose_octave` reads. Without one of them (a kick-only click, a hi-hat count-in) it
-    has nothing to go on, and the estimate keeps its level."""
+def kit_parts_play(activations: np.ndarray, fps: float = 100.0, config: TempoConfig | None = None) -> bool:
+    """Whether the kick, the snare and the hi-hat + cymbals each play at least ``config.min_onsets`` strokes
+    (peaks at 0.5): what :func:`choose_octave` reads. Without one of them (a kick-only click, a hi-hat
+    count-in) it has nothing to go on, and the estimate keeps its level."""
     strokes, _ = _kit_strokes(np.asarray(activations, dtype=np.float32), fps)
-    return min(strokes) >= min_strokes
+    return _parts_play(strokes, config or TempoConfig())
+
+
+def _parts_play(strokes: Sequence[int], config: TempoConfig) -> bool:
+    return min(strokes) >= config.min_onsets
 
 
 def choose_octave(
@@ -566,7 +577,7 @@ def choose_octave(
     config = config or TempoConfig()
     act = np.asarray(activations, dtype=np.float32)
     strokes, span_s = _kit_strokes(act, fps)
-    if min(strokes) < config.min_onsets:
+    if not _parts_play(strokes, config):
         return None
     candidates = octave_candidates(tempo_bpm, config)
     if len(candidates) < 2:
