@@ -399,6 +399,8 @@ def evaluate_selected(
 
 def finalize(result_grid: Any, settings: TuneSettings, out: Path) -> dict[str, Any]:
     """Write trials.csv, pick the best trial, copy its outputs, test its model and write results.json."""
+    from ..train.loop import CONFIG_NAME, load_run_config, save_run_config
+
     trials_dir = out / "trials"
     rows = _trial_rows(result_grid, settings, trials_dir)
     _write_csv(out / "trials.csv", rows)
@@ -416,13 +418,10 @@ def finalize(result_grid: Any, settings: TuneSettings, out: Path) -> dict[str, A
     if not (run_dir / "best").is_dir():
         raise DrumscribeError(f"{run_dir}: the best trial has no best/ model folder")
     _copy_tree_atomic(run_dir / "best", out / "best")
-    from ..train.loop import CONFIG_NAME, load_run_config, save_run_config
-
     if (run_dir / "metrics.csv").is_file():
         _copy_file_atomic(run_dir / "metrics.csv", out / "metrics.csv")
-    if (
-        run_dir / CONFIG_NAME
-    ).is_file():  # written again: its store paths are relative to the folder it is in
+    # the config is written again, not copied: its store paths are relative to the folder it is in
+    if (run_dir / CONFIG_NAME).is_file():
         raw = read_json(run_dir / CONFIG_NAME)
         extra = {k: v for k, v in raw.items() if k not in ("train_config", "paths_relative_to")}
         save_run_config(load_run_config(run_dir), out, extra)
@@ -526,8 +525,10 @@ def run_tune(settings: TuneSettings, out_dir: str | Path, resume: bool = False) 
         return read_json(out / "results.json")
     _check_stores(settings)  # before tune.json is written: a typo must not claim the folder
     out.mkdir(parents=True, exist_ok=True)
+    given = settings
     settings = _load_or_save_settings(settings, out, resume)
-    _check_stores(settings)  # the saved settings' stores, when resuming
+    if settings is not given:  # resuming: the saved settings' stores
+        _check_stores(settings)
     _ray_environment()
     with ray_session(settings.address):
         from ray import tune

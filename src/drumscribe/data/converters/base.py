@@ -372,6 +372,7 @@ def _check_existing(out: Path, run: dict[str, Any], overwrite: bool) -> None:
         raise OutputExistsError(f"{out}: exists and is a file, not a store folder")
     if overwrite:
         return
+    has_tracks = any((out / "tracks").glob("*.track.json"))
     if (out / RUN_RECORD).is_file():
         before = read_json(out / RUN_RECORD)
     elif (out / MANIFEST).is_file():
@@ -380,7 +381,7 @@ def _check_existing(out: Path, run: dict[str, Any], overwrite: bool) -> None:
         before = {k: manifest.get(k) for k in ("name", "feature_config")}
         if "options" in source:
             before["options"] = source["options"]
-    elif any((out / "tracks").glob("*.track.json")):
+    elif has_tracks:
         raise OutputExistsError(
             f"{out}: holds tracks but no record of the conversion that wrote them (no manifest.json, no "
             f"{RUN_RECORD.as_posix()}); choose another folder or pass --overwrite"
@@ -397,14 +398,14 @@ def _check_existing(out: Path, run: dict[str, Any], overwrite: bool) -> None:
             f"{out}: was converted with other feature settings ({before.get('feature_config')}); "
             "pass --overwrite to convert again"
         )
-    old, new = before.get("options") or {}, run["options"]
+    if "options" not in before or not has_tracks:
+        return  # an older record without options, or no track to disagree with (every track failed)
+    old, new = before["options"] or {}, run["options"]
     changed = [
         f"{k}: {old.get(k)!r} then, {new.get(k)!r} now"
         for k in sorted(set(old) | set(new))
-        if "options" in before and old.get(k) != new.get(k)
+        if old.get(k) != new.get(k)
     ]
-    if not any((out / "tracks").glob("*.track.json")):
-        return  # no track to disagree with (a first run in which every track failed)
     if changed:
         raise OutputExistsError(
             f"{out}: was converted with other options ({', '.join(changed)}); its tracks would not match them. "
