@@ -929,9 +929,8 @@ def assign_splits(
             raise ConfigError(
                 f"kit families {', '.join(sorted(group))} share samples: give them one split, not {held}"
             )
-        for f in group:
-            if held:
-                split_of[f] = held[0]
+        if held:
+            split_of.update(dict.fromkeys(group, held[0]))
     out: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
     for k in kits:
         out[split_of.get(k.family, "train")].append(k.name)
