@@ -303,7 +303,7 @@ def _resolve_beat_joins(
     doubles the division of the one of its two beats that parts them at the smaller rounding error (to 32nds
     or sextuplets at most, as inside a beat); where neither can, the two share the slot."""
     positions = [_slot_position(b, f, subdiv[int(b)]) for b, f in zip(idx, frac)]
-    members = {int(b): np.flatnonzero(idx == b) for b in subdiv}
+    members: dict[int, np.ndarray] = {}  # the onsets of a beat at a clash, found when first needed
     stuck: set[tuple[int, int]] = set()
     while True:
         first: dict[tuple[int, Fraction], int] = {}
@@ -317,6 +317,8 @@ def _resolve_beat_joins(
             return positions
         options = []
         for b in (int(idx[clash[0]]), int(idx[clash[1]])):
+            if b not in members:
+                members[b] = np.flatnonzero(idx == b)
             d = subdiv[b] * 2
             if d > FINEST_DIVISION:
                 continue
