@@ -157,6 +157,8 @@ class ExportWorkers:
     def abort(self) -> None:
         """Stop the export processes now (Ctrl-C, SIGTERM): a writer cut off publishes nothing, and its
         temporary file (:func:`drumscribe.fileio.atomic_path`) is removed here."""
+        # read before the kill: a killed writer's future ends, and its callback forgets the file
+        unfinished = list(self.writing.values())
         for fmt in list(self.pools):
             pool = self.pools.pop(fmt)
             processes = list(getattr(pool, "_processes", {}).values())  # no public handle before 3.14
@@ -165,7 +167,7 @@ class ExportWorkers:
                 proc.kill()
             for proc in processes:
                 proc.join(5)
-        for path in list(self.writing.values()):
+        for path in unfinished:
             for tmp in path.parent.glob(f".{path.name}.*.part"):
                 tmp.unlink(missing_ok=True)
         self.writing.clear()
