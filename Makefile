@@ -5,14 +5,16 @@ PIP := $(PY) -m pip
 APT_PACKAGES := fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont avldrums.lv2-soundfont \
 	hydrogen-drumkits hydrogen-data hydrogen-drumkits-effects freepats csound-soundfont exadrums chromium chromium-driver ffmpeg musescore3
 PYTEST_ARGS ?=
+TORCH_PIP_ARGS ?=
 
 .PHONY: setup system-deps test lint format demo bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	# the CPU wheel of torch lies on disk; pin it so pip never fetches a CUDA build
-	$(PIP) install torch==2.13.0
+	# the CPU wheel of torch lies on disk here; pin it so pip never fetches a CUDA build. Elsewhere PyPI's
+	# Linux torch is the CUDA build: TORCH_PIP_ARGS='--index-url https://download.pytorch.org/whl/cpu'
+	$(PIP) install torch==2.13.0 $(TORCH_PIP_ARGS)
 
 setup: $(PY)
 	$(PIP) install -e '.[train,web,datasets,dev]'

@@ -142,3 +142,30 @@ def run_ffmpeg(*args: str | Path) -> Path:
     """``ffmpeg ARGS`` (quiet, replacing its output); returns the last argument, the file written."""
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *map(str, args)], check=True)
     return Path(args[-1])
+
+
+# ---------------------------------------------------------------- strict skips (CI)
+
+#: with this environment variable set (.ci/run sets it), a test skipped for any reason but these fails the run:
+#: a missing system tool (ffmpeg, a soundfont, MuseScore, ...) must not let CI go green untested
+STRICT_SKIPS_ENV = "DRUMSCRIBE_STRICT_SKIPS"
+#: skips that are expected on the CI machine (no GPU there)
+ALLOWED_SKIP_REASONS = ("no CUDA device",)
+_skipped: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        _skipped.append((report.nodeid, str(report.longrepr[2])))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+
+    if not os.environ.get(STRICT_SKIPS_ENV):
+        return
+    unexpected = [(n, r) for n, r in _skipped if not any(a in r for a in ALLOWED_SKIP_REASONS)]
+    if unexpected:
+        lines = "\n".join(f"  {n}: {r}" for n, r in unexpected)
+        print(f"\n{STRICT_SKIPS_ENV} is set and {len(unexpected)} test(s) skipped:\n{lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

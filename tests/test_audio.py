@@ -299,6 +299,10 @@ def test_formats_libsndfile_does_not_read_go_through_ffmpeg(tmp_path, suffix, ar
         np.testing.assert_allclose(got[: len(ref)], ref, atol=1e-4)
     else:
         assert np.corrcoef(ref[500 : n - 500], got[500 : n - 500])[0, 1] > 0.95
+    # the same file without its suffix (a web page's upload, a download named "song"): told by its content
+    bare = path.rename(tmp_path / "song")
+    assert audio_info(bare).format == container
+    np.testing.assert_array_equal(load_audio(bare)[0], got)
 
 
 @needs_ffmpeg

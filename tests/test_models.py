@@ -287,3 +287,40 @@ def test_widening_a_recurrent_model_keeps_its_output_and_lets_new_units_learn(ar
     if arch == "rnn":  # another input size is not a width change
         with pytest.raises(ValueError, match="not a recurrent width|shape"):
             widen_recurrent_state(narrow.state_dict(), other.state_dict())
+
+
+def test_growing_a_crnns_conv_layers_keeps_its_output_and_lets_new_channels_learn() -> None:
+    from drumscribe.models.blocks import grow_state, widen_conv_state
+
+    torch.manual_seed(0)
+    small = build_model("crnn", num_layers=2, hidden_size=8, cell="gru", conv_channels=4)
+    with torch.no_grad():  # non-trivial BatchNorm statistics
+        small.train()
+        small(torch.randn(3, 1, 30, 84))
+    small.eval()
+    x = torch.randn(2, 1, 40, 84)
+    for hidden in (8, 11):  # the conv layers alone, and with the recurrent layers
+        big = build_model("crnn", num_layers=2, hidden_size=hidden, cell="gru", conv_channels=6).eval()
+        fresh = {k: v.clone() for k, v in big.state_dict().items()}
+        big.load_state_dict(grow_state(small.state_dict(), big.state_dict()))
+        with torch.no_grad():
+            assert torch.allclose(small(x), big(x), atol=1e-5)
+    state = big.state_dict()
+    w = state["frontend.blocks.1.layers.0.weight"]  # block 2's first conv: 8 -> 12 outputs, 4 -> 6 inputs
+    assert w.shape == (12, 6, 3, 3)
+    assert torch.equal(
+        w[8:], fresh["frontend.blocks.1.layers.0.weight"][8:]
+    )  # new outputs keep fresh weights
+    assert torch.count_nonzero(w[:8, 4:]) == 0  # old outputs read nothing from new inputs
+    w_ih = state["decoder.rnn.weight_ih_l0"]
+    old_units = torch.cat([torch.arange(g * 11, g * 11 + 8) for g in range(3)])  # the old units of 3 gates
+    assert w_ih.shape[1] == 12 * 9 and torch.count_nonzero(w_ih[old_units][:, 8 * 9 :]) == 0
+    # training reaches the new channels: the decoder's zero columns get a gradient
+    big.train()
+    big(x).sum().backward()
+    assert big.decoder.rnn.weight_ih_l0.grad[:, 8 * 9 :].abs().sum() > 0
+    with pytest.raises(ValueError, match="conv width"):
+        widen_conv_state(big.state_dict(), small.state_dict())
+    other = build_model("crnn", num_layers=2, hidden_size=8, cell="gru", conv_channels=6, num_bands=42)
+    with pytest.raises(ValueError, match="conv width"):
+        widen_conv_state(small.state_dict(), other.state_dict())

@@ -409,6 +409,34 @@ def test_warm_start_and_weight_average(store: Path, tmp_path: Path) -> None:
     x = torch.randn(1, 1, 60, 84)
     with torch.no_grad():
         assert torch.allclose(small.net(x), big.net(x), atol=1e-5)
+    # a CRNN grows its conv layers (and recurrent layers) from a smaller one and starts where it was
+    crnn = {"num_layers": 1, "hidden_size": 6, "cell": "gru", "conv_channels": 2}
+    run_training(tiny_config(store, epochs=1, arch="crnn", arch_params=crnn), tmp_path / "c2")
+    grown = tiny_config(
+        store,
+        epochs=1,
+        lr=1e-12,
+        arch="crnn",
+        arch_params={**crnn, "conv_channels": 3, "hidden_size": 7},
+        init_from=str(tmp_path / "c2" / "best"),
+    )
+    run_training(grown, tmp_path / "c3")
+    small, big = load_model(tmp_path / "c2" / "best"), load_model(tmp_path / "c3" / "best")
+    assert big.card["arch_params"]["conv_channels"] == 3
+    # (BatchNorm's running statistics move in training even at lr 1e-12, so the weights are compared)
+    s_state, b_state = small.net.state_dict(), big.net.state_dict()
+    first_conv = "frontend.blocks.0.layers.0.weight"
+    assert torch.allclose(s_state[first_conv], b_state[first_conv][:2], atol=1e-6)
+    w_ih = b_state["decoder.rnn.weight_ih_l0"]
+    assert w_ih.shape == (3 * 7, 6 * 9)  # 2 * 3 channels x 9 pooled bands in, 7 units x 3 gates
+    assert torch.allclose(w_ih[:6, : 4 * 9], s_state["decoder.rnn.weight_ih_l0"][:6], atol=1e-6)
+    assert w_ih[:6, 4 * 9 :].abs().max() < 1e-6  # the old units read the new channels through zeros
+    with pytest.raises(ConfigError, match="architecture parameters"):  # fewer channels is no growth
+        shrink = {**crnn, "conv_channels": 1}
+        run_training(
+            tiny_config(store, arch="crnn", arch_params=shrink, init_from=str(tmp_path / "c2" / "best")),
+            tmp_path / "c1",
+        )
     # weight average: best/ holds the averaged weights, which differ from the raw weights in the checkpoint
     avg = tmp_path / "ema"
     results = run_training(tiny_config(store, epochs=2, ema_decay=0.9), avg)

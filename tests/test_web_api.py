@@ -306,6 +306,10 @@ def test_m4a_upload(client: TestClient, assets: dict[str, Path], tmp_path: Path)
     assert client.get(f"/api/jobs/{job}/result").json()["total"] == want.num_onsets
     audio = client.get(f"/api/jobs/{job}/audio")
     assert audio.headers["content-type"] == "audio/mp4" and audio.content == m4a.read_bytes()
+    bare = upload(client, m4a.read_bytes(), "my song").json()["id"]  # no suffix: told by its content
+    assert wait(client, bare)["state"] == "done"
+    assert client.get(f"/api/jobs/{bare}/result").json()["total"] == want.num_onsets
+    assert client.get(f"/api/jobs/{bare}/audio").headers["content-type"] == "audio/mp4"
     r = upload(client, b"this is a text file, not audio\n" * 20, "notes.m4a")
     assert r.status_code == 415 and r.json()["detail"].startswith(
         "notes.m4a: not an audio file ffmpeg can read"
@@ -350,6 +354,25 @@ def test_path_traversal_in_filename(client: TestClient, assets: dict[str, Path])
         stored = client.app.state.manager.get(job["id"]).upload_path
         assert stored.parent == work / job["id"] and stored.name.startswith("upload")
     assert not (work.parent / "evil.wav").exists() and not (work.parent.parent / "evil.wav").exists()
+
+
+def test_upload_named_only_by_rfc2231_filename_star(client: TestClient, assets: dict[str, Path]) -> None:
+    """A client that sends only ``filename*=UTF-8''...`` (RFC 2231/5987, as curl and some libraries may) is
+    accepted under its decoded name; a part without any file name is still no upload."""
+    boundary = "b0undary"
+    ctype = f"multipart/form-data; boundary={boundary}"
+    data = assets["clip"].read_bytes()
+
+    def post(disposition: str):
+        head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: audio/wav\r\n\r\n"
+        body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        return client.post("/api/jobs", content=body, headers={"content-type": ctype})
+
+    r = post("form-data; name=\"file\"; filename*=UTF-8''caf%C3%A9%20beat.wav")
+    assert r.status_code == 202, r.text
+    assert r.json()["name"] == "café beat.wav"
+    r = post('form-data; name="file"')
+    assert r.status_code == 422 and "no file in the upload" in r.json()["detail"]
 
 
 def test_upload_too_large(assets: dict[str, Path], tmp_path: Path) -> None:

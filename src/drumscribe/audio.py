@@ -30,7 +30,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audioformats import FFMPEG_EXTENSIONS
+from .audioformats import FFMPEG_EXTENSIONS, LIBSNDFILE_EXTENSIONS
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,24 @@ def _check_path(path: Path) -> None:
 
 def _use_ffmpeg(path: Path) -> bool:
     suffix = path.suffix.lower()
-    return suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats())
+    if suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats()):
+        return True
+    return suffix not in LIBSNDFILE_EXTENSIONS and _ffmpeg_container(path)
+
+
+def _ffmpeg_container(path: Path) -> bool:
+    """Whether a file without a known audio suffix (a page's upload, ``song`` with no extension) starts like
+    a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM, or raw AAC (an ADTS header)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False  # _check_path and the decoder report the problem
+    return (
+        head[4:8] == b"ftyp"
+        or head[:4] == b"\x1a\x45\xdf\xa3"
+        or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)
+    )
 
 
 def _open(path: Path) -> sf.SoundFile:

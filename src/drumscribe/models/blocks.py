@@ -211,3 +211,59 @@ def widen_recurrent_state(
             )
         out[key] = grown
     return out
+
+
+def widen_conv_state(old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``old`` (a CRNN's state) with its conv frontend grown to ``fresh``'s channel counts (a larger
+    ``conv_channels``) so that the grown model computes exactly what the old one did.
+
+    The new channels of each conv layer are appended after the old ones and keep ``fresh``'s random weights
+    (and fresh BatchNorm), so they compute something and can learn; every old channel reads the new channels
+    of the layer below through zero weights, and the recurrent decoder's first layer reads the new channels'
+    features (appended after the old ones by the frontend's channel-major flattening) through zero columns.
+    The decoder keeps ``old``'s width (its other tensors are copied as they are): pass the result to
+    :func:`widen_recurrent_state` when that grows too. Raises ValueError for any other frontend difference."""
+    out: dict[str, torch.Tensor] = {}
+    for key, src in old.items():
+        if key not in fresh:
+            raise ValueError(f"{key}: not in the model it is grown into")
+        new = fresh[key]
+        if src.shape == new.shape or not key.startswith(("frontend.", "decoder.rnn.weight_ih_l0")):
+            out[key] = src.clone()  # the decoder's other layers: widen_recurrent_state's part
+        elif (
+            key.startswith("frontend.")
+            and src.dim() == 4
+            and src.shape[2:] == new.shape[2:]
+            and all(a <= b for a, b in zip(src.shape[:2], new.shape[:2]))
+        ):
+            grown = new.clone()  # conv weight (out, in, kh, kw): new output channels keep fresh weights
+            o, i = src.shape[:2]
+            grown[:o] = 0.0
+            grown[:o, :i] = src
+            out[key] = grown
+        elif key.startswith("frontend.") and src.dim() == 1 and src.shape[0] < new.shape[0]:
+            grown = new.clone()  # BatchNorm weight, bias and running statistics
+            grown[: src.shape[0]] = src
+            out[key] = grown
+        elif key.startswith("decoder.rnn.weight_ih_l0") and src.shape[1] < new.shape[1]:
+            grown = src.new_zeros(src.shape[0], new.shape[1])  # the old rows, new input columns at zero
+            grown[:, : src.shape[1]] = src
+            out[key] = grown
+        else:
+            raise ValueError(f"{key}: shape {tuple(src.shape)} -> {tuple(new.shape)} is not a conv width")
+    missing = sorted(set(fresh) - set(old))
+    if missing:
+        raise ValueError(f"{missing[0]}: not in the model being widened")
+    return out
+
+
+def grow_state(old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``old`` grown into ``fresh`` (more conv channels and/or more recurrent units), output unchanged."""
+    state = old
+    if any(k.startswith("frontend.") for k in old) and any(
+        k in fresh and k.startswith("frontend.") and v.shape != fresh[k].shape for k, v in old.items()
+    ):
+        state = widen_conv_state(old, fresh)
+    if any(k in fresh and v.shape != fresh[k].shape for k, v in state.items()):
+        state = widen_recurrent_state(state, fresh)
+    return state

@@ -59,7 +59,8 @@ _TRAIN_OPTIONS: list[tuple[str, str, Any, str]] = [
         "init_from",
         str,
         "model folder or shipped name whose weights start the run (fine-tuning; an RNN/CRNN may grow: "
-        "a larger --param hidden_size widens its recurrent layers, output unchanged at the start)",
+        "a larger --param hidden_size widens its recurrent layers, a CRNN's larger --param conv_channels its conv "
+        "layers; the output is unchanged at the start)",
     ),
     ("--ema-decay", "ema_decay", float, "moving average of the weights used for validation/best (0 = off)"),
 ]

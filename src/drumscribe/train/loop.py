@@ -189,7 +189,7 @@ def run_training(
 
     from ..modelio import make_card, save_model
     from ..models import build_model, count_parameters
-    from ..models.blocks import widen_recurrent_state
+    from ..models.blocks import grow_state
     from .evaluate import evaluate_model, open_stores, score_activations, track_activations
     from .loss import weighted_bce_loss
 
@@ -273,7 +273,7 @@ def run_training(
     if init_state is not None:
         fresh = net.state_dict()
         if any(init_state[k].shape != v.shape for k, v in fresh.items() if k in init_state):
-            init_state = widen_recurrent_state(init_state, fresh)  # a narrower model (see _warm_start)
+            init_state = grow_state(init_state, fresh)  # a narrower model (see _warm_start)
         net.load_state_dict(init_state)
     ema = None
     if cfg.ema_decay > 0:
@@ -493,13 +493,14 @@ def _model_params(cfg: TrainConfig) -> dict[str, Any]:
     return params
 
 
-#: architectures whose ``--init-from`` model may have fewer recurrent units (grown by widen_recurrent_state)
-WIDENABLE = ("rnn", "crnn")
+#: what an ``--init-from`` model may have less of, per architecture (grown by models.blocks.grow_state)
+WIDENABLE = {"rnn": ("hidden_size",), "crnn": ("hidden_size", "conv_channels")}
 
 
 def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """The weights and normalisation (mean, std) of ``cfg.init_from``, checked against this run."""
     from ..modelio import load_model
+    from ..models import default_params
 
     loaded = load_model(cfg.init_from, device="cpu", backend="torch")
     card = loaded.card
@@ -507,19 +508,14 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     if card["arch"] != cfg.arch:
         raise ConfigError(f"{where}: --init-from model is {card['arch']!r}, this run trains {cfg.arch!r}")
     mine = _model_params(cfg)
-    diff = sorted(
-        k for k in set(mine) | set(card["arch_params"]) if mine.get(k) != card["arch_params"].get(k)
-    )
-    if (
-        diff == ["hidden_size"]
-        and cfg.arch in WIDENABLE
-        and int(mine["hidden_size"]) > int(card["arch_params"]["hidden_size"])
-    ):
+    theirs_params = {**default_params(cfg.arch), **card["arch_params"]}
+    diff = sorted(k for k in set(mine) | set(theirs_params) if mine.get(k) != theirs_params.get(k))
+    growable = WIDENABLE.get(cfg.arch, ())
+    if diff and all(k in growable and int(mine[k]) > int(theirs_params[k]) for k in diff):
         log.info(
-            "widening %s's recurrent layers from %s to %s units (the output is unchanged at the start)",
+            "growing %s (%s): the output is unchanged at the start",
             where,
-            card["arch_params"]["hidden_size"],
-            mine["hidden_size"],
+            ", ".join(f"{k} {theirs_params[k]} -> {mine[k]}" for k in diff),
         )
     elif diff:
         raise ConfigError(f"{where}: --init-from model has other architecture parameters ({', '.join(diff)})")

@@ -89,6 +89,26 @@ class UploadTooLarge(Exception):
     pass
 
 
+def upload_filename(header: bytes, opts: dict[bytes, bytes]) -> str | None:
+    """The file name of a multipart part's Content-Disposition ``header`` (``opts``: its parsed options), or
+    None when the part is no file. Browsers send ``filename="..."`` in UTF-8 with a name's '"', CR and LF as
+    %22, %0D and %0A (HTML's multipart rules); other clients may send only RFC 2231's ``filename*=UTF-8''...``,
+    which the multipart parser drops, so that one is read with the standard library's email parser."""
+    raw = opts.get(b"filename")
+    if raw is not None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+            text = text.replace(escaped, char)
+        return text
+    if b"filename*" not in header.lower():
+        return None
+    from email.message import Message
+
+    msg = Message()
+    msg["content-disposition"] = header.decode("latin-1")
+    return msg.get_filename()
+
+
 def safe_display_name(name: str | None) -> str:
     """A client file name reduced to a harmless display name: last path component, printable, short."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -243,13 +263,10 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
         state["field"], state["value"] = b"", b""
 
     def on_headers_finished() -> None:
-        _disposition, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        if opts.get(b"name") == UPLOAD_FIELD.encode() and b"filename" in opts and not found:
-            raw = opts[b"filename"]
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-            # browsers send a name's '"', CR and LF as %22, %0D and %0A (HTML's multipart rules)
-            for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
-                text = text.replace(escaped, char)
+        header = state["headers"].get(b"content-disposition", b"")
+        _disposition, opts = parse_options_header(header)
+        text = upload_filename(header, opts)
+        if opts.get(b"name") == UPLOAD_FIELD.encode() and text is not None and not found:
             name = safe_display_name(text)
             path = folder / f"upload{stored_suffix(name)}"
             state["fh"] = open(path, "wb")  # noqa: SIM115 (closed in on_part_end / finally)

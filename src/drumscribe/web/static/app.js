@@ -622,7 +622,7 @@
       st.view.start = now - 0.1 * st.view.span;
     }
     draw();
-    requestAnimationFrame(animate);
+    st.rafId = requestAnimationFrame(animate);
   }
 
   function togglePlay() {
@@ -750,7 +750,8 @@
       resetScheduler();
       clearInterval(st.schedTimer);
       st.schedTimer = setInterval(schedule, 25);
-      requestAnimationFrame(animate);
+      cancelAnimationFrame(st.rafId); // a quick pause and play: the old loop may not have seen the pause yet
+      st.rafId = requestAnimationFrame(animate);
     });
     audio.addEventListener("pause", () => {
       $("play").textContent = "▶ Play";
