@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,10 +276,11 @@ def _clicks(rate: int, duration_s: float, every_s: float, channels: int = 2) -> 
         (".m4a", ["-c:a", "aac", "-b:a", "192k"], "MOV", "AAC"),
         (".webm", ["-c:a", "libopus", "-b:a", "128k"], "MATROSKA", "OPUS"),
         (".mka", ["-c:a", "flac"], "MATROSKA", "FLAC"),
+        (".opus", ["-c:a", "libopus", "-b:a", "128k"], "OGG", "OPUS"),  # libsndfile stops partway in these
     ],
 )
 def test_formats_libsndfile_does_not_read_go_through_ffmpeg(tmp_path, suffix, args, container, codec):
-    """.m4a (AAC), WebM (Opus) and Matroska (FLAC, lossless): the header from ffprobe, the samples on time
+    """.m4a (AAC), WebM (Opus), Matroska (FLAC, lossless) and Ogg Opus from ffmpeg: the header from ffprobe, the samples on time
     (no encoder delay left in), the same as the WAV they were made from."""
     wav = write_audio(
         tmp_path / "src.wav", _clicks(48000, 3.0, 0.25) * 0.5 + _tone(48000, 3.0, 440.0, 2) * 0.5, 48000
@@ -300,9 +302,10 @@ def test_formats_libsndfile_does_not_read_go_through_ffmpeg(tmp_path, suffix, ar
     else:
         assert np.corrcoef(ref[500 : n - 500], got[500 : n - 500])[0, 1] > 0.95
     # the same file without its suffix (a web page's upload, a download named "song"): told by its content
-    bare = path.rename(tmp_path / "song")
-    assert audio_info(bare).format == container
-    np.testing.assert_array_equal(load_audio(bare)[0], got)
+    for name in ("song", "misnamed.wav"):  # content wins over a missing or wrong suffix
+        path = path.rename(tmp_path / name)
+        assert audio_info(path).format == container
+        np.testing.assert_array_equal(load_audio(path)[0], got)
 
 
 @needs_ffmpeg
@@ -373,6 +376,18 @@ def test_ffmpeg_formats_without_ffmpeg_name_the_fix(tmp_path, monkeypatch):
     with pytest.raises(AudioError, match=r"song\.m4a: decoding \.m4a files needs ffmpeg.*install ffmpeg"):
         load_audio(path)
     assert audio.read_tags(path) == {}
+
+
+@needs_ffmpeg
+def test_ogg_opus_that_libsndfile_cannot_finish_says_how_to_read_it_without_ffmpeg(tmp_path, monkeypatch):
+    import drumscribe
+
+    example = Path(drumscribe.__file__).parent / "pretrained" / "example" / "example.ogg"  # 20 s of drums
+    path = run_ffmpeg("-i", example, "-c:a", "libopus", tmp_path / "clip.opus")
+    assert len(load_audio(path)[0]) == pytest.approx(20.0 * SR, abs=0.01 * SR)  # whole, through ffmpeg
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    with pytest.raises(AudioError, match=r"clip\.opus: corrupt audio data .*install ffmpeg"):
+        load_audio(path)
 
 
 @needs_ffmpeg

@@ -553,6 +553,21 @@ def test_folder_text_labels_default_to_drumscribe_class_names(tmp_path):
     store = Store(tmp_path / "o")
     assert store.track_ids("validation") == ["a"]
     assert_onsets(store, "a", expected([(0.1, KD)]))
+    # a map that knows none of the sidecar's labels: an error naming them, not a track with no onsets
+    (tmp_path / "b.txt").write_text("0.1\tkick\n0.2\tsnare\n")
+    write_wav(tmp_path / "b.wav")
+    conv = get_converter("folder")(tmp_path, label_map="gm")
+    summary = convert(conv, tmp_path / "gm", progress=False)
+    failed = {p.track_id: p.message for p in summary.failed}
+    assert (
+        "b" in failed
+        and "none of its labels is in the General MIDI label map ('kick', 'snare')" in failed["b"]
+    )
+    # some labels unknown beside known ones: those are skipped, the rest kept (the maps' own rule)
+    (tmp_path / "c.txt").write_text("0.1\t36\n0.2\tkick\n")
+    write_wav(tmp_path / "c.wav")
+    jobs = {j.track_id: j for j in conv.list_jobs()[0]}
+    assert conv.read_annotation(jobs["c"]).n_onsets == [1, 0, 0, 0, 0]
 
 
 def test_transcribe_outputs_convert_back_as_they_are(tmp_path):

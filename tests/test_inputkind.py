@@ -84,7 +84,9 @@ def test_kind_thresholds():
     assert th.tolist() == pytest.approx(MIX_TH)
     # a card without drum-only thresholds: every kind gets the card's thresholds
     for kind in ("auto", "mix", "drums"):
-        assert kind_thresholds(spec, fc, MIX_TH, None, kind)[0].tolist() == pytest.approx(MIX_TH)
+        th, info = kind_thresholds(spec, fc, MIX_TH, None, kind)
+        assert th.tolist() == pytest.approx(MIX_TH)
+        assert "one threshold set" in info["note"] and "harmonic_share" not in info  # nothing measured
     with pytest.raises(ConfigError, match="input kind"):
         kind_thresholds(spec, fc, MIX_TH, DRUMS_TH, "stem")
 

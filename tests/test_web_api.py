@@ -214,7 +214,14 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
         assert '  MusicStream = "song.wav"' in in_zip
     for bad in ("0", "abc", "9000"):
         r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": bad})
-        assert r.status_code == 422
+        assert r.status_code == 422 and isinstance(r.json()["detail"], str)
+    # FastAPI's own checks answer like the rest of the API: {"detail": "one message"}
+    r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": "abc"})
+    assert r.json()["detail"].startswith("bpm (query): ")
+    r = client.get(f"/api/jobs/{done_job}/waveform", params={"max_points": "abc"})
+    assert r.status_code == 422 and r.json()["detail"].startswith("max_points (query): ")
+    r = client.post(f"/api/jobs/{done_job}/repick", json={})
+    assert r.status_code == 422 and r.json()["detail"].startswith("threshold (body): ")
 
 
 def test_download_in_three_four(client: TestClient, done_job: str) -> None:

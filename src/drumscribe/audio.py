@@ -5,7 +5,9 @@ are float32 in [-1, 1], channels are averaged to mono, and the result is resampl
 the requested rate (44 100 Hz by default). Files libsndfile does not read (.m4a, .aac, .webm, .mp4, .wma,
 ...: :data:`~drumscribe.audioformats.FFMPEG_EXTENSIONS`) are decoded by the ``ffmpeg`` command, streamed
 through a pipe in blocks, when it is on the PATH; so are ``.mp3`` files when the installed libsndfile
-cannot decode MP3. Their header comes from ``ffprobe`` (the frame count is its duration estimate).
+cannot decode MP3, files whose content is one of those containers whatever their suffix (an upload stored
+without it), and Ogg Opus files, many of which libsndfile stops decoding partway. Their header comes from
+``ffprobe`` (the frame count is its duration estimate).
 
 Bad input raises :class:`~drumscribe.errors.AudioError` naming the file: missing, a directory, not audio,
 corrupt or truncated, or zero-length. Silence and clips shorter than one feature frame are valid.
@@ -30,7 +32,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from .audioformats import FFMPEG_EXTENSIONS, LIBSNDFILE_EXTENSIONS
+from .audioformats import FFMPEG_EXTENSIONS
 from .errors import AudioError
 
 log = logging.getLogger(__name__)
@@ -144,10 +146,55 @@ def _check_path(path: Path) -> None:
 
 
 def _use_ffmpeg(path: Path) -> bool:
+    """Whether ``path`` is decoded by ffmpeg: by its suffix, or by its content when that says MP4/M4A,
+    Matroska/WebM or raw AAC (an upload stored without its suffix, an M4A named .wav), or Ogg Opus when ffmpeg
+    is installed (libsndfile's Opus decoder stops partway through many Opus files other encoders write,
+    ffmpeg's and yt-dlp's among them: "Supported file format but file is malformed")."""
     suffix = path.suffix.lower()
     if suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats()):
         return True
-    return suffix not in LIBSNDFILE_EXTENSIONS and _ffmpeg_container(path)
+    return _ffmpeg_container(path) or (_is_ogg_opus(path) and _have_ffmpeg())
+
+
+def _ffmpeg_container(path: Path) -> bool:
+    """Whether a file starts like a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM,
+    or raw AAC (an ADTS header)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False  # _check_path and the decoder report the problem
+    return (
+        head[4:8] == b"ftyp"
+        or head[:4] == b"\x1a\x45\xdf\xa3"
+        or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)
+    )
+
+
+#: suffixes of Ogg files, which may hold Vorbis, FLAC or Opus
+OGG_EXTENSIONS = frozenset([".ogg", ".oga", ".opus"])
+
+
+def _have_ffmpeg() -> bool:
+    return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+
+
+def _is_ogg_opus(path: Path) -> bool:
+    """Whether an Ogg file's first page holds an Opus stream header (``OpusHead``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return head[:4] == b"OggS" and b"OpusHead" in head
+
+
+def _libsndfile_error(path: Path, exc: Exception) -> AudioError:
+    """The error for samples libsndfile could not decode (an Opus file: how to get it read)."""
+    hint = ""
+    if path.suffix.lower() in OGG_EXTENSIONS and _is_ogg_opus(path) and not _have_ffmpeg():
+        hint = "; libsndfile cannot decode every Opus file: install ffmpeg, which is then used for them"
+    return AudioError(path, f"corrupt audio data ({exc}){hint}")
 
 
 def _ffmpeg_container(path: Path) -> bool:
@@ -238,7 +285,7 @@ def _read_all(path: Path) -> tuple[np.ndarray, int]:
             else:
                 data = f.read(dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(path, f"corrupt audio data ({exc})") from exc
+            raise _libsndfile_error(path, exc) from exc
     n = len(data)
     if fmt == "MPEG":
         if declared > 0 and n < MP3_MIN_DECODED_FRACTION * declared:
@@ -465,7 +512,7 @@ def read_excerpt(path: str | Path, start: int, frames: int) -> np.ndarray:
             f.seek(max(0, min(int(start), f.frames)))
             block = f.read(int(frames), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(path, f"corrupt audio data ({exc})") from exc
+            raise _libsndfile_error(path, exc) from exc
     if not np.isfinite(block).all():
         raise AudioError(path, "corrupt audio: contains NaN or infinite samples")
     return to_mono(block)
@@ -542,4 +589,4 @@ def iter_file_blocks(path: str | Path, read_frames: int = 65536, mono: bool = Tr
                     raise AudioError(path, "corrupt audio: contains NaN or infinite samples")
                 yield to_mono(block) if mono else block
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(path, f"corrupt audio data ({exc})") from exc
+            raise _libsndfile_error(path, exc) from exc

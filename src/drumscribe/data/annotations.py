@@ -51,16 +51,28 @@ def _collect(
     times: list[list[float]] = [[] for _ in range(n_classes)]
     vels: list[list[float]] = [[] for _ in range(n_classes)]
     any_velocity = False
+    unknown: dict[str, None] = {}  # labels the map neither maps nor ignores, in order of appearance
+    mapped = 0
     for t, label, v in events:
         try:
             cls = label_map.lookup(label)
         except AnnotationError as exc:
             raise AnnotationError(f"{path}: {exc}") from None
         if cls is None:
+            if not label_map.known(label):
+                unknown[str(label)] = None
             continue
+        mapped += 1
         times[cls].append(float(t))
         vels[cls].append(float(v) if v is not None else np.nan)
         any_velocity = any_velocity or v is not None
+    if unknown and mapped == 0:
+        # every event skipped as unknown: the wrong label map, not a track without drums
+        shown = ", ".join(repr(k) for k in list(unknown)[:8])
+        raise AnnotationError(
+            f"{path}: none of its labels is in the {label_map.name} label map ({shown}): "
+            "the file would convert with no onsets"
+        )
     onsets = []
     velocities = []
     for c in range(n_classes):

@@ -64,13 +64,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="use only kits whose name contains one of these strings ('procedural' alone: synthesised kits only)",
     )
     p.add_argument(
-        "--test-kits", nargs="+", default=d["test_kits"], help="kits (name substrings) held out for test"
+        "--test-kits",
+        nargs="+",
+        default=d["test_kits"],
+        help="kits (name substrings) held out for test; naming any test or validation kit replaces the automatic "
+        "split: every other family trains",
     )
     p.add_argument(
         "--validation-kits",
         nargs="+",
         default=d["validation_kits"],
-        help="kits (name substrings) for validation",
+        help="kits (name substrings) for validation (as --test-kits: every family not named trains)",
     )
     p.add_argument(
         "--procedural-share",

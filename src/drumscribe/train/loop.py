@@ -518,7 +518,9 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
             ", ".join(f"{k} {theirs_params[k]} -> {mine[k]}" for k in diff),
         )
     elif diff:
-        raise ConfigError(f"{where}: --init-from model has other architecture parameters ({', '.join(diff)})")
+        shown = ", ".join(f"{k} {theirs_params.get(k)!r} there, {mine.get(k)!r} here" for k in diff)
+        grow = f"; only a larger {' or '.join(growable)} can differ (the model grows)" if growable else ""
+        raise ConfigError(f"{where}: --init-from model has other architecture parameters ({shown}){grow}")
     theirs = card.get("feature_config", {})
     fdiff = sorted(k for k in feature_config if k in theirs and theirs[k] != feature_config[k])
     if fdiff:

@@ -114,6 +114,7 @@ def kind_thresholds(
     info: dict[str, Any] = {"requested": kind}
     if drums_thresholds is None:
         info["drums_only_weight"] = 0.0
+        info["note"] = "the model card has one threshold set, used for every kind of recording"
         return mix, info
     drums = np.asarray(drums_thresholds, dtype=np.float64)
     if kind == "auto":

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -87,6 +88,19 @@ class RepickRequest(BaseModel):
 
 class UploadTooLarge(Exception):
     pass
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """One message for FastAPI's request-validation errors: ``max_points (query): Input should be a valid
+    integer, unable to parse string as an integer; ...``."""
+    parts = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ())]
+        where = (
+            f"{'.'.join(loc[1:]) or loc[0]} ({loc[0]})" if len(loc) > 1 else (loc[0] if loc else "request")
+        )
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
 
 
 def upload_filename(header: bytes, opts: dict[bytes, bytes]) -> str | None:
@@ -357,6 +371,11 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
     app.state.settings = settings
     app.state.manager = manager
     model_info = _model_info(settings.model)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # every error of this API is {"detail": "message"}: FastAPI's own checks give a list of objects
+        return JSONResponse({"detail": validation_message(exc.errors())}, status_code=422)
 
     def get_job(job_id: str) -> Job:
         job = manager.get(job_id)
