@@ -159,11 +159,7 @@ def _use_ffmpeg(path: Path) -> bool:
 def _ffmpeg_container(path: Path) -> bool:
     """Whether a file starts like a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM,
     or raw AAC (an ADTS header)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-    except OSError:
-        return False  # _check_path and the decoder report the problem
+    head = _file_head(path, 12)
     return (
         head[4:8] == b"ftyp"
         or head[:4] == b"\x1a\x45\xdf\xa3"
@@ -181,12 +177,18 @@ def _have_ffmpeg() -> bool:
 
 def _is_ogg_opus(path: Path) -> bool:
     """Whether an Ogg file's first page holds an Opus stream header (``OpusHead``)."""
+    head = _file_head(path, 64)
+    return head[:4] == b"OggS" and b"OpusHead" in head
+
+
+def _file_head(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of a file (fewer if shorter; none if it cannot be read: _check_path and the
+    decoder report that)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(64)
+            return fh.read(n)
     except OSError:
-        return False
-    return head[:4] == b"OggS" and b"OpusHead" in head
+        return b""
 
 
 def _libsndfile_error(path: Path, exc: Exception) -> AudioError:
@@ -200,11 +202,7 @@ def _libsndfile_error(path: Path, exc: Exception) -> AudioError:
 def _ffmpeg_container(path: Path) -> bool:
     """Whether a file without a known audio suffix (a page's upload, ``song`` with no extension) starts like
     a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM, or raw AAC (an ADTS header)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(12)
-    except OSError:
-        return False  # _check_path and the decoder report the problem
+    head = _file_head(path, 12)
     return (
         head[4:8] == b"ftyp"
         or head[:4] == b"\x1a\x45\xdf\xa3"
