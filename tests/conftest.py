@@ -154,9 +154,17 @@ ALLOWED_SKIP_REASONS = ("no CUDA device",)
 _skipped: list[tuple[str, str]] = []
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+def _record_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     if report.skipped and isinstance(report.longrepr, tuple):
         _skipped.append((report.nodeid, str(report.longrepr[2])))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _record_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _record_skip(report)  # a whole module skipped (pytest.importorskip, allow_module_level=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -167,5 +175,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     unexpected = [(n, r) for n, r in _skipped if not any(a in r for a in ALLOWED_SKIP_REASONS)]
     if unexpected:
         lines = "\n".join(f"  {n}: {r}" for n, r in unexpected)
-        print(f"\n{STRICT_SKIPS_ENV} is set and {len(unexpected)} test(s) skipped:\n{lines}")
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\n{STRICT_SKIPS_ENV} is set and {len(unexpected)} test(s) or module(s) skipped:\n{lines}")
+        if session.exitstatus == pytest.ExitCode.OK:  # an interrupted or failed run keeps its own status
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

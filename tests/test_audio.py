@@ -405,3 +405,7 @@ def test_tags_from_libsndfile_and_ffprobe(tmp_path):
     )
     tags = audio.read_tags(m4a)
     assert (tags["title"], tags["artist"], tags["album"], tags["date"]) == ("Song", "Band", "LP", "1999")
+    opus = run_ffmpeg("-i", flac, "-c:a", "libopus", "-metadata", "album=LP", tmp_path / "a.opus")
+    assert audio._use_ffmpeg(opus)  # decoded by ffmpeg, its Vorbis comments still read
+    tags = audio.read_tags(opus)
+    assert (tags["title"], tags["artist"], tags["album"]) == ("Song", "Band", "LP")

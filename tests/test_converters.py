@@ -559,15 +559,25 @@ def test_folder_text_labels_default_to_drumscribe_class_names(tmp_path):
     conv = get_converter("folder")(tmp_path, label_map="gm")
     summary = convert(conv, tmp_path / "gm", progress=False)
     failed = {p.track_id: p.message for p in summary.failed}
-    assert (
-        "b" in failed
-        and "none of its labels is in the General MIDI label map ('kick', 'snare')" in failed["b"]
-    )
+    assert "b" in failed and "none of its labels is in the gm label map ('kick', 'snare')" in failed["b"]
     # some labels unknown beside known ones: those are skipped, the rest kept (the maps' own rule)
     (tmp_path / "c.txt").write_text("0.1\t36\n0.2\tkick\n")
     write_wav(tmp_path / "c.wav")
     jobs = {j.track_id: j for j in conv.list_jobs()[0]}
     assert conv.read_annotation(jobs["c"]).n_onsets == [1, 0, 0, 0, 0]
+    # a MIDI sidecar (General MIDI by default) with no drum note the map knows fails too
+    write_midi(tmp_path / "d.mid", [(0.1, 25, 100), (0.2, 24, 90)])
+    write_wav(tmp_path / "d.wav")
+    summary = convert(get_converter("folder")(tmp_path), tmp_path / "mid", progress=False)
+    failed = {p.track_id: p.message for p in summary.failed}
+    assert "none of its labels is in the gm label map ('25', '24')" in failed["d"]
+    # the dataset converters read the same file as before: no onsets, no error (a Slakh drum stem of GS notes
+    # beside others must not fail its whole track); only the folder converter, the user's own files, refuses it
+    from drumscribe.data.annotations import read_midi
+    from drumscribe.vocab import get_label_map
+
+    ann = read_midi(tmp_path / "d.mid", get_label_map("gm"))
+    assert ann.n_onsets == [0] * 5 and ann.unknown_labels == ("25", "24")
 
 
 def test_transcribe_outputs_convert_back_as_they_are(tmp_path):

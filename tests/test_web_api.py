@@ -222,6 +222,14 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
     assert r.status_code == 422 and r.json()["detail"].startswith("max_points (query): ")
     r = client.post(f"/api/jobs/{done_job}/repick", json={})
     assert r.status_code == 422 and r.json()["detail"].startswith("threshold (body): ")
+    r = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": "abc"})
+    assert (
+        r.status_code == 422 and r.json()["detail"].count("threshold (body): ") == 1
+    )  # the union's two tries
+    r = client.post(
+        f"/api/jobs/{done_job}/repick", content=b"{", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422 and r.json()["detail"].startswith("body: JSON decode error")
 
 
 def test_download_in_three_four(client: TestClient, done_job: str) -> None:
@@ -378,6 +386,15 @@ def test_upload_named_only_by_rfc2231_filename_star(client: TestClient, assets: 
     r = post("form-data; name=\"file\"; filename*=UTF-8''caf%C3%A9%20beat.wav")
     assert r.status_code == 202, r.text
     assert r.json()["name"] == "café beat.wav"
+    # beside a MIME-encoded filename (as .NET's MultipartFormDataContent sends): filename* wins (RFC 6266)
+    r = post(
+        'form-data; name="file"; filename="=?utf-8?B?Y2Fmw6kgYmVhdC53YXY=?="; filename*=utf-8\'\'caf%C3%A9%20beat.wav'
+    )
+    assert r.status_code == 202 and r.json()["name"] == "café beat.wav"
+    r = post("form-data; name=\"file\"; filename*=iso-8859-1'en'caf%E9.wav")
+    assert r.status_code == 202 and r.json()["name"] == "café.wav"
+    r = post('form-data; name="file"; filename="my filename*.wav"')  # no RFC 2231 value: the plain name
+    assert r.status_code == 202 and r.json()["name"] == "my filename.wav"  # ('*' is no name character)
     r = post('form-data; name="file"')
     assert r.status_code == 422 and "no file in the upload" in r.json()["detail"]
 

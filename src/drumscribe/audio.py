@@ -199,17 +199,6 @@ def _libsndfile_error(path: Path, exc: Exception) -> AudioError:
     return AudioError(path, f"corrupt audio data ({exc}){hint}")
 
 
-def _ffmpeg_container(path: Path) -> bool:
-    """Whether a file without a known audio suffix (a page's upload, ``song`` with no extension) starts like
-    a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM, or raw AAC (an ADTS header)."""
-    head = _file_head(path, 12)
-    return (
-        head[4:8] == b"ftyp"
-        or head[:4] == b"\x1a\x45\xdf\xa3"
-        or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)
-    )
-
-
 def _open(path: Path) -> sf.SoundFile:
     try:
         return sf.SoundFile(str(path))
@@ -296,7 +285,13 @@ def _read_all(path: Path) -> tuple[np.ndarray, int]:
 def _ffmpeg_tools(path: Path) -> tuple[str, str]:
     exe, probe = shutil.which("ffmpeg"), shutil.which("ffprobe")
     if exe is None or probe is None:
-        what = "MP3" if path.suffix.lower() == ".mp3" else f"{path.suffix or 'this'} files"
+        suffix = path.suffix.lower()
+        if suffix == ".mp3":
+            what = "MP3"
+        elif suffix in FFMPEG_EXTENSIONS:
+            what = f"{path.suffix} files"
+        else:  # told by its content (an M4A named .wav, an upload without a suffix)
+            what = "this file (an MP4/M4A, Matroska/WebM or AAC file, whatever its name says)"
         raise AudioError(
             path,
             f"decoding {what} needs ffmpeg, which is not on the PATH; install ffmpeg "
@@ -424,7 +419,7 @@ def read_tags(path: str | Path) -> dict[str, str]:
     (tags are optional: decoding the file reports its problem)."""
     path = Path(path)
     try:
-        if _use_ffmpeg(path):
+        if _use_ffmpeg(path) and not _is_ogg_opus(path):  # Ogg's comments: on the stream in ffprobe's terms
             tags = _probe(path)["format"].get("tags") or {}
         else:
             with sf.SoundFile(str(path)) as f:

@@ -35,6 +35,8 @@ class Annotation:
 
     onsets: list[np.ndarray]
     velocities: list[np.ndarray] | None = None
+    #: when no event mapped to a class: the labels the map did not know (a hint that it is the wrong map)
+    unknown_labels: tuple[str, ...] = ()
 
     @property
     def n_onsets(self) -> list[int]:
@@ -66,13 +68,6 @@ def _collect(
         times[cls].append(float(t))
         vels[cls].append(float(v) if v is not None else np.nan)
         any_velocity = any_velocity or v is not None
-    if unknown and mapped == 0:
-        # every event skipped as unknown: the wrong label map, not a track without drums
-        shown = ", ".join(repr(k) for k in list(unknown)[:8])
-        raise AnnotationError(
-            f"{path}: none of its labels is in the {label_map.name} label map ({shown}): "
-            "the file would convert with no onsets"
-        )
     onsets = []
     velocities = []
     for c in range(n_classes):
@@ -80,7 +75,9 @@ def _collect(
         order = np.argsort(t, kind="stable")
         onsets.append(t[order])
         velocities.append(np.asarray(vels[c], dtype=np.float64)[order])
-    return Annotation(onsets, velocities if any_velocity else None)
+    return Annotation(
+        onsets, velocities if any_velocity else None, unknown_labels=tuple(unknown) if mapped == 0 else ()
+    )
 
 
 def _read_lines(path: Path) -> list[str]:

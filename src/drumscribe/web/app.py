@@ -91,36 +91,49 @@ class UploadTooLarge(Exception):
 
 
 def validation_message(errors: Sequence[Any]) -> str:
-    """One message for FastAPI's request-validation errors: ``max_points (query): Input should be a valid
-    integer, unable to parse string as an integer; ...``."""
-    parts = []
+    """One message for FastAPI's request-validation errors, one part per field: ``max_points (query): Input
+    should be a valid integer, ...``; the alternatives of a union (``float | list[float]``) are joined by "or"."""
+    parts: dict[str, list[str]] = {}
     for err in errors:
         loc = [str(x) for x in err.get("loc", ())]
-        where = (
-            f"{'.'.join(loc[1:]) or loc[0]} ({loc[0]})" if len(loc) > 1 else (loc[0] if loc else "request")
-        )
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
+        source = loc[0] if loc else "request"
+        field = loc[1] if len(loc) > 1 and err.get("type") != "json_invalid" else ""
+        where = f"{field} ({source})" if field else source
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid" and (err.get("ctx") or {}).get("error"):
+            msg = f"{msg} ({err['ctx']['error']})"
+        parts.setdefault(where, []).append(msg)
+    return (
+        "; ".join(f"{where}: {' or '.join(dict.fromkeys(m))}" for where, m in parts.items())
+        or "invalid request"
+    )
 
 
 def upload_filename(header: bytes, opts: dict[bytes, bytes]) -> str | None:
     """The file name of a multipart part's Content-Disposition ``header`` (``opts``: its parsed options), or
-    None when the part is no file. Browsers send ``filename="..."`` in UTF-8 with a name's '"', CR and LF as
-    %22, %0D and %0A (HTML's multipart rules); other clients may send only RFC 2231's ``filename*=UTF-8''...``,
-    which the multipart parser drops, so that one is read with the standard library's email parser."""
-    raw = opts.get(b"filename")
-    if raw is not None:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-        for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
-            text = text.replace(escaped, char)
-        return text
-    if b"filename*" not in header.lower():
-        return None
-    from email.message import Message
+    None when the part is no file. RFC 2231's ``filename*=UTF-8''...`` wins when present (RFC 6266: some
+    clients send it beside an ASCII or MIME-encoded ``filename``); the multipart parser drops it, so it is read
+    with the standard library's email parser. Browsers send only ``filename="..."``, in UTF-8, with a name's
+    '"', CR and LF as %22, %0D and %0A (HTML's multipart rules)."""
+    if b"filename*" in header.lower():
+        from email.message import Message
+        from email.utils import collapse_rfc2231_value
 
-    msg = Message()
-    msg["content-disposition"] = header.decode("latin-1")
-    return msg.get_filename()
+        msg = Message()
+        msg["content-disposition"] = header.decode("latin-1")
+        params = msg.get_params(header="content-disposition") or []
+        for key, value in params:
+            if key == "filename" and isinstance(value, tuple):  # an RFC 2231 value: (charset, language, text)
+                name = collapse_rfc2231_value(value)
+                if name:
+                    return name
+    raw = opts.get(b"filename")
+    if raw is None:
+        return None
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+        text = text.replace(escaped, char)
+    return text
 
 
 def safe_display_name(name: str | None) -> str:

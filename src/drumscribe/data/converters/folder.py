@@ -119,14 +119,25 @@ class FolderConverter(Converter):
     def read_annotation(self, job: TrackJob) -> Annotation:
         assert job.annotation is not None
         if self.label_map_spec is not None:
-            return read_annotation(job.annotation, resolve_label_map(self.label_map_spec))
-        if job.annotation.suffix.lower() in (".mid", ".midi"):
-            return read_annotation(job.annotation, resolve_label_map("gm"))
+            spec = self.label_map_spec
+        elif job.annotation.suffix.lower() in (".mid", ".midi"):
+            spec = "gm"
+        else:
+            spec = "drumscribe"
         try:
-            return read_annotation(job.annotation, resolve_label_map("drumscribe"))
+            ann = read_annotation(job.annotation, resolve_label_map(spec))
         except AnnotationError as exc:
+            if self.label_map_spec is not None or spec != "drumscribe":
+                raise
             raise AnnotationError(
                 f"{exc}; text sidecars are read with drumscribe's class names (kick, snare, toms, hihat, "
                 "cymbals or KD, SD, TT, HH, CY) unless --label-map names another (enst, mdb, gm, roland or a "
                 "JSON file)"
             ) from None
+        if ann.unknown_labels:  # a sidecar is the user's own: a map that knows none of it is a mistake
+            shown = ", ".join(repr(k) for k in ann.unknown_labels[:8])
+            raise AnnotationError(
+                f"{job.annotation}: none of its labels is in the {spec} label map ({shown}): the track would "
+                "convert with no onsets; --label-map names another (enst, mdb, gm, roland or a JSON file)"
+            )
+        return ann
