@@ -29,7 +29,8 @@ from drumscribe.studies.report import write_reports
 from drumscribe.synth.render import SynthConfig, render_dataset
 
 HERE = Path(__file__).resolve().parent
-GMD = Path("/work/shared/data/gmd")
+#: the Groove MIDI Dataset beside the repository (../shared/data/gmd), as on the CI machine
+GMD = HERE.parents[2] / "shared" / "data" / "gmd"
 
 #: name -> (kit name substrings, test kits, validation kits); procedural_share 0 keeps the groups apart
 KIT_GROUPS = {
@@ -73,7 +74,7 @@ SETTINGS = StudySettings(
 )
 
 
-def render(work: Path) -> dict[str, DatasetSpec]:
+def render(work: Path, gmd: Path) -> dict[str, DatasetSpec]:
     specs = {}
     for i, (name, (kits, test_kits, validation_kits)) in enumerate(KIT_GROUPS.items()):
         out = work / "data" / name.lower()
@@ -81,7 +82,7 @@ def render(work: Path) -> dict[str, DatasetSpec]:
             hours=HOURS,
             seed=100 + i,
             track_s=TRACK_S,
-            gmd=str(GMD) if GMD.is_dir() else None,
+            gmd=str(gmd),
             kits=kits,
             test_kits=test_kits,
             validation_kits=validation_kits,
@@ -102,14 +103,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", default="/tmp/ds-example", help="folder for stores and the study")
     p.add_argument("--archs", default="rnn,cnn,crnn,ct,vit")
+    p.add_argument("--gmd", type=Path, default=GMD, help="Groove MIDI Dataset folder (its info.csv)")
     p.add_argument("--render-only", action="store_true")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     work = Path(args.work)
     study = work / "study"
+    if not args.report_only and not (args.gmd / "info.csv").is_file():
+        p.error(f"{args.gmd}: no Groove MIDI Dataset there (info.csv); give its folder with --gmd")
     if not args.report_only:
-        specs = render(work)
+        specs = render(work, args.gmd)
         if args.render_only:
             return
         t0 = time.monotonic()
