@@ -222,6 +222,18 @@ def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -
     assert r.status_code == 422 and r.json()["detail"].startswith("max_points (query): ")
     r = client.post(f"/api/jobs/{done_job}/repick", json={})
     assert r.status_code == 422 and r.json()["detail"].startswith("threshold (body): ")
+    # some classes by name, as the command line takes them; the others keep the model's thresholds
+    model_th = client.get(f"/api/jobs/{done_job}/result").json()["thresholds"]
+    by_name = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": {"kick": 0.3, "hh": 0.7}}).json()
+    assert by_name["thresholds"] == pytest.approx([0.3, *model_th[1:3], 0.7, model_th[4]])
+    listed = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": by_name["thresholds"]}).json()
+    assert listed["onsets"] == by_name["onsets"]
+    query = client.get(f"/api/jobs/{done_job}/result", params={"threshold": "kick=0.3,hh=0.7"}).json()
+    assert query["onsets"] == by_name["onsets"]
+    r = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": {"cowbell": 0.3}})
+    assert r.status_code == 422 and "unknown class 'cowbell'" in r.json()["detail"]
+    r = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": {"kick": 1.5}})
+    assert r.status_code == 422 and "not in (0, 1]" in r.json()["detail"]
     r = client.post(f"/api/jobs/{done_job}/repick", json={"threshold": "abc"})
     assert (
         r.status_code == 422 and r.json()["detail"].count("threshold (body): ") == 1

@@ -22,7 +22,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +79,11 @@ ROUND_S = 4  # decimals of times in JSON [s]
 
 
 class RepickRequest(BaseModel):
-    """A new peak threshold: one value for every class, or one per class."""
+    """A new peak threshold: one value for every class, one per class, or some classes by name."""
 
-    threshold: float | list[float] = Field(
-        ..., description="activation threshold in (0, 1], or one per class"
+    threshold: float | list[float] | dict[str, float] = Field(
+        ...,
+        description="activation threshold in (0, 1], one per class, or {class: value} for some classes",
     )
 
 
@@ -165,11 +166,24 @@ def stored_suffix(display_name: str) -> str:
 
 
 def parse_threshold(
-    value: float | Sequence[float] | str | None, n_classes: int
-) -> float | list[float] | None:
-    """Validate a threshold (None, a number, a list, or "a,b,c,d,e"); raises HTTP 422 when invalid."""
+    value: float | Sequence[float] | Mapping[str, float] | str | None, n_classes: int
+) -> float | list[float] | dict[int, float] | None:
+    """Validate a threshold (None, a number, a list, "a,b,c,d,e", or per class as the command line takes it:
+    "kick=0.4,hh=0.3" or {"kick": 0.4}, the other classes keeping the model's); raises HTTP 422 when invalid."""
     if value is None or value == "":
         return None
+    if isinstance(value, Mapping) or (isinstance(value, str) and "=" in value):
+        from ..errors import ConfigError
+        from ..transcribe.cli import parse_threshold as parse_pairs
+
+        text = value if isinstance(value, str) else ",".join(f"{k}={v}" for k, v in value.items())
+        try:
+            pairs = parse_pairs(text, list(DEFAULT_VOCAB.names)[:n_classes])
+        except ConfigError as exc:
+            raise HTTPException(422, str(exc).replace("--threshold", "threshold")) from None
+        if not pairs:
+            raise HTTPException(422, "threshold: no class=value pairs")
+        return pairs  # type: ignore[return-value]
     try:
         if isinstance(value, str):
             parts = [float(p) for p in value.split(",")]
@@ -411,7 +425,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
             raise HTTPException(409, f"job is not finished yet ({job.stage})")
         return job.transcription
 
-    def picked(job: Job, threshold: float | list[float] | None) -> Any:
+    def picked(job: Job, threshold: float | list[float] | dict[int, float] | None) -> Any:
         t = finished(job)
         return t if threshold is None else t.repick(threshold)
 
