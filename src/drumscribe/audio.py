@@ -153,48 +153,38 @@ def _use_ffmpeg(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats()):
         return True
-    return _ffmpeg_container(path) or (_is_ogg_opus(path) and _have_ffmpeg())
+    kind = _content_kind(path)
+    return kind == "container" or (kind == "opus" and _have_ffmpeg())
 
 
-def _ffmpeg_container(path: Path) -> bool:
-    """Whether a file starts like a container only ffmpeg decodes here: MP4/M4A (``ftyp``), Matroska/WebM,
-    or raw AAC (an ADTS header)."""
-    head = _file_head(path, 12)
-    return (
+def _content_kind(path: Path) -> str | None:
+    """What a file's first bytes say: ``"container"`` for one only ffmpeg decodes here (MP4/M4A ``ftyp``,
+    Matroska/WebM, raw AAC's ADTS header), ``"opus"`` for Ogg Opus (``OpusHead`` in the first page), else None
+    (also when it cannot be read: _check_path and the decoder report that)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None
+    if (
         head[4:8] == b"ftyp"
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)
-    )
-
-
-#: suffixes of Ogg files, which may hold Vorbis, FLAC or Opus
-OGG_EXTENSIONS = frozenset([".ogg", ".oga", ".opus"])
+    ):
+        return "container"
+    if head[:4] == b"OggS" and b"OpusHead" in head:
+        return "opus"
+    return None
 
 
 def _have_ffmpeg() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
 
-def _is_ogg_opus(path: Path) -> bool:
-    """Whether an Ogg file's first page holds an Opus stream header (``OpusHead``)."""
-    head = _file_head(path, 64)
-    return head[:4] == b"OggS" and b"OpusHead" in head
-
-
-def _file_head(path: Path, n: int) -> bytes:
-    """The first ``n`` bytes of a file (fewer if shorter; none if it cannot be read: _check_path and the
-    decoder report that)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(n)
-    except OSError:
-        return b""
-
-
 def _libsndfile_error(path: Path, exc: Exception) -> AudioError:
     """The error for samples libsndfile could not decode (an Opus file: how to get it read)."""
     hint = ""
-    if path.suffix.lower() in OGG_EXTENSIONS and _is_ogg_opus(path) and not _have_ffmpeg():
+    if _content_kind(path) == "opus" and not _have_ffmpeg():
         hint = "; libsndfile cannot decode every Opus file: install ffmpeg, which is then used for them"
     return AudioError(path, f"corrupt audio data ({exc}){hint}")
 
@@ -419,7 +409,9 @@ def read_tags(path: str | Path) -> dict[str, str]:
     (tags are optional: decoding the file reports its problem)."""
     path = Path(path)
     try:
-        if _use_ffmpeg(path) and not _is_ogg_opus(path):  # Ogg's comments: on the stream in ffprobe's terms
+        if (
+            _use_ffmpeg(path) and _content_kind(path) != "opus"
+        ):  # Ogg's comments: on the stream in ffprobe's terms
             tags = _probe(path)["format"].get("tags") or {}
         else:
             with sf.SoundFile(str(path)) as f:

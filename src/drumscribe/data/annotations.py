@@ -54,7 +54,6 @@ def _collect(
     vels: list[list[float]] = [[] for _ in range(n_classes)]
     any_velocity = False
     unknown: dict[str, None] = {}  # labels the map neither maps nor ignores, in order of appearance
-    mapped = 0
     for t, label, v in events:
         try:
             cls = label_map.lookup(label)
@@ -64,7 +63,6 @@ def _collect(
             if not label_map.known(label):
                 unknown[str(label)] = None
             continue
-        mapped += 1
         times[cls].append(float(t))
         vels[cls].append(float(v) if v is not None else np.nan)
         any_velocity = any_velocity or v is not None
@@ -76,7 +74,7 @@ def _collect(
         onsets.append(t[order])
         velocities.append(np.asarray(vels[c], dtype=np.float64)[order])
     return Annotation(
-        onsets, velocities if any_velocity else None, unknown_labels=tuple(unknown) if mapped == 0 else ()
+        onsets, velocities if any_velocity else None, unknown_labels=() if any(times) else tuple(unknown)
     )
 
 

@@ -260,9 +260,7 @@ def widen_conv_state(old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor
 def grow_state(old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``old`` grown into ``fresh`` (more conv channels and/or more recurrent units), output unchanged."""
     state = old
-    if any(k.startswith("frontend.") for k in old) and any(
-        k in fresh and k.startswith("frontend.") and v.shape != fresh[k].shape for k, v in old.items()
-    ):
+    if any(k.startswith("frontend.") and k in fresh and v.shape != fresh[k].shape for k, v in old.items()):
         state = widen_conv_state(old, fresh)
     if any(k in fresh and v.shape != fresh[k].shape for k, v in state.items()):
         state = widen_recurrent_state(state, fresh)

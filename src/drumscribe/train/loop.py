@@ -485,12 +485,17 @@ def run_training(
 
 def _model_params(cfg: TrainConfig) -> dict[str, Any]:
     """The full parameter set of the model (defaults filled in), as saved in the card."""
+    return _full_params(cfg.arch, cfg.arch_params)
+
+
+def _full_params(arch: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of ``arch`` with its defaults filled in and the recurrent cell's name in lower case."""
     from ..models import default_params
 
-    params = {**default_params(cfg.arch), **cfg.arch_params}
-    if "cell" in params:
-        params["cell"] = str(params["cell"]).lower()
-    return params
+    full = {**default_params(arch), **params}
+    if "cell" in full:
+        full["cell"] = str(full["cell"]).lower()
+    return full
 
 
 #: what an ``--init-from`` model may have less of, per architecture (grown by models.blocks.grow_state)
@@ -500,7 +505,6 @@ WIDENABLE = {"rnn": ("hidden_size",), "crnn": ("hidden_size", "conv_channels")}
 def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """The weights and normalisation (mean, std) of ``cfg.init_from``, checked against this run."""
     from ..modelio import load_model
-    from ..models import default_params
 
     loaded = load_model(cfg.init_from, device="cpu", backend="torch")
     card = loaded.card
@@ -508,7 +512,7 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     if card["arch"] != cfg.arch:
         raise ConfigError(f"{where}: --init-from model is {card['arch']!r}, this run trains {cfg.arch!r}")
     mine = _model_params(cfg)
-    theirs_params = {**default_params(cfg.arch), **card["arch_params"]}
+    theirs_params = _full_params(cfg.arch, card["arch_params"])
     diff = sorted(k for k in set(mine) | set(theirs_params) if mine.get(k) != theirs_params.get(k))
     growable = WIDENABLE.get(cfg.arch, ())
     if diff and all(k in growable and int(mine[k]) > int(theirs_params[k]) for k in diff):

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def parse_formats(text: str) -> list[str]:
 
 
 def parse_threshold(
-    text: str | None, classes: Sequence[str] = DEFAULT_VOCAB.names
+    text: str | None, classes: Sequence[str] = DEFAULT_VOCAB.names, option: str = "--threshold"
 ) -> dict[int, float] | float | None:
     """``"0.4"`` -> 0.4; ``"kick=0.4,hh=0.3"`` -> {0: 0.4, 3: 0.3} (class names or short names)."""
     if text is None or not text.strip():
@@ -171,22 +171,30 @@ def parse_threshold(
         try:
             value = float(text)
         except ValueError:
-            raise ConfigError(f"--threshold: {text!r} is neither a number nor class=value pairs") from None
+            raise ConfigError(f"{option}: {text!r} is neither a number nor class=value pairs") from None
         if not 0 < value <= 1:
-            raise ConfigError(f"--threshold: {value} is not in (0, 1]")
+            raise ConfigError(f"{option}: {value} is not in (0, 1]")
         return value
+    pairs = [item.partition("=")[::2] for item in text.split(",") if item.strip()]
+    return threshold_pairs(pairs, classes, option)
+
+
+def threshold_pairs(
+    pairs: Iterable[tuple[str, Any]],
+    classes: Sequence[str] = DEFAULT_VOCAB.names,
+    option: str = "--threshold",
+) -> dict[int, float]:
+    """(class name or short name, value) pairs -> {class index: threshold in (0, 1]}."""
     out: dict[int, float] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name, _, value_text = item.partition("=")
-        idx = class_index(name, classes, "--threshold")
+    for name, value_given in pairs:
+        item = f"{name}={value_given}".strip()
+        idx = class_index(str(name), classes, option)
         try:
-            value = float(value_text)
-        except ValueError:
-            raise ConfigError(f"--threshold: {item.strip()!r} has no numeric value") from None
+            value = float(value_given)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{option}: {item!r} has no numeric value") from None
         if not 0 < value <= 1:
-            raise ConfigError(f"--threshold: {item.strip()!r} is not in (0, 1]")
+            raise ConfigError(f"{option}: {item!r} is not in (0, 1]")
         out[idx] = value
     return out
 

@@ -174,13 +174,17 @@ def parse_threshold(
         return None
     if isinstance(value, Mapping) or (isinstance(value, str) and "=" in value):
         from ..errors import ConfigError
-        from ..transcribe.cli import parse_threshold as parse_pairs
+        from ..transcribe.cli import parse_threshold as parse_text
+        from ..transcribe.cli import threshold_pairs
 
-        text = value if isinstance(value, str) else ",".join(f"{k}={v}" for k, v in value.items())
+        classes = list(DEFAULT_VOCAB.names)[:n_classes]
         try:
-            pairs = parse_pairs(text, list(DEFAULT_VOCAB.names)[:n_classes])
+            if isinstance(value, str):
+                pairs = parse_text(value, classes, "threshold")
+            else:
+                pairs = threshold_pairs(value.items(), classes, "threshold")
         except ConfigError as exc:
-            raise HTTPException(422, str(exc).replace("--threshold", "threshold")) from None
+            raise HTTPException(422, str(exc)) from None
         if not pairs:
             raise HTTPException(422, "threshold: no class=value pairs")
         return pairs  # type: ignore[return-value]

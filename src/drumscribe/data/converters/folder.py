@@ -23,6 +23,10 @@ SIDECAR_EXTENSIONS = (".txt", ".csv", ".mid", ".midi")
 SPLITS_FILE = "splits.json"
 
 
+#: how to read sidecars labelled otherwise (the end of the label errors)
+OTHER_LABEL_MAP = "--label-map names another (enst, mdb, gm, roland or a JSON file)"
+
+
 class FolderConverter(Converter):
     name = "folder"
     title = "annotated audio folder"
@@ -131,13 +135,12 @@ class FolderConverter(Converter):
                 raise
             raise AnnotationError(
                 f"{exc}; text sidecars are read with drumscribe's class names (kick, snare, toms, hihat, "
-                "cymbals or KD, SD, TT, HH, CY) unless --label-map names another (enst, mdb, gm, roland or a "
-                "JSON file)"
+                f"cymbals or KD, SD, TT, HH, CY) unless {OTHER_LABEL_MAP}"
             ) from None
         if ann.unknown_labels:  # a sidecar is the user's own: a map that knows none of it is a mistake
             shown = ", ".join(repr(k) for k in ann.unknown_labels[:8])
             raise AnnotationError(
                 f"{job.annotation}: none of its labels is in the {spec} label map ({shown}): the track would "
-                "convert with no onsets; --label-map names another (enst, mdb, gm, roland or a JSON file)"
+                f"convert with no onsets; {OTHER_LABEL_MAP}"
             )
         return ann
