@@ -282,6 +282,69 @@ def test_page_shows_error_for_non_audio(env: dict) -> None:
     assert "not an audio file" in driver.find_element(By.ID, "error").text
 
 
+# Counts the page's requestAnimationFrame callbacks: how many are pending at once, and how many run in each
+# frame (callbacks of one frame get the same timestamp). Installed after the page loaded; app.js looks the
+# functions up on window at each call, so it goes through these wrappers.
+RAF_PROBE = """
+const r = window.__raf = {pending: new Set(), maxPending: 0, perFrame: new Map(), runs: 0, plays: 0};
+const request = window.requestAnimationFrame.bind(window);
+const cancel = window.cancelAnimationFrame.bind(window);
+window.requestAnimationFrame = (cb) => {
+  const id = request((t) => {
+    r.pending.delete(id);
+    r.runs++;
+    r.perFrame.set(t, (r.perFrame.get(t) || 0) + 1);
+    cb(t);
+  });
+  r.pending.add(id);
+  r.maxPending = Math.max(r.maxPending, r.pending.size);
+  return id;
+};
+window.cancelAnimationFrame = (id) => {
+  r.pending.delete(id);
+  cancel(id);
+};
+document.getElementById('audio').addEventListener('play', () => r.plays++);
+"""
+RAF_READ = """
+const r = window.__raf, audio = document.getElementById('audio');
+return {maxPending: r.maxPending, pending: r.pending.size, runs: r.runs, plays: r.plays,
+        maxPerFrame: Math.max(0, ...r.perFrame.values()), frames: r.perFrame.size,
+        playing: !audio.paused && !audio.ended};
+"""
+
+
+def test_quick_pause_and_play_keeps_one_animation_loop(env: dict) -> None:
+    """Pausing and playing again before the animation loop's next frame (here: in one task, so the pending
+    frame cannot have seen the pause) must not leave a second loop drawing every frame."""
+    driver = env["driver"]
+    clip = env["root"] / "short.wav"
+    write_clip(clip, duration_s=5.0, seed=1)
+    driver.get(env["url"] + "/")
+    WebDriverWait(driver, 10).until(lambda d: "MB" in d.find_element(By.ID, "limits").text)
+    driver.find_element(By.ID, "file-input").send_keys(str(clip))
+    WebDriverWait(driver, TIMEOUT_S).until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready"
+    )
+    driver.execute_script(RAF_PROBE)
+
+    driver.find_element(By.ID, "play").click()
+    WebDriverWait(driver, 20, poll_frequency=0.05).until(lambda d: d.execute_script(RAF_READ)["runs"] >= 3)
+    rounds = 4
+    for _ in range(rounds):  # the play button twice in one task: pause, then play again at once
+        driver.execute_script("const b = document.getElementById('play'); b.click(); b.click();")
+        time.sleep(0.1)
+    time.sleep(0.5)
+    seen = driver.execute_script(RAF_READ)
+    assert seen["playing"] and seen["plays"] == 1 + rounds, seen
+    assert seen["frames"] >= 10, seen  # the loop really ran while playing
+    assert seen["maxPerFrame"] == 1 and seen["maxPending"] == 1, seen
+
+    # paused, the loop ends at its next frame
+    driver.find_element(By.ID, "play").click()
+    WebDriverWait(driver, 5, poll_frequency=0.05).until(lambda d: d.execute_script(RAF_READ)["pending"] == 0)
+
+
 def save_screenshot(out: Path, model: Path | None, audio: Path | None, at_s: float = 3.3) -> None:
     """Picture of the page with a result (docs/screenshot-web.png): the given or a synthetic song."""
     import tempfile
