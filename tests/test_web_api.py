@@ -414,8 +414,9 @@ def test_upload_named_only_by_rfc2231_filename_star(client: TestClient, assets: 
 def test_upload_too_large(assets: dict[str, Path], tmp_path: Path) -> None:
     data = assets["clip"].read_bytes()  # ~350 kB against a 0.1 MB limit
     with make_client(assets, tmp_path, max_upload_mb=0.1) as c:
-        r = upload(c, data)
+        r = upload(c, data)  # Content-Length over the limit: refused after the file part's headers
         assert r.status_code == 413 and "limit is 0.1 MB" in r.json()["detail"]
+        assert r.json()["detail"].startswith("beat.wav: file too large: 0."), r.json()
         # without Content-Length (chunked): the limit is enforced while the body streams in
         boundary = "xyzBOUNDARYxyz"
         head = (
@@ -428,13 +429,24 @@ def test_upload_too_large(assets: dict[str, Path], tmp_path: Path) -> None:
         r = c.post("/api/jobs", content=iter(chunks), headers={"content-type": ctype})
         assert r.status_code == 413 and r.json()["detail"].startswith("big.wav: file too large")
         assert len(_chunks_read_before_413(chunks, ctype, tmp_path / "direct", 100_000)) < len(chunks)
+        # with Content-Length over the limit, the body is read no further than the file part's headers
+        asked = _chunks_read_before_413(chunks, ctype, tmp_path / "declared", 100_000, len(body))
+        assert asked == [0]
+        # a large field before the file: its name is not read, the message gives the size alone
+        field = f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n'.encode()
+        r = c.post(
+            "/api/jobs", content=field + b"x" * 200_000 + b"\r\n" + body, headers={"content-type": ctype}
+        )
+        assert r.status_code == 413 and r.json()["detail"].startswith("file too large: 0."), r.json()
         assert list((tmp_path / "work").iterdir()) == []
         small = io.BytesIO()
         sf.write(small, np.zeros(4410, np.float32), 44100, format="WAV", subtype="PCM_16")
         assert upload(c, small.getvalue()).status_code == 202  # under the limit: accepted
 
 
-def _chunks_read_before_413(chunks: list[bytes], ctype: str, folder: Path, limit: int) -> list[int]:
+def _chunks_read_before_413(
+    chunks: list[bytes], ctype: str, folder: Path, limit: int, declared: int | None = None
+) -> list[int]:
     """Feed ``chunks`` to the upload reader one ASGI message at a time; the indices it asked for."""
     from fastapi import HTTPException, Request
 
@@ -452,7 +464,7 @@ def _chunks_read_before_413(chunks: list[bytes], ctype: str, folder: Path, limit
         {"type": "http", "method": "POST", "headers": [(b"content-type", ctype.encode())]}, receive
     )
     with pytest.raises(HTTPException) as err:
-        asyncio.run(receive_upload(request, folder, limit))
+        asyncio.run(receive_upload(request, folder, limit, declared))
     assert err.value.status_code == 413
     return asked
 

@@ -274,11 +274,15 @@ def status_payload(manager: JobManager, job: Job) -> dict[str, Any]:
     }
 
 
-async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tuple[str, Path, int]:
+async def receive_upload(
+    request: Request, folder: Path, max_bytes: int, declared_bytes: int | None = None
+) -> tuple[str, Path, int]:
     """Stream a multipart body into ``folder``, stopping as soon as the file passes ``max_bytes``.
 
     Returns (display name, stored path, size in bytes). The stored name is ``upload`` plus a whitelisted
-    suffix; the client's name is used for display only.
+    suffix; the client's name is used for display only. ``declared_bytes``: the body's Content-Length,
+    already known to be over the limit; the body is then read only as far as the file part's headers (at most
+    :data:`MULTIPART_OVERHEAD` bytes), nothing is written and the 413 names the file.
     """
     try:
         from python_multipart.multipart import MultipartParser, parse_options_header
@@ -313,6 +317,9 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
         text = upload_filename(header, opts)
         if opts.get(b"name") == UPLOAD_FIELD.encode() and text is not None and not found:
             name = safe_display_name(text)
+            if declared_bytes is not None:
+                found.update(name=name)
+                raise UploadTooLarge()
             path = folder / f"upload{stored_suffix(name)}"
             state["fh"] = open(path, "wb")  # noqa: SIM115 (closed in on_part_end / finally)
             found.update(name=name, path=path)
@@ -340,19 +347,35 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> tupl
         "on_part_end": on_part_end,
     }
     parser = MultipartParser(boundary, callbacks, max_size=max_bytes + MULTIPART_OVERHEAD)  # type: ignore[arg-type]
-    limit_mb = f"{max_bytes / MB:g}"
+    limit_mb = f"{max_bytes / MB:.4g}"
+    read = 0
     try:
         async for chunk in request.stream():
             if parser.write(chunk) < len(chunk):  # body beyond max_size (huge non-file fields)
                 raise UploadTooLarge()
+            read += len(chunk)
+            if declared_bytes is not None and read >= MULTIPART_OVERHEAD:
+                raise UploadTooLarge()  # the body's start holds no file part's headers
         parser.finalize()
+        if declared_bytes is not None:
+            raise UploadTooLarge()
     except UploadTooLarge:
+        if declared_bytes is None:
+            raise HTTPException(
+                413, f"{found.get('name', 'upload')}: file too large (the limit is {limit_mb} MB)"
+            ) from None
         raise HTTPException(
-            413, f"{found.get('name', 'upload')}: file too large (the limit is {limit_mb} MB)"
+            413,
+            f"{found['name'] + ': ' if found else ''}file too large: {declared_bytes / MB:.1f} MB "
+            f"(the limit is {limit_mb} MB)",
         ) from None
     except HTTPException:
         raise
     except Exception as exc:  # malformed multipart body
+        if declared_bytes is not None:  # too large all the same
+            raise HTTPException(
+                413, f"file too large: {declared_bytes / MB:.1f} MB (the limit is {limit_mb} MB)"
+            ) from None
         raise HTTPException(400, f"malformed upload ({exc})") from None
     finally:
         if state["fh"] is not None:
@@ -481,10 +504,9 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         limit = settings.max_upload_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            raise HTTPException(
-                413,
-                f"file too large: {int(declared) / MB:.1f} MB (the limit is {settings.max_upload_mb:g} MB)",
-            )
+            # refused unread: only the body's start is read, for the file's name in the message (nothing is
+            # written, so the folder is not used)
+            await receive_upload(request, Path(), limit, declared_bytes=int(declared))
         if manager.queue_full():
             raise HTTPException(
                 503, f"the server is busy ({manager.queue_size} jobs queued); try again in a minute"
