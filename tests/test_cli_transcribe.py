@@ -158,6 +158,29 @@ def test_folders_bad_files_and_exit_code(setup, tmp_path, capsys) -> None:
     assert not (out / "broken.json").exists() and not (out / "readme.json").exists()
 
 
+def test_progress_bars_only_on_a_terminal_unless_asked(setup, tmp_path, capsys) -> None:
+    """A batch's bar redraws with carriage returns: in a log (stderr not a terminal) it is left out by default,
+    one line per file remains; --progress on shows it anyway."""
+    bad = [tmp_path / "x.wav", tmp_path / "y.wav"]
+    for f in bad:
+        f.write_text("not audio")
+    args = [
+        "transcribe",
+        *map(str, bad),
+        "-o",
+        str(tmp_path / "out"),
+        "-m",
+        str(setup["model"]),
+        "-f",
+        "json",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "x.wav" in err and "y.wav" in err and "file/s" not in err and "\r" not in err
+    assert main([*args, "--progress", "on"]) == 1
+    assert "file/s" in capsys.readouterr().err
+
+
 def test_bad_options_fail_cleanly(setup, tmp_path, capsys) -> None:
     base = args_for(setup, tmp_path / "o")
     assert main([*base, "--format", "midi,wav"]) == 1

@@ -128,6 +128,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress bars for batches and long files: auto shows them when stderr is a terminal, so that "
+        "logs get one line per file (default: auto)",
+    )
+    p.add_argument(
         "--skip-existing",
         action="store_true",
         help="skip inputs whose outputs all exist (resume an interrupted batch)",
@@ -360,7 +367,8 @@ def _run_files(
     seen: dict[Path, Path] = {}
     failed: list[tuple[Path, str]] = []
     skipped = 0
-    bar = tqdm(inputs, unit="file", desc="transcribe", disable=len(inputs) < 2, file=sys.stderr)
+    bars = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
+    bar = tqdm(inputs, unit="file", desc="transcribe", disable=not bars or len(inputs) < 2, file=sys.stderr)
     for audio, rel in bar:
         bar.set_postfix_str(audio.name, refresh=False)
         try:
@@ -397,7 +405,7 @@ def _run_files(
                 bpm=args.bpm,
                 beats_per_bar=args.beats_per_bar,
                 chunk_s=chunk_s,
-                progress=long_file,
+                progress=bars and long_file,
                 keep_spectrogram="png" in formats,
             )
             tr.midi_notes = list(midi_notes)
