@@ -274,6 +274,10 @@ def status_payload(manager: JobManager, job: Job) -> dict[str, Any]:
     }
 
 
+def declared_too_large(declared_bytes: int, limit_mb: str) -> str:
+    return f"file too large: {declared_bytes / MB:.1f} MB (the limit is {limit_mb} MB)"
+
+
 async def receive_upload(
     request: Request, folder: Path, max_bytes: int, declared_bytes: int | None = None
 ) -> tuple[str, Path, int]:
@@ -364,18 +368,13 @@ async def receive_upload(
             raise HTTPException(
                 413, f"{found.get('name', 'upload')}: file too large (the limit is {limit_mb} MB)"
             ) from None
-        raise HTTPException(
-            413,
-            f"{found['name'] + ': ' if found else ''}file too large: {declared_bytes / MB:.1f} MB "
-            f"(the limit is {limit_mb} MB)",
-        ) from None
+        name = f"{found['name']}: " if found else ""
+        raise HTTPException(413, f"{name}{declared_too_large(declared_bytes, limit_mb)}") from None
     except HTTPException:
         raise
     except Exception as exc:  # malformed multipart body
         if declared_bytes is not None:  # too large all the same
-            raise HTTPException(
-                413, f"file too large: {declared_bytes / MB:.1f} MB (the limit is {limit_mb} MB)"
-            ) from None
+            raise HTTPException(413, declared_too_large(declared_bytes, limit_mb)) from None
         raise HTTPException(400, f"malformed upload ({exc})") from None
     finally:
         if state["fh"] is not None:
@@ -504,8 +503,8 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         limit = settings.max_upload_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
-            # refused unread: only the body's start is read, for the file's name in the message (nothing is
-            # written, so the folder is not used)
+            # refused after reading no more than the body's start, for the file's name in the message; this
+            # always raises 413 and writes nothing (the folder is not used)
             await receive_upload(request, Path(), limit, declared_bytes=int(declared))
         if manager.queue_full():
             raise HTTPException(
