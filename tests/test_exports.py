@@ -612,3 +612,20 @@ def test_a_meter_other_than_four_four(tmp_path) -> None:
     for bad in (1, 13, 2.5, "three"):
         with pytest.raises(ConfigError, match="beats per bar"):
             waltz().with_meter(bad)
+
+
+def test_atomic_path_leaves_nothing_when_the_block_is_interrupted(tmp_path) -> None:
+    """An error or a Ctrl-C/SIGTERM (KeyboardInterrupt, SystemExit) inside the block removes the temporary file
+    and leaves an existing file as it was; success publishes the file."""
+    from drumscribe.fileio import atomic_path
+
+    target = tmp_path / "song.mid"
+    target.write_text("old")
+    for exc in (ValueError("bad"), KeyboardInterrupt(), SystemExit(143)):
+        with pytest.raises(type(exc)), atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise exc
+        assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]

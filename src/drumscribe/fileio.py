@@ -31,10 +31,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     the file it replaces), not the owner-only mode of the temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+    tmp_path: Path | None = None
+    try:  # Ctrl-C or SIGTERM once mkstemp has returned leaves no file behind
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        tmp_path = Path(tmp)
+        os.close(fd)
         yield tmp_path
         try:
             mode = path.stat().st_mode & 0o7777
@@ -43,7 +44,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
         raise
 
 

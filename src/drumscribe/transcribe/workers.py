@@ -120,12 +120,13 @@ class ExportWorkers:
         pool = self.pools.get(fmt)
         if pool is None:
             return None
+        self.writing[fmt] = path  # before the submit: an abort between the two still knows the file
         try:
             future = pool.submit(write_format, fmt, _payload(fmt, tr), path)
         except RuntimeError:  # the pool broke earlier (BrokenProcessPool is a RuntimeError)
+            self._written(fmt, path)
             self._drop(fmt)
             return None
-        self.writing[fmt] = path
         future.add_done_callback(lambda _f: self._written(fmt, path))
         return future
 
