@@ -158,7 +158,7 @@ def test_folders_bad_files_and_exit_code(setup, tmp_path, capsys) -> None:
     assert not (out / "broken.json").exists() and not (out / "readme.json").exists()
 
 
-def test_progress_bars_only_on_a_terminal_unless_asked(setup, tmp_path, capsys) -> None:
+def test_progress_bars_only_on_a_terminal_unless_asked(setup, tmp_path, capsys, monkeypatch) -> None:
     """A batch's bar redraws with carriage returns: in a log (stderr not a terminal) it is left out by default,
     one line per file remains; --progress on shows it anyway."""
     bad = [tmp_path / "x.wav", tmp_path / "y.wav"]
@@ -179,6 +179,11 @@ def test_progress_bars_only_on_a_terminal_unless_asked(setup, tmp_path, capsys) 
     assert "x.wav" in err and "y.wav" in err and "file/s" not in err and "\r" not in err
     assert main([*args, "--progress", "on"]) == 1
     assert "file/s" in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)  # as on a terminal
+    assert main(args) == 1
+    assert "file/s" in capsys.readouterr().err
+    assert main(["-q", *args]) == 1  # quiet: no bars on a terminal either
+    assert "file/s" not in capsys.readouterr().err
 
 
 def test_bad_options_fail_cleanly(setup, tmp_path, capsys) -> None:

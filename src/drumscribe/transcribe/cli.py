@@ -131,8 +131,8 @@ def register(subparsers: Any) -> None:
         "--progress",
         choices=("auto", "on", "off"),
         default="auto",
-        help="progress bars for batches and long files: auto shows them when stderr is a terminal, so that "
-        "logs get one line per file (default: auto)",
+        help="progress bars for batches and long files: auto shows them when stderr is a terminal and -q is "
+        "not given, so that logs get one line per file (default: auto)",
     )
     p.add_argument(
         "--skip-existing",
@@ -367,7 +367,8 @@ def _run_files(
     seen: dict[Path, Path] = {}
     failed: list[tuple[Path, str]] = []
     skipped = 0
-    bars = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty())
+    quiet = getattr(args, "quiet", False)
+    bars = args.progress == "on" or (args.progress == "auto" and sys.stderr.isatty() and not quiet)
     bar = tqdm(inputs, unit="file", desc="transcribe", disable=not bars or len(inputs) < 2, file=sys.stderr)
     for audio, rel in bar:
         bar.set_postfix_str(audio.name, refresh=False)
