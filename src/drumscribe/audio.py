@@ -145,16 +145,22 @@ def _check_path(path: Path) -> None:
         raise AudioError(path, "empty file (0 bytes), not audio")
 
 
-def _use_ffmpeg(path: Path) -> bool:
-    """Whether ``path`` is decoded by ffmpeg: by its suffix, or by its content when that says MP4/M4A,
-    Matroska/WebM or raw AAC (an upload stored without its suffix, an M4A named .wav), or Ogg Opus when ffmpeg
-    is installed (libsndfile's Opus decoder stops partway through many Opus files other encoders write,
-    ffmpeg's and yt-dlp's among them: "Supported file format but file is malformed")."""
+def _ffmpeg_reason(path: Path) -> str | None:
+    """Why ``path`` is decoded by ffmpeg, or None when libsndfile decodes it: ``"suffix"`` (its suffix says
+    so), ``"container"`` (its content says MP4/M4A, Matroska/WebM or raw AAC: an upload stored without its
+    suffix, an M4A named .wav) or ``"opus"`` (Ogg Opus, when ffmpeg is installed: libsndfile's Opus decoder
+    stops partway through many Opus files other encoders write, ffmpeg's and yt-dlp's among them: "Supported
+    file format but file is malformed")."""
     suffix = path.suffix.lower()
     if suffix in FFMPEG_EXTENSIONS or (suffix == ".mp3" and "MP3" not in sf.available_formats()):
-        return True
+        return "suffix"
     kind = _content_kind(path)
-    return kind == "container" or (kind == "opus" and _have_ffmpeg())
+    return kind if kind == "container" or (kind == "opus" and _have_ffmpeg()) else None
+
+
+def _use_ffmpeg(path: Path) -> bool:
+    """Whether ``path`` is decoded by ffmpeg (:func:`_ffmpeg_reason`)."""
+    return _ffmpeg_reason(path) is not None
 
 
 def _content_kind(path: Path) -> str | None:
@@ -409,9 +415,8 @@ def read_tags(path: str | Path) -> dict[str, str]:
     (tags are optional: decoding the file reports its problem)."""
     path = Path(path)
     try:
-        if (
-            _use_ffmpeg(path) and _content_kind(path) != "opus"
-        ):  # Ogg's comments: on the stream in ffprobe's terms
+        # Ogg Opus keeps its comments on the stream in ffprobe's terms: libsndfile reads them
+        if _ffmpeg_reason(path) in ("suffix", "container"):
             tags = _probe(path)["format"].get("tags") or {}
         else:
             with sf.SoundFile(str(path)) as f:

@@ -269,7 +269,7 @@ def run_training(
 
     _seed_everything(cfg.seed)
     net = build_model(cfg.arch, **cfg.arch_params).to(device)
-    arch_params = {**_model_params(cfg)}
+    arch_params = {**_full_params(cfg.arch, cfg.arch_params)}
     if init_state is not None:
         fresh = net.state_dict()
         if any(init_state[k].shape != v.shape for k, v in fresh.items() if k in init_state):
@@ -483,13 +483,9 @@ def run_training(
     return results
 
 
-def _model_params(cfg: TrainConfig) -> dict[str, Any]:
-    """The full parameter set of the model (defaults filled in), as saved in the card."""
-    return _full_params(cfg.arch, cfg.arch_params)
-
-
 def _full_params(arch: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` of ``arch`` with its defaults filled in and the recurrent cell's name in lower case."""
+    """``params`` of ``arch`` with its defaults filled in and the recurrent cell's name in lower case (a
+    model's full parameter set, as saved in its card)."""
     from ..models import default_params
 
     full = {**default_params(arch), **params}
@@ -511,7 +507,7 @@ def _warm_start(cfg: TrainConfig, feature_config: dict[str, Any]) -> tuple[dict[
     where = loaded.path
     if card["arch"] != cfg.arch:
         raise ConfigError(f"{where}: --init-from model is {card['arch']!r}, this run trains {cfg.arch!r}")
-    mine = _model_params(cfg)
+    mine = _full_params(cfg.arch, cfg.arch_params)
     theirs_params = _full_params(cfg.arch, card["arch_params"])
     diff = sorted(k for k in set(mine) | set(theirs_params) if mine.get(k) != theirs_params.get(k))
     growable = WIDENABLE.get(cfg.arch, ())

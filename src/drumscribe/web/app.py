@@ -179,15 +179,15 @@ def parse_threshold(
 
         classes = list(DEFAULT_VOCAB.names)[:n_classes]
         try:
-            if isinstance(value, str):
-                pairs = parse_text(value, classes, "threshold")
+            if isinstance(value, str):  # with "=": always {class index: value}
+                per_class = parse_text(value, classes, "threshold")
             else:
-                pairs = threshold_pairs(value.items(), classes, "threshold")
+                per_class = threshold_pairs(value.items(), classes, "threshold")
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from None
-        if not pairs:
+        if not per_class:
             raise HTTPException(422, "threshold: no class=value pairs")
-        return pairs  # type: ignore[return-value]
+        return per_class  # type: ignore[return-value]
     try:
         if isinstance(value, str):
             parts = [float(p) for p in value.split(",")]
