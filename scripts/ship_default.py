@@ -125,6 +125,37 @@ def _earlier_stages(run: Path, own_sha: str | None = None) -> list[dict]:
     return stages
 
 
+def _store_paths(data) -> list[str]:
+    """The store folders a run's card lists as its training data (dicts with a ``path``) that exist here."""
+    if not isinstance(data, list):
+        return []
+    return [d["path"] for d in data if isinstance(d, dict) and Path(d.get("path", "")).is_dir()]
+
+
+def soup_ingredients(averaged_from: list[dict]) -> tuple[list[dict], list[str], list[str]]:
+    """For a weight average (``scripts/average_models.py``; its card's ``averaged_from``): every ingredient's
+    entry with its own stage added (epoch, training settings, data), the training stores of all ingredients
+    and the stores their runs were validated on, each once and in order. An ingredient whose folder is gone
+    keeps the entry it had."""
+    entries, stores, val_stores = [], [], []
+    for entry in averaged_from:
+        entry = dict(entry)
+        try:
+            ing = read_json(resolve_model_path(str(entry.get("model"))) / CARD_NAME)
+        except (ModelError, OSError, ValueError) as exc:
+            print(
+                f"  soup ingredient {entry.get('model')}: card not found ({exc}); its stage is not recorded"
+            )
+            entries.append(entry)
+            continue
+        entry["stage"] = _stage(ing)
+        entries.append(entry)
+        stores += [p for p in _store_paths(ing.get("training_data")) if p not in stores]
+        val = (ing.get("train_config") or {}).get("val_data") or []
+        val_stores += [p for p in val if Path(p).is_dir() and p not in val_stores]
+    return entries, stores, val_stores
+
+
 def hours_all_stages(synth_configs: list[dict], stages: list[dict]) -> float:
     """Hours of synthetic audio behind a model: its renders and those its earlier stages record (a render
     counted once, by seed, whether given by its settings or by a shipped card's "seed N: H h" summary)."""
@@ -381,8 +412,13 @@ def main(argv=None) -> int:
     results = {}  # the run's best-epoch scores: only when shipping that epoch
     if args.epoch is None and (args.run / "results.json").is_file():
         results = read_json(args.run / "results.json")
-    data = card.get("training_data") or []
-    train_stores = [d["path"] for d in data if isinstance(d, dict) and Path(d.get("path", "")).is_dir()]
+    train_stores = _store_paths(card.get("training_data"))
+    soup_val_stores: list[str] = []
+    if card.get("averaged_from"):  # a soup: the card is its last ingredient's, so describe them all
+        card["averaged_from"], soup_stores, soup_val_stores = soup_ingredients(card["averaged_from"])
+        train_stores += [p for p in soup_stores if p not in train_stores]
+        for key in ("epoch", "seed", "train_config"):  # the last ingredient's: each is in averaged_from
+            card.pop(key, None)
     # the render settings of every synthetic training store (one render per seed)
     synth_configs = [
         read_json(Path(p) / "synth_config.json")
@@ -396,7 +432,7 @@ def main(argv=None) -> int:
     set_input_level(card, args.input_level_dbfs)
     write_json(out / CARD_NAME, card)  # scored as shipped: with its input level
     at_half = evaluate_models([str(out)], args.mdb, ("mix", "drums"), threshold=0.5, sweep=True)
-    run_scores = card.get("scores")
+    run_scores = None if card.get("averaged_from") else card.get("scores")  # a soup's are measured below
     try:
         mdb_real = set_thresholds(card, at_half, args.thresholds)
     except ValueError as exc:
@@ -404,21 +440,42 @@ def main(argv=None) -> int:
     card = _strip_paths(card)
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
+    # stores that are not renders (e.g. recordings labelled by a model: scripts/pseudo_mixes.py)
+    other_stores = [
+        {"store": Path(p).name, "tracks": len(m.get("tracks") or []), "source": m.get("source")}
+        for p in train_stores
+        if not (Path(p) / "synth_config.json").is_file()
+        for m in [read_json(Path(p) / "manifest.json")]
+    ]
+    trained = (
+        "trained on synthetic audio rendered by drumscribe's synthesis engine and the stores in "
+        "training_data.other_stores"
+        if other_stores
+        else "trained only on synthetic audio rendered by drumscribe's synthesis engine"
+    )
+    if card.get("averaged_from"):
+        trained = f"the weight average of {len(card['averaged_from'])} fine-tunes (averaged_from), {trained}"
     card["description"] = (
-        "drumscribe's default model: a CRNN trained only on synthetic audio rendered by drumscribe's synthesis "
-        "engine. Real-music scores are whole-track, +-50 ms, 5 classes, micro F1 (mir_eval matching)."
+        f"drumscribe's default model: a CRNN {trained}. Real-music scores are whole-track, +-50 ms, 5 classes, "
+        "micro F1 (mir_eval matching)."
     )
     card["training_data"] = {
-        "source": "drumscribe synth (synthetic only)",
+        "source": "drumscribe synth"
+        + (", and the stores in other_stores" if other_stores else " (synthetic only)"),
         "synth_configs": _strip_paths(synth_configs),
         "hours": round(sum(float(c.get("hours", 0)) for c in synth_configs), 2),
         "credits": credits_for(synth_configs),
     }
+    if other_stores:
+        card["training_data"]["other_stores"] = _strip_paths(other_stores)
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
     stages = _earlier_stages(args.run, card.get("weights_sha256"))
     if stages:
         card["earlier_training_stages"] = stages
         card["training_data"]["hours_all_stages"] = hours_all_stages(synth_configs, stages)
+    if soup_val_stores:  # a soup has no run of its own: its validation kits are scored here
+        run_scores = evaluate_model(out, soup_val_stores, "validation", progress=False)
+        run_scores.pop("model", None)
     card["scores"] = {
         "synthetic_validation_kits": _strip_paths(
             results.get("validation") or results.get("best_validation") or run_scores

@@ -44,6 +44,14 @@ TINY = {
 }
 
 
+def load_script(name: str):
+    """``scripts/NAME.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_tiny(folder: Path, arch: str, seed: int = 0) -> Path:
     import torch
 
@@ -157,9 +165,7 @@ def test_export_cli(tmp_path, capsys):
 @needs_onnx
 def test_ship_default_exports_onnx(tmp_path, monkeypatch):
     """scripts/ship_default.py ends with a checked ONNX export (its mdb-dev scoring is stubbed here)."""
-    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = load_script("ship_default")
     monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
     row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
     row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5, input_kind={})
@@ -245,10 +251,56 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
         ship.main([str(run), "--name", "shipped", "--test-data", str(store)])
 
 
+@needs_onnx
+def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
+    """A weight average shipped as a run folder: every ingredient's stage and stores in the card (not only the
+    last ingredient's), its validation kits scored, and stores that are not renders named as such."""
+    from test_train import make_store
+
+    ship = load_script("ship_default")
+    avg = load_script("average_models")
+    monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
+    row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
+    row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5, input_kind={})
+    monkeypatch.setattr(
+        ship, "evaluate_models", lambda *a, **k: [{"condition": c, **row} for c in ("mix", "drums")]
+    )
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "Song.txt").write_text("0.5\tKD\n")
+    render_a, render_b = make_store(tmp_path / "ra", seed=1), make_store(tmp_path / "rb", seed=2)
+    labelled = make_store(tmp_path / "labelled", seed=3, name="folder")  # no synth_config.json
+    for render, seed in ((render_a, 5), (render_b, 6)):
+        write_json(render / "synth_config.json", {"seed": seed, "hours": 1.5})
+    ingredients = []
+    for i, stores in enumerate(([render_a], [render_a, render_b, labelled])):
+        folder = make_tiny(tmp_path / f"ing{i}", "crnn", seed=i)
+        card = read_json(folder / CARD_NAME)
+        card.update(
+            epoch=8,
+            seed=70 + i,
+            train_config={"seed": 70 + i, "val_data": [str(render_a)], "init_from": None},
+            training_data=[{"name": "synth", "path": str(p)} for p in stores],
+            scores={"validation": {"micro_f1": 0.123}},  # the ingredient's own: not the soup's
+        )
+        write_json(folder / CARD_NAME, card)
+        ingredients.append(str(folder))
+    assert avg.main([*ingredients, "--out", str(tmp_path / "soup")]) == 0
+    assert ship.main([str(tmp_path / "soup"), "--mdb", str(tmp_path), "--name", "souped"]) == 0
+    card = read_json(tmp_path / "pretrained" / "souped" / CARD_NAME)
+    assert [e["stage"]["train_config"]["seed"] for e in card["averaged_from"]] == [70, 71]
+    assert [e["stage"]["epoch"] for e in card["averaged_from"]] == [8, 8]
+    assert not {"epoch", "seed", "train_config"} & set(card)  # the last ingredient's, so not the soup's
+    assert sorted(c["seed"] for c in card["training_data"]["synth_configs"]) == [5, 6]
+    assert card["training_data"]["hours"] == 3.0
+    assert [s["store"] for s in card["training_data"]["other_stores"]] == ["labelled"]
+    assert "other_stores" in card["training_data"]["source"] and "weight average of 2" in card["description"]
+    validation = card["scores"]["synthetic_validation_kits"]
+    assert validation["datasets"]["toy"]["n_tracks"] == 2 and validation.get("micro_f1") != 0.123
+    assert card["scores"]["synthetic_test_kits"]["datasets"]["toy"]["n_tracks"] == 2
+
+
 def test_ship_default_threshold_modes():
-    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = load_script("ship_default")
     # class 0: the mix prefers 0.8 (fewer false hits), the drum track 0.2 (more recall); pooled, 0.2 wins
     # by recall on the drums; class 1 is the same in both conditions
     mix = {"condition": "mix", "sweep_counts": {0.2: [[8, 6, 2], [5, 0, 0]], 0.8: [[7, 1, 3], [4, 0, 1]]}}
@@ -271,9 +323,7 @@ def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
     """earlier_training_stages: run -> bare best/ copy -> shipped model (whose card holds the older stages)."""
     from drumscribe import modelio
 
-    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = load_script("ship_default")
     monkeypatch.setattr(modelio, "PRETRAINED_DIR", tmp_path / "pretrained")
 
     def model(folder, epoch, init=None, **extra):
@@ -313,9 +363,7 @@ def test_ship_default_records_the_warm_start_chain(tmp_path, monkeypatch):
 
 
 def test_ship_default_counts_the_hours_of_every_stage_once():
-    spec = importlib.util.spec_from_file_location("ship_default", ROOT / "scripts" / "ship_default.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = load_script("ship_default")
     stages = [
         {"training_data": {"synth_configs": [{"seed": 1, "hours": 2.5}, {"seed": 2, "hours": 8.0}]}},
         {"training_data": ["synth", "synth"]},  # store names only: nothing to add
@@ -425,9 +473,7 @@ def test_average_models_interpolates_weights_of_one_lineage(tmp_path):
     """scripts/average_models.py: the weighted mean of each tensor, sources in the card, lineage checked."""
     from safetensors.numpy import load_file
 
-    spec = importlib.util.spec_from_file_location("average_models", ROOT / "scripts" / "average_models.py")
-    avg = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(avg)
+    avg = load_script("average_models")
     a, b = make_tiny(tmp_path / "a", "crnn", seed=0), make_tiny(tmp_path / "b", "crnn", seed=1)
     assert avg.main([str(a), str(b), "--weights", "3", "1", "--out", str(tmp_path / "soup")]) == 0
     wa, wb = load_file(str(a / "weights.safetensors")), load_file(str(b / "weights.safetensors"))
