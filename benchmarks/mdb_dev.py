@@ -16,6 +16,15 @@ Usage::
     python benchmarks/mdb_dev.py --gain-db -12                # the songs 12 dB quieter
     python benchmarks/mdb_dev.py --no-level-match             # each song at its own level
 
+``--bootstrap N`` (two or more models) adds a paired block bootstrap of the difference in micro F1 between each
+model and the first: the tracks are cut into segments of ``--segment-s`` seconds (a hit and a miss counted at
+the annotated time, a false hit at its own), the same segments are drawn with replacement N times for every
+model and condition, and the difference of each resample's micro F1 gives a 95 % interval and the share of
+resamples in which the model does no better, per condition and for the sum of the conditions. Five tracks are a
+small sample: the interval says how far a difference could be noise.
+
+    python benchmarks/mdb_dev.py --model default --model runs/a --threshold 0.5 --bootstrap 2000
+
 ``--sweep`` re-picks the stored activations (no model call) with one threshold for all classes and
 prints micro F1 per threshold, plus the best threshold per class (each class tuned alone); use it to
 choose a card's thresholds, remembering that five tracks are a small, noisy sample.
@@ -86,6 +95,96 @@ def matched_pairs(
     return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
 
 
+def segment_counts(
+    reference: list[np.ndarray], estimated: list[np.ndarray], window_s: float, segment_s: float
+) -> dict[int, list[int]]:
+    """One track's micro ``[tp, fp, fn]`` (summed over classes) per segment of ``segment_s`` seconds (segment
+    index -> counts): a hit and a miss at the annotated time, a false hit at its own time."""
+    out: dict[int, list[int]] = {}
+    for ref, est in zip(reference, estimated):
+        ref, est = np.asarray(ref, dtype=np.float64), np.asarray(est, dtype=np.float64)
+        pairs = matched_pairs(ref, est, window_s)
+        hit_ref, hit_est = {i for i, _ in pairs}, {j for _, j in pairs}
+        for i, t in enumerate(ref):
+            out.setdefault(int(t // segment_s), [0, 0, 0])[0 if i in hit_ref else 2] += 1
+        for j, t in enumerate(est):
+            if j not in hit_est:
+                out.setdefault(int(t // segment_s), [0, 0, 0])[1] += 1
+    return out
+
+
+def _micro_f1(counts: np.ndarray) -> np.ndarray:
+    """Micro F1 of ``[..., 3]`` arrays of (tp, fp, fn); 0 where nothing was annotated or found."""
+    tp, fp, fn = counts[..., 0], counts[..., 1], counts[..., 2]
+    denom = 2 * tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
+def paired_bootstrap(results: list[dict[str, Any]], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Each model's difference in micro F1 from the first model of ``results`` (each result of
+    :func:`evaluate_models` run with ``segment_s``), per condition and for the sum of the conditions: the
+    observed difference, a 95 % percentile interval and the share of resamples with a difference of at most
+    0, over ``n`` draws with replacement of the same segments (track and time) for both models and every
+    condition (see the module docstring)."""
+    models = list(dict.fromkeys(r["model"] for r in results))
+    conds = list(dict.fromkeys(r["condition"] for r in results))
+    by = {(r["model"], r["condition"]): r["segment_counts"] for r in results}
+    keys = sorted({k for seg in by.values() for k in seg})
+    if not keys or len(models) < 2:
+        return []
+    draws = np.random.default_rng(seed).integers(0, len(keys), size=(n, len(keys)))
+
+    def f1s(model: str) -> dict[str, tuple[float, np.ndarray]]:
+        out = {}
+        for cond in conds:
+            counts = np.array([by[(model, cond)].get(k, [0, 0, 0]) for k in keys], dtype=np.float64)
+            out[cond] = (float(_micro_f1(counts.sum(axis=0))), _micro_f1(counts[draws].sum(axis=1)))
+        return out
+
+    base = f1s(models[0])
+    rows = []
+    for model in models[1:]:
+        mine = f1s(model)
+        diffs = {c: (mine[c][0] - base[c][0], mine[c][1] - base[c][1]) for c in conds}
+        if len(conds) > 1:
+            diffs["sum"] = (sum(d[0] for d in diffs.values()), sum(d[1] for d in diffs.values()))
+        for cond, (observed, resampled) in diffs.items():
+            low, high = np.percentile(resampled, [2.5, 97.5])
+            rows.append(
+                {
+                    "model": model,
+                    "baseline": models[0],
+                    "condition": cond,
+                    "difference": round(observed, 4),
+                    "interval_95": [round(float(low), 4), round(float(high), 4)],
+                    "share_at_most_0": round(float(np.mean(resampled <= 0)), 4),
+                    "segments": len(keys),
+                    "resamples": n,
+                }
+            )
+    return rows
+
+
+def format_bootstrap(rows: list[dict[str, Any]], segment_s: float) -> str:
+    if not rows:
+        return ""
+    head = f"{'model':<32} {'cond':<6} {'diff':>8} {'95% interval':>20} {'share <= 0':>10}"
+    lines = [
+        f"paired block bootstrap against {rows[0]['baseline']} ({rows[0]['segments']} segments of "
+        f"{segment_s:g} s, {rows[0]['resamples']} resamples)",
+        head,
+        "-" * len(head),
+    ]
+    for r in rows:
+        label = r["model"] if len(r["model"]) <= 32 else "..." + r["model"][-29:]
+        low, high = r["interval_95"]
+        lines.append(
+            f"{label:<32} {r['condition']:<6} {r['difference']:>+8.4f} {f'[{low:+.4f}, {high:+.4f}]':>20} "
+            f"{r['share_at_most_0']:>10.3f}"
+        )
+    return "\n".join(lines)
+
+
 def level_matched_tracks(
     model: Any, data: Path, config: InferenceConfig
 ) -> Iterator[tuple[str, np.ndarray, list[np.ndarray]]]:
@@ -146,12 +245,14 @@ def evaluate_models(
     gain_db: float = 0.0,
     level_match: bool = True,
     chunk_s: float | None = InferenceConfig.chunk_s,
+    segment_s: float | None = None,
 ) -> list[dict[str, Any]]:
     """One result dict per (model, condition): micro/macro/per-class F1, counts, per-track micro F1; with
     ``sample_rate_hz`` each track is first resampled to that rate, with ``high_shelf`` (Hz, dB) filtered,
     with ``gain_db`` scaled (see the module docstring). ``level_match=False`` feeds the models the tracks
     at their own level even when a card gives ``input_level_dbfs``; ``chunk_s`` is the model window length
-    of inference [s] (None: each track at once)."""
+    of inference [s] (None: each track at once); with ``segment_s`` each result also holds its micro counts
+    per segment of that length (``segment_counts``: "track@index" -> [tp, fp, fn]) for :func:`paired_bootstrap`."""
     from drumscribe.data.annotations import read_mdb
     from drumscribe.scoring import OnsetScores, evaluate_onsets
     from drumscribe.transcribe.inference import (
@@ -172,6 +273,7 @@ def evaluate_models(
         for cond in conditions:
             t_start = time.perf_counter()
             per_track, counts, scores, activations, kinds, applied, gains = {}, {}, [], [], {}, {}, {}
+            segments: dict[str, list[int]] = {}
             for track in tracks:
                 key = (cond, track, json.dumps(fc.to_dict(), sort_keys=True))
                 if key not in feature_cache:
@@ -196,6 +298,9 @@ def evaluate_models(
                 activations.append(tr.activations)
                 per_track[track] = round(s.micro_f1, 4)
                 counts[track] = {"tp": s.tp, "fp": s.fp, "fn": s.fn}
+                if segment_s:
+                    for i, c in segment_counts(refs[track], tr.onsets, window_s, segment_s).items():
+                        segments[f"{track}@{i}"] = c
             total = OnsetScores.sum(scores)
             res = {
                 "model": name,
@@ -225,6 +330,8 @@ def evaluate_models(
                 "input_gain_db": {t: g for t, g in gains.items()},
                 "seconds": round(time.perf_counter() - t_start, 2),
             }
+            if segment_s:
+                res["segment_counts"] = segments
             if sweep:
                 fps = float(fc.fps)
                 glob = {}
@@ -413,8 +520,23 @@ def main(argv: list[str] | None = None) -> int:
         default=InferenceConfig.chunk_s,
         help=f"model window length of inference [s] (default {InferenceConfig.chunk_s}; 0: each track at once)",
     )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with two or more models: a paired block bootstrap (N resamples) of each one's difference "
+        "in micro F1 from the first",
+    )
+    parser.add_argument(
+        "--segment-s", type=float, default=10.0, help="segment length of --bootstrap [s] (default 10)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
+    if args.bootstrap and len(args.model or []) < 2:
+        parser.error("--bootstrap compares models: give two or more --model (the first is the baseline)")
+    if args.bootstrap < 0 or args.segment_s <= 0:
+        parser.error("--bootstrap must be >= 0 and --segment-s > 0")
     logging.basicConfig(level=logging.WARNING)
 
     import torch
@@ -442,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             args.gain_db,
             not args.no_level_match,
             args.chunk_s if args.chunk_s > 0 else None,
+            args.segment_s if args.bootstrap else None,
         )
     except DrumscribeError as exc:
         print(f"mdb_dev: error: {exc}", file=sys.stderr)
@@ -449,8 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results))
     if args.per_track:
         print(format_per_track(results))
+    bootstrap = paired_bootstrap(results, args.bootstrap) if args.bootstrap else []
+    if bootstrap:
+        print(format_bootstrap(bootstrap, args.segment_s))
     if args.json:
-        write_json(args.json, {"data": str(args.data), "results": results})
+        write_json(args.json, {"data": str(args.data), "results": results, "bootstrap": bootstrap})
         print(f"wrote {args.json}")
     return 0
 
