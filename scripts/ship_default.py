@@ -473,9 +473,6 @@ def main(argv=None) -> int:
     if stages:
         card["earlier_training_stages"] = stages
         card["training_data"]["hours_all_stages"] = hours_all_stages(synth_configs, stages)
-    if soup_val_stores:  # a soup has no run of its own: its validation kits are scored here
-        run_scores = evaluate_model(out, soup_val_stores, "validation", progress=False)
-        run_scores.pop("model", None)
     card["scores"] = {
         "synthetic_validation_kits": _strip_paths(
             results.get("validation") or results.get("best_validation") or run_scores
@@ -491,6 +488,10 @@ def main(argv=None) -> int:
     model = load_model(out)  # verifies checksum and architecture
     real = real_scores(out, args.mdb)
     card["scores"]["mdb_dev_real"].update(real)
+    if soup_val_stores:  # a soup has no run of its own: its validation kits, at the card's thresholds
+        validation = evaluate_model(out, soup_val_stores, "validation", progress=False)
+        validation.pop("model", None)
+        card["scores"]["synthetic_validation_kits"] = _strip_paths(validation)
     if train_stores:  # the synthetic test split: kits held out of training and validation
         card["scores"]["synthetic_test_kits"] = synthetic_test_scores(out, [Path(p) for p in train_stores])
     write_json(out / CARD_NAME, card)

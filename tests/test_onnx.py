@@ -281,6 +281,7 @@ def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
             train_config={"seed": 70 + i, "val_data": [str(render_a)], "init_from": None},
             training_data=[{"name": "synth", "path": str(p)} for p in stores],
             scores={"validation": {"micro_f1": 0.123}},  # the ingredient's own: not the soup's
+            thresholds=[0.3] * 5,  # the soup ships with 0.5 (--thresholds untuned) and is scored so
         )
         write_json(folder / CARD_NAME, card)
         ingredients.append(str(folder))
@@ -296,6 +297,7 @@ def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
     assert "other_stores" in card["training_data"]["source"] and "weight average of 2" in card["description"]
     validation = card["scores"]["synthetic_validation_kits"]
     assert validation["datasets"]["toy"]["n_tracks"] == 2 and validation.get("micro_f1") != 0.123
+    assert validation["thresholds"] == [0.5] * 5 and card["thresholds"] == [0.5] * 5
     assert card["scores"]["synthetic_test_kits"]["datasets"]["toy"]["n_tracks"] == 2
 
 
