@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdb_dev import audio_path, find_tracks, matched_pairs, model_data_parser  # noqa: E402
+from mdb_dev import audio_path, find_tracks, model_data_parser, unmatched  # noqa: E402
 
 BANDS_HZ = ((30, 90), (90, 180), (180, 400), (400, 1000), (1000, 3000), (3000, 8000))
 
@@ -29,15 +29,6 @@ def stroke_labels(ref: list[np.ndarray], classes: list[str], t: float, window_s:
     """The annotated classes within ``window_s`` of ``t``, joined by ``+`` (``-``: none)."""
     hit = [c for c, times in zip(classes, ref) if times.size and np.min(np.abs(times - t)) <= window_s]
     return "+".join(hit) or "-"
-
-
-def unmatched(ref: np.ndarray, est: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """(false hits, misses) of one class under the one-to-one matching the F1 counts."""
-    pairs = matched_pairs(ref, est, window_s)
-    used_ref, used_est = {i for i, _ in pairs}, {j for _, j in pairs}
-    fp = np.array([t for j, t in enumerate(est) if j not in used_est])
-    fn = np.array([t for i, t in enumerate(ref) if i not in used_ref])
-    return fp, fn
 
 
 def band_signals(

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from error_context import band_signals, unmatched  # noqa: E402
-from mdb_dev import audio_path, find_tracks, model_data_parser  # noqa: E402
+from error_context import band_signals  # noqa: E402
+from mdb_dev import audio_path, find_tracks, model_data_parser, unmatched  # noqa: E402
 
 LONG_FRAME = 8192
 LOW_HZ = (30.0, 200.0)

@@ -95,21 +95,35 @@ def matched_pairs(
     return [(int(i), int(j)) for i, j in mir_eval.util.match_events(ref, est, window_s)]
 
 
+def unmatched(ref: np.ndarray, est: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(false hits, misses) of one class under the one-to-one matching the F1 counts."""
+    pairs = matched_pairs(ref, est, window_s)
+    used_ref, used_est = {i for i, _ in pairs}, {j for _, j in pairs}
+    fp = np.array([t for j, t in enumerate(est) if j not in used_est])
+    fn = np.array([t for i, t in enumerate(ref) if i not in used_ref])
+    return fp, fn
+
+
 def segment_counts(
     reference: list[np.ndarray], estimated: list[np.ndarray], window_s: float, segment_s: float
 ) -> dict[int, list[int]]:
     """One track's micro ``[tp, fp, fn]`` (summed over classes) per segment of ``segment_s`` seconds (segment
     index -> counts): a hit and a miss at the annotated time, a false hit at its own time."""
     out: dict[int, list[int]] = {}
+
+    def add(t: float, k: int, n: int = 1) -> None:
+        out.setdefault(int(t // segment_s), [0, 0, 0])[k] += n
+
     for ref, est in zip(reference, estimated):
         ref, est = np.asarray(ref, dtype=np.float64), np.asarray(est, dtype=np.float64)
-        pairs = matched_pairs(ref, est, window_s)
-        hit_ref, hit_est = {i for i, _ in pairs}, {j for _, j in pairs}
-        for i, t in enumerate(ref):
-            out.setdefault(int(t // segment_s), [0, 0, 0])[0 if i in hit_ref else 2] += 1
-        for j, t in enumerate(est):
-            if j not in hit_est:
-                out.setdefault(int(t // segment_s), [0, 0, 0])[1] += 1
+        fp, fn = unmatched(ref, est, window_s)
+        for t in ref:  # every annotated stroke a hit, then the misses moved from hits to misses
+            add(t, 0)
+        for t in fn:
+            add(t, 0, -1)
+            add(t, 2)
+        for t in fp:
+            add(t, 1)
     return out
 
 

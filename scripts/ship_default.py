@@ -441,12 +441,17 @@ def main(argv=None) -> int:
     card.pop("onnx", None)  # exported afresh below
     card["name"] = args.name
     # stores that are not renders (e.g. recordings labelled by a model: scripts/pseudo_mixes.py)
-    other_stores = [
-        {"store": Path(p).name, "tracks": len(m.get("tracks") or []), "source": m.get("source")}
-        for p in train_stores
-        if not (Path(p) / "synth_config.json").is_file()
-        for m in [read_json(Path(p) / "manifest.json")]
-    ]
+    other_stores = []
+    for p in train_stores:
+        if not (Path(p) / "synth_config.json").is_file():
+            manifest = read_json(Path(p) / "manifest.json")
+            other_stores.append(
+                {
+                    "store": Path(p).name,
+                    "tracks": len(manifest.get("tracks") or []),
+                    "source": manifest.get("source"),
+                }
+            )
     trained = (
         "trained on synthetic audio rendered by drumscribe's synthesis engine and the stores in "
         "training_data.other_stores"

@@ -269,7 +269,7 @@ def run_training(
 
     _seed_everything(cfg.seed)
     net = build_model(cfg.arch, **cfg.arch_params).to(device)
-    arch_params = {**_full_params(cfg.arch, cfg.arch_params)}
+    arch_params = _full_params(cfg.arch, cfg.arch_params)
     if init_state is not None:
         fresh = net.state_dict()
         if any(init_state[k].shape != v.shape for k, v in fresh.items() if k in init_state):

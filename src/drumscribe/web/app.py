@@ -274,8 +274,10 @@ def status_payload(manager: JobManager, job: Job) -> dict[str, Any]:
     }
 
 
-def declared_too_large(declared_bytes: int, limit_mb: str) -> str:
-    return f"file too large: {declared_bytes / MB:.1f} MB (the limit is {limit_mb} MB)"
+def too_large(name: str | None, limit_mb: str, declared_bytes: int | None = None) -> str:
+    """The 413's message: the file's name when known, its declared size when the request gave one."""
+    size = f": {declared_bytes / MB:.1f} MB" if declared_bytes is not None else ""
+    return f"{f'{name}: ' if name else ''}file too large{size} (the limit is {limit_mb} MB)"
 
 
 async def receive_upload(
@@ -364,17 +366,14 @@ async def receive_upload(
         if declared_bytes is not None:
             raise UploadTooLarge()
     except UploadTooLarge:
-        if declared_bytes is None:
-            raise HTTPException(
-                413, f"{found.get('name', 'upload')}: file too large (the limit is {limit_mb} MB)"
-            ) from None
-        name = f"{found['name']}: " if found else ""
-        raise HTTPException(413, f"{name}{declared_too_large(declared_bytes, limit_mb)}") from None
+        # streamed past the limit, a file part's name was always read; a declared size may come before it
+        name = found.get("name", "upload" if declared_bytes is None else None)
+        raise HTTPException(413, too_large(name, limit_mb, declared_bytes)) from None
     except HTTPException:
         raise
     except Exception as exc:  # malformed multipart body
         if declared_bytes is not None:  # too large all the same
-            raise HTTPException(413, declared_too_large(declared_bytes, limit_mb)) from None
+            raise HTTPException(413, too_large(None, limit_mb, declared_bytes)) from None
         raise HTTPException(400, f"malformed upload ({exc})") from None
     finally:
         if state["fh"] is not None:
