@@ -179,9 +179,9 @@ THRESHOLD_MODES = {
 }
 #: ``--thresholds untuned``: 0.5 for every class, nothing tuned on mdb-dev
 UNTUNED = (
-    "0.5 for every class, untuned: on mdb-dev, with thresholds chosen on four tracks and scored on the "
-    "fifth, 0.5 beat per-class tuning on the mixes for this model, the two shipped before it and a second "
-    "seed of its recipe, and on the drum-only tracks for three of the four (benchmarks/threshold_choice.py)"
+    "0.5 for every class, untuned: on mdb-dev, per-class thresholds chosen on four tracks and scored on the "
+    "fifth (micro_f1_if_tuned_per_class_held_out) scored below 0.5 on the mixes for every model shipped since "
+    "stage 5, and on the drum-only tracks for most of them (benchmarks/threshold_choice.py)"
 )
 SCORE_KEYS = ("micro_f1", "macro_f1", "class_f1", "precision", "recall", "tp", "fp", "fn")
 
@@ -419,6 +419,9 @@ def main(argv=None) -> int:
         train_stores += [p for p in soup_stores if p not in train_stores]
         for key in ("epoch", "seed", "train_config"):  # the last ingredient's: each is in averaged_from
             card.pop(key, None)
+    # the warm-start chain, read before the shipped folder is touched: a run fine-tuned from the model it
+    # replaces (--init-from default) finds that model's card, not its own
+    stages = _earlier_stages(args.run, card.get("weights_sha256"))
     # the render settings of every synthetic training store (one render per seed)
     synth_configs = [
         read_json(Path(p) / "synth_config.json")
@@ -458,10 +461,11 @@ def main(argv=None) -> int:
         if other_stores
         else "trained only on synthetic audio rendered by drumscribe's synthesis engine"
     )
+    what = "a CRNN"
     if card.get("averaged_from"):
-        trained = f"the weight average of {len(card['averaged_from'])} fine-tunes (averaged_from), {trained}"
+        what += f", the weight average of {len(card['averaged_from'])} fine-tunes (averaged_from),"
     card["description"] = (
-        f"drumscribe's default model: a CRNN {trained}. Real-music scores are whole-track, +-50 ms, 5 classes, "
+        f"drumscribe's default model: {what} {trained}. Real-music scores are whole-track, +-50 ms, 5 classes, "
         "micro F1 (mir_eval matching)."
     )
     card["training_data"] = {
@@ -474,7 +478,6 @@ def main(argv=None) -> int:
     if other_stores:
         card["training_data"]["other_stores"] = _strip_paths(other_stores)
     card["regenerate"] = "scripts/train_default.sh (renders the data, trains, scores on mdb-dev, ships)"
-    stages = _earlier_stages(args.run, card.get("weights_sha256"))
     if stages:
         card["earlier_training_stages"] = stages
         card["training_data"]["hours_all_stages"] = hours_all_stages(synth_configs, stages)

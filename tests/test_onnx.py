@@ -255,11 +255,19 @@ def test_ship_default_exports_onnx(tmp_path, monkeypatch):
 def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
     """A weight average shipped as a run folder: every ingredient's stage and stores in the card (not only the
     last ingredient's), its validation kits scored, and stores that are not renders named as such."""
+    from drumscribe import modelio
     from test_train import make_store
 
     ship = load_script("ship_default")
     avg = load_script("average_models")
     monkeypatch.setattr(ship, "PRETRAINED_DIR", tmp_path / "pretrained")
+    monkeypatch.setattr(modelio, "PRETRAINED_DIR", tmp_path / "pretrained")
+    # the model the fine-tunes started from is shipped under the name the soup replaces
+    base = make_tiny(tmp_path / "pretrained" / "souped", "crnn", seed=9)
+    write_json(
+        base / CARD_NAME,
+        {**read_json(base / CARD_NAME), "epoch": 4, "earlier_training_stages": [{"epoch": 1}]},
+    )
     row = {"micro_f1": 0.5, "macro_f1": 0.4, "class_f1": [0.5] * 5, "precision": 0.5, "recall": 0.5}
     row.update(tp=1, fp=1, fn=1, best_thresholds_per_class=[0.5] * 5, input_kind={})
     monkeypatch.setattr(
@@ -278,7 +286,7 @@ def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
         card.update(
             epoch=8,
             seed=70 + i,
-            train_config={"seed": 70 + i, "val_data": [str(render_a)], "init_from": None},
+            train_config={"seed": 70 + i, "val_data": [str(render_a)], "init_from": "souped"},
             training_data=[{"name": "synth", "path": str(p)} for p in stores],
             scores={"validation": {"micro_f1": 0.123}},  # the ingredient's own: not the soup's
             thresholds=[0.3] * 5,  # the soup ships with 0.5 (--thresholds untuned) and is scored so
@@ -291,10 +299,15 @@ def test_ship_default_describes_a_soup(tmp_path, monkeypatch):
     assert [e["stage"]["train_config"]["seed"] for e in card["averaged_from"]] == [70, 71]
     assert [e["stage"]["epoch"] for e in card["averaged_from"]] == [8, 8]
     assert not {"epoch", "seed", "train_config"} & set(card)  # the last ingredient's, so not the soup's
+    # the chain before the soup: the replaced model's own stages, then that model (read before it was replaced)
+    assert [s.get("epoch") for s in card["earlier_training_stages"]] == [1, 4]
     assert sorted(c["seed"] for c in card["training_data"]["synth_configs"]) == [5, 6]
     assert card["training_data"]["hours"] == 3.0
     assert [s["store"] for s in card["training_data"]["other_stores"]] == ["labelled"]
-    assert "other_stores" in card["training_data"]["source"] and "weight average of 2" in card["description"]
+    assert (
+        "other_stores" in card["training_data"]["source"]
+        and "a CRNN, the weight average of 2 fine-tunes (averaged_from), trained on" in card["description"]
+    )
     validation = card["scores"]["synthetic_validation_kits"]
     assert validation["datasets"]["toy"]["n_tracks"] == 2 and validation.get("micro_f1") != 0.123
     assert validation["thresholds"] == [0.5] * 5 and card["thresholds"] == [0.5] * 5
