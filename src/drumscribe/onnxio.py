@@ -36,7 +36,9 @@ OUTPUT_NAME = "logits"
 EXPORT_TOLERANCE = 1e-4
 #: the same for articulation outputs (:mod:`drumscribe.articulation`), read only as above or below 0.5: their
 #: logistic weights, fitted on standardised features, amplify float32 rounding more than the class layer does
-ARTICULATION_TOLERANCE = 1e-3
+#: (stage 9's head: up to 1.03e-3 on random inputs of 137-3000 frames, where its class outputs differ by 1.6e-6;
+#: a wrong export differs by orders of magnitude more)
+ARTICULATION_TOLERANCE = 5e-3
 BACKENDS = ("auto", "onnx", "torch")
 
 
