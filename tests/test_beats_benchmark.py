@@ -112,3 +112,77 @@ def test_the_benchmark_runs_on_a_render(tmp_path, capsys):
     rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[2:]}
     assert rows["all"][0] == "3" and len(rows["all"]) == 10  # tracks, then nine metrics
     assert all(0.0 <= float(v) <= 1.0 for v in rows["all"][1:])
+
+
+def _chart(path: Path, bpm: float, numerator: int = 4, seconds: float = 20.0) -> None:
+    """A rhythm-game chart: one guitar note a beat at ``bpm`` in ``numerator``/4."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, 4, 0.0))
+    part = pretty_midi.Instrument(program=29, name="PART GUITAR")
+    for t in np.arange(0.0, seconds, 60.0 / bpm):
+        part.notes.append(pretty_midi.Note(100, 96, float(t), float(t) + 0.1))
+    pm.instruments.append(part)
+    pm.write(str(path))
+
+
+def test_chart_grid_reads_the_tempo_map_and_the_meter(tmp_path):
+    from beats import chart_grid
+
+    _chart(tmp_path / "notes.mid", 150.0, numerator=3)
+    beats, downs, bpm, per_bar = chart_grid(tmp_path / "notes.mid", 12.0)
+    assert bpm == pytest.approx(150.0) and per_bar == 3
+    np.testing.assert_allclose(beats, np.arange(0.0, 12.0 + 1e-9, 0.4)[: len(beats)], atol=1e-6)
+    assert 11.5 < beats[-1] <= 12.0  # cut at the audio's end
+    np.testing.assert_allclose(downs, beats[::3], atol=1e-6)
+
+
+def test_song_folders_their_stems_and_delay(tmp_path):
+    import soundfile as sf
+    from beats import chart_delay_ms, chart_songs, load_mix
+
+    song = tmp_path / "band" / "Song One"
+    song.mkdir(parents=True)
+    _chart(song / "notes.mid", 120.0)
+    sf.write(song / "song.ogg", np.full(44100, 0.1, np.float32), 44100)
+    sf.write(song / "guitar.wav", np.full((22050, 2), 0.2, np.float32), 22050)  # another rate, stereo
+    (song / "song.ini").write_text("[song]\nname = Song One\ndelay = 120\n")
+    (song / "preview.ogg").write_bytes(b"not read")  # not a stem of the mix
+    no_audio = tmp_path / "band" / "Chart only"
+    no_audio.mkdir()
+    _chart(no_audio / "notes.mid", 120.0)
+    assert chart_songs([tmp_path]) == [song] and chart_songs([song]) == [song]
+    assert chart_delay_ms(song) == 120.0 and chart_delay_ms(no_audio) == 0.0
+    mix = load_mix(song, 44100)
+    assert len(mix) == 44100 and mix[1000] == pytest.approx(0.3, abs=1e-3)  # both stems, mono, resampled
+
+
+def test_songs_are_transcribed_and_scored_one_line_each(tmp_path, capsys):
+    """A song of the bundled example clip: transcribed from its audio, one row per song; a song with a delay is
+    scored on its tempo and meter only; an unreadable one is reported and skipped."""
+    import shutil
+
+    from beats import ALIGNED_KEYS, main, score_songs
+
+    example = Path(__file__).resolve().parents[1] / "src/drumscribe/pretrained/example/example.ogg"
+    for name, ini in (("aligned", ""), ("offset", "[song]\ndelay = -250\n")):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(example, folder / "song.ogg")
+        _chart(folder / "notes.mid", 126.0)
+        (folder / "song.ini").write_text(ini)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "song.ogg").write_text("not audio")
+    _chart(broken / "notes.mid", 100.0)
+    groups, rows = score_songs([tmp_path], "default")
+    assert [r[0] for r in rows] == ["aligned", "offset"] and len(groups["all"]) == 2
+    aligned, offset = rows[0][3], rows[1][3]
+    assert all(0.0 <= aligned[k] <= 1.0 for k in ALIGNED_KEYS)
+    assert all(np.isnan(offset[k]) for k in ALIGNED_KEYS) and offset["acc2"] == aligned["acc2"]
+    assert "broken: skipped" in capsys.readouterr().out
+    assert main(["--songs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "charted songs" in out and "aligned" in out and "means over charted songs" in out
+    assert main(["--songs", str(tmp_path / "broken")]) == 1  # nothing scored
