@@ -56,8 +56,8 @@ import numpy as np
 
 TEMPO_TOLERANCE = 0.04
 TEMPO_LEVELS = (1 / 3, 1 / 2, 1.0, 2.0, 3.0)
-#: the audio files of a rhythm-game song folder that make up its mix (any extension soundfile or ffmpeg
-#: reads); ``song`` is the band without the stems a game charts separately
+#: the audio files of a rhythm-game song folder that make up its mix (by name, with an extension of
+#: :data:`CHART_AUDIO`); ``song`` is the band without the stems a game charts separately
 CHART_STEMS = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "drums", "drums_1", "drums_2", "drums_3")
 CHART_AUDIO = (".ogg", ".opus", ".mp3", ".wav", ".flac", ".m4a")
 #: the metrics that need the chart and the audio aligned (not scored for a song with a ``delay``)
@@ -121,6 +121,7 @@ def track_scores(
 
 
 def tempo_band(bpm: float) -> str:
+    """The tempo group a track is printed in."""
     return "below 90 BPM" if bpm < 90 else "90-140 BPM" if bpm <= 140 else "above 140 BPM"
 
 
@@ -138,7 +139,7 @@ def chart_songs(roots: list[Path]) -> list[Path]:
     stem."""
     found = set()
     for root in roots:
-        for mid in [root / "notes.mid", *root.rglob("notes.mid")]:
+        for mid in root.rglob("notes.mid"):  # the root's own too
             if mid.is_file() and any(p.stem.lower() == "song" for p in chart_stems(mid.parent)):
                 found.add(mid.parent)
     return sorted(found)
