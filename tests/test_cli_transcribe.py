@@ -218,6 +218,17 @@ def test_known_bpm_goes_into_midi_and_musicxml(setup, tmp_path, capsys) -> None:
     assert "bpm must be between" in capsys.readouterr().err
 
 
+def test_beats_on_kick_is_recorded_and_matches_the_api(setup, tmp_path) -> None:
+    out = tmp_path / "o"
+    assert main([*args_for(setup, out, "-f", "json"), "--beats-on-kick"]) == 0
+    record = json.loads((out / "a.json").read_text())
+    assert record["settings"]["tempo_config"]["beat_kick_weight"] == 1.0
+    api = transcribe(setup["a"], model=setup["model"], beats_on_kick=True)
+    assert record["beats_s"] == [round(float(b), 4) for b in api.beats_s]
+    assert api.settings["tempo_config"]["beat_kick_weight"] == 1.0
+    assert transcribe(setup["a"], model=setup["model"]).settings["tempo_config"]["beat_kick_weight"] == 0.0
+
+
 def test_beats_per_bar_goes_into_midi_musicxml_and_chart(setup, tmp_path, capsys) -> None:
     import mido
     import music21

@@ -141,3 +141,27 @@ def test_the_fit_script_writes_a_model_from_a_render(tmp_path, capsys) -> None:
     record = json.loads(model_file.read_text())
     assert record["fit"]["tracks"] == 8 and set(record["fit"]["cv_accuracy"]) == {"0.001", "0.01"}
     assert isinstance(load_octave_model(model_file), OctaveModel)
+
+
+def test_beat_kick_weight_puts_a_skank_beats_beats_on_the_kick() -> None:
+    """A skank beat (kick and a soft hi-hat on the beat, snare and a louder hi-hat on the "and"): the plain
+    envelope tracks the louder off-beat; with the kick counted twice the beats fall on the kicks. The tempo is
+    the same."""
+    bpm, fps, secs = 160.0, 100.0, 30.0
+    beat = 60.0 / bpm
+    act = np.zeros((int(secs * fps), 5))
+    kicks = np.arange(0.5, secs - 1.0, beat)
+    for t in kicks:
+        act[int(round(t * fps)), [0, 3]] = (0.9, 0.5)
+        act[int(round((t + beat / 2) * fps)), [1, 3]] = (0.9, 0.7)
+    act += 0.05 * np.random.default_rng(0).random(act.shape)
+
+    def off_kick(beats: np.ndarray) -> float:  # median distance of the beats from the nearest kick [beats]
+        return float(np.median(np.abs(((beats - kicks[0]) / beat + 0.5) % 1 - 0.5)))
+
+    weighted_config = TempoConfig(beat_kick_weight=1.0)
+    assert estimate_beats(act, fps)[0] == estimate_beats(act, fps, weighted_config)[0]  # the tempo: unchanged
+    plain = estimate_beats(act, fps, bpm=bpm)[1]  # tracked at the known tempo: only the phase is left to find
+    weighted = estimate_beats(act, fps, weighted_config, bpm=bpm)[1]
+    assert off_kick(plain) == pytest.approx(0.5, abs=0.05)  # on the snare, half a beat from the kicks
+    assert off_kick(weighted) < 0.05

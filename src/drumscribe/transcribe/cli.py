@@ -108,6 +108,12 @@ def register(subparsers: Any) -> None:
         "(default: estimated from the drumming, 4 or 3)",
     )
     p.add_argument(
+        "--beats-on-kick",
+        action="store_true",
+        help="put the beats where the kick plays: for rock and metal whose snare falls between the beats "
+        "(a skank beat), which the default tracking takes for the beat (default: kick and snare alike)",
+    )
+    p.add_argument(
         "--midi-tempo-map",
         action="store_true",
         help="MIDI with a tempo change on every tracked beat, so a DAW's beats and bars follow the song "
@@ -405,6 +411,7 @@ def _run_files(
                 input_kind=args.input_kind,
                 bpm=args.bpm,
                 beats_per_bar=args.beats_per_bar,
+                beats_on_kick=args.beats_on_kick,
                 chunk_s=chunk_s,
                 progress=bars and long_file,
                 keep_spectrogram="png" in formats,

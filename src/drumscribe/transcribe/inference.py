@@ -442,6 +442,7 @@ def transcribe(
     backend: str = "auto",
     input_kind: str = "auto",
     beats_per_bar: int | None = None,
+    beats_on_kick: bool = False,
 ) -> Transcription:
     """Transcribe the drums of an audio file (any format libsndfile reads) or an array of samples.
 
@@ -456,7 +457,9 @@ def transcribe(
     never imported), ``"onnx"`` or ``"torch"``. ``bpm``: a known tempo; the beats (MusicXML grid, MIDI
     tempo) are tracked at it instead of an estimated one. ``tempo=False`` skips tempo and beats.
     ``beats_per_bar``: the meter of the score, chart and MIDI file (3: 3/4; default: estimated from the
-    drumming, 4/4 or 3/4, :func:`~drumscribe.transcribe.tempo.estimate_meter`).
+    drumming, 4/4 or 3/4, :func:`~drumscribe.transcribe.tempo.estimate_meter`). ``beats_on_kick``: track
+    the beats with the kick counted twice (:attr:`~drumscribe.transcribe.tempo.TempoConfig.beat_kick_weight`),
+    for rock and metal whose snare plays between the beats; the tempo is estimated as without it.
     Raises :class:`~drumscribe.errors.AudioError` for unreadable or empty audio.
     """
     if inference_config is None:
@@ -487,6 +490,7 @@ def transcribe(
         source=audio_path.name if audio_path else None,
         backend=loaded.backend,
         input_kind=input_kind,
+        tempo_config=TempoConfig(beat_kick_weight=1.0) if beats_on_kick else None,
     )
     tr.audio_path = audio_path
     tr.settings["beats_per_bar"] = beats_per_bar

@@ -57,6 +57,11 @@ class TempoConfig:
     #: share of its own (a syncopated groove's three-sixteenth period passing for the beat; 0 turns it off)
     slower_ratio: float = 0.95
     classes: tuple[int, ...] = (KICK, SNARE, TOMS, HIHAT, CYMBALS)
+    #: extra weight of the kick's rises in the envelope the beats are tracked on (the tempo is estimated on
+    #: the plain one): 1 counts the kick twice, which puts the beats on the kick where a groove plays the snare
+    #: between the beats (a skank beat). 0, the default: it fixed the real songs of ``benchmarks/beats.py
+    #: --songs`` and lowered the engine renders' beat F (docs/transcription.md)
+    beat_kick_weight: float = 0.0
     #: choose the metrical level (half, as estimated, double) with the fitted :class:`OctaveModel`; when off
     #: (or when a kit part hardly plays, :func:`kit_parts_play`), the half-time rule below runs instead
     octave_choice: bool = True
@@ -378,6 +383,8 @@ def estimate_beats(
         return None, np.zeros(0)
     chosen = choose_octave(activations, tempo, fps, config) if bpm is None and config.octave_choice else None
     tempo = tempo if chosen is None else chosen
+    if config.beat_kick_weight:
+        env = env + config.beat_kick_weight * onset_envelope(activations, (KICK,))
     beats = track_beats(env, tempo, fps, config.tightness)
     if (
         bpm is None
