@@ -189,6 +189,21 @@ def test_failing_export_gives_message(
     assert list((Path(client.app.state.manager.workdir) / done_job).glob("export-*")) == []
 
 
+def test_download_with_beats_on_the_kick(client: TestClient, done_job: str, reference) -> None:
+    r = client.get(f"/api/jobs/{done_job}/download/json", params={"beats_on_kick": "1"})
+    data = json.loads(r.content)
+    want = reference.with_bpm(None, beats_on_kick=True)
+    assert data["settings"]["tempo_config"]["beat_kick_weight"] == 1.0
+    assert data["beats_s"] == pytest.approx(list(want.beats_s), abs=1e-3)
+    assert len(data["onsets"]) == reference.num_onsets
+    plain = json.loads(client.get(f"/api/jobs/{done_job}/download/json").content)
+    assert plain["settings"]["tempo_config"]["beat_kick_weight"] == 0.0  # off unless asked
+    both = json.loads(
+        client.get(f"/api/jobs/{done_job}/download/json", params={"bpm": "97", "beats_on_kick": "1"}).content
+    )
+    assert both["tempo_bpm"] == 97.0 and both["settings"]["tempo_config"]["beat_kick_weight"] == 1.0
+
+
 def test_download_at_a_known_bpm(client: TestClient, done_job: str, reference) -> None:
     r = client.get(f"/api/jobs/{done_job}/download/midi", params={"bpm": "97"})
     midi = mido.MidiFile(file=io.BytesIO(r.content))

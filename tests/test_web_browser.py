@@ -233,6 +233,12 @@ def test_page_end_to_end(env: dict) -> None:
     bpm.clear()
     bpm.send_keys("9999")
     assert link.get_attribute("href").endswith("/download/midi?threshold=0.3")
+    # beats on the kick: asked for in the links, and not any more once unticked
+    kick = driver.find_element(By.ID, "beats-on-kick")
+    kick.click()
+    assert link.get_attribute("href").endswith("/download/midi?threshold=0.3&beats_on_kick=1")
+    kick.click()
+    assert link.get_attribute("href").endswith("/download/midi?threshold=0.3")
 
 
 def test_page_warns_about_low_sample_rate_audio(env: dict) -> None:

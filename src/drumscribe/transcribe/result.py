@@ -190,17 +190,22 @@ class Transcription:
 
         return replace(self, settings={**self.settings, "beats_per_bar": check_beats_per_bar(beats_per_bar)})
 
-    def with_bpm(self, bpm: float | None) -> Transcription:
+    def with_bpm(self, bpm: float | None, beats_on_kick: bool | None = None) -> Transcription:
         """A new Transcription whose beats are tracked at a known tempo ``bpm`` (None: estimated again),
         from the stored activations (no model call), with the tempo settings this one was made with
-        (``settings["tempo_config"]``; the defaults when it has none); the onsets are unchanged."""
+        (``settings["tempo_config"]``; the defaults when it has none); the onsets are unchanged.
+        ``beats_on_kick``: track them with the kick counted twice, or not (None: as this one was)."""
+        from dataclasses import asdict
+
         from .tempo import check_bpm, estimate_beats, meter_record, tempo_config_from_record
 
         bpm = check_bpm(bpm)
         config = tempo_config_from_record(self.settings.get("tempo_config"))
+        if beats_on_kick is not None:
+            config = replace(config, beat_kick_weight=1.0 if beats_on_kick else 0.0)
         tempo_bpm, beats = estimate_beats(self.activations, self.fps, config, bpm=bpm)
         meter = meter_record(self.activations, beats, self.fps, config)
-        settings = {**self.settings, "bpm": bpm, "meter": meter}
+        settings = {**self.settings, "bpm": bpm, "meter": meter, "tempo_config": asdict(config)}
         return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings=settings)
 
     def onset_articulations(self) -> list[tuple[list[str], list[int], np.ndarray] | None]:

@@ -10,9 +10,10 @@ at ``/openapi.json``; see docs/web.md):
   thresholds.
 * ``GET /api/jobs/{id}/activations``, ``/waveform``, ``/audio``.
 * ``POST /api/jobs/{id}/repick``: peaks re-picked at a new threshold (no model call).
-* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...&beats_per_bar=...``
+* ``GET /api/jobs/{id}/download/{midi|musicxml|csv|json|chart|clonehero}?threshold=...&bpm=...&beats_per_bar=...&beats_on_kick=1``
   (``bpm``: a known tempo; ``beats_per_bar``: the meter of the score, chart and MIDI file, 3 for 3/4;
-  without it, the meter estimated from the drumming).
+  without it, the meter estimated from the drumming; ``beats_on_kick``: the beats tracked with the kick
+  counted twice, as ``drumscribe transcribe --beats-on-kick``).
 """
 
 from __future__ import annotations
@@ -584,6 +585,7 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         threshold: str | None = None,
         bpm: float | None = None,
         beats_per_bar: int | None = None,
+        beats_on_kick: bool = False,
     ) -> FileResponse:
         job = get_job(job_id)
         if fmt not in EXPORTS:
@@ -593,8 +595,8 @@ def create_app(settings: ServerSettings | None = None, manager: JobManager | Non
         if fmt == "clonehero":  # the song's audio goes in the zip
             stored_upload(job)
         try:
-            if bpm is not None:  # a known tempo: the beats (MusicXML grid, MIDI tempo) are tracked at it
-                t = t.with_bpm(bpm)  # checks the tempo first (tempo.check_bpm)
+            if bpm is not None or beats_on_kick:  # a known tempo, or beats on the kick: the beats again
+                t = t.with_bpm(bpm, beats_on_kick or None)  # checks the tempo first (tempo.check_bpm)
             if beats_per_bar is not None:  # the meter of the score, chart and MIDI file
                 t = t.with_meter(beats_per_bar)
         except ConfigError as exc:

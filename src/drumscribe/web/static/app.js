@@ -115,9 +115,10 @@
     }
     showError("");
     resetResults();
-    // a new song: no tempo or meter typed for the last one
+    // a new song: no tempo, meter or beat placement chosen for the last one
     $("bpm").value = "";
     $("beats-per-bar").value = "";
+    $("beats-on-kick").checked = false;
     $("progress").hidden = false;
     $("upload-progress").value = 0;
     $("job-progress").value = 0;
@@ -272,6 +273,8 @@
     if (bpm.value !== "" && bpm.checkValidity()) params.set("bpm", bpm.value);
     const bar = $("beats-per-bar");  // beats per bar (3: a waltz): the score's, chart's and MIDI file's meter
     if (bar.value !== "" && bar.checkValidity()) params.set("beats_per_bar", bar.value);
+    // the beats tracked with the kick counted twice (a skank beat's snare between the beats)
+    if ($("beats-on-kick").checked) params.set("beats_on_kick", "1");
     const q = params.toString() ? `?${params}` : "";
     for (const fmt of DOWNLOADS) {
       const a = $(`dl-${fmt}`);
@@ -674,6 +677,7 @@
     $("threshold").addEventListener("input", onThresholdInput);
     $("bpm").addEventListener("input", () => { if (st.jobId) updateDownloads(); });
     $("beats-per-bar").addEventListener("input", () => { if (st.jobId) updateDownloads(); });
+    $("beats-on-kick").addEventListener("change", () => { if (st.jobId) updateDownloads(); });
     $("threshold-reset").addEventListener("click", async () => {
       clearTimeout(repickTimer);
       await repick(null);
