@@ -629,3 +629,23 @@ def test_atomic_path_leaves_nothing_when_the_block_is_interrupted(tmp_path) -> N
     with atomic_path(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["song.mid"]
+
+
+def test_a_dotted_sixteenth_before_a_sixteenth_is_beamed_without_a_warning(capfd) -> None:
+    """music21 gives the dotted sixteenth a second beam as a stub to the right while the sixteenth stops it,
+    and prints a warning mid-export; the score's beams join the two, and nothing is printed."""
+    from music21 import meter, note
+
+    from drumscribe.transcribe.exports import _voice_beams
+
+    lengths = [(0.25, True), (0.25, False), (0.5, False), (0.5, True)] + [(0.25, False)] * 6
+    lengths += [(0.375, True), (0.375, False), (0.25, False)]  # the last beat: rest, dotted 16th, 16th
+    elements = [
+        note.Rest(quarterLength=q) if rest else note.Unpitched(quarterLength=q) for q, rest in lengths
+    ]
+    beams = _voice_beams(meter.TimeSignature("4/4"), elements)
+    dotted, last = beams[-2], beams[-1]
+    assert [(b.number, b.type) for b in dotted] == [(1, "start"), (2, "start")]
+    assert [(b.number, b.type) for b in last] == [(1, "stop"), (2, "stop")]
+    out, err = capfd.readouterr()
+    assert "beam" not in err and "beam" not in out

@@ -31,6 +31,7 @@ import bisect
 import csv
 import functools
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -42,6 +43,8 @@ import numpy as np
 from ..fileio import atomic_open, json_default
 from ..midi import MIDI_DRUM_CHANNEL, write_drum_midi
 from ..vocab import CYMBALS, HIHAT, KICK, SNARE, TOMS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .result import Transcription
@@ -473,6 +476,45 @@ def _fill_voice(
             rests(b0 + 1 - cursor)
 
 
+class _QuietBeamWarnings:
+    """Stands in for music21's ``beam.environLocal``, whose one warning (a partial beam to the right that the
+    next note continues or stops) goes to stderr mid-export; :func:`_voice_beams` repairs that case, so the
+    message goes to the debug log instead."""
+
+    def __init__(self, environment: Any) -> None:
+        self._environment = environment
+
+    def warn(self, msg: Any, header: Any = None) -> None:
+        log.debug("music21 beams: %s", msg)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._environment, name)
+
+
+def _voice_beams(signature: Any, elements: list) -> list:
+    """music21's beams for one voice of a measure, with the one inconsistency its sanitising only warns about
+    repaired: a beam that opens as a partial beam to the right on a note whose next note continues or stops
+    it is that beam's start (a dotted sixteenth before a sixteenth: music21 gives the first a stub)."""
+    from music21 import beam
+
+    if not isinstance(beam.environLocal, _QuietBeamWarnings):
+        beam.environLocal = _QuietBeamWarnings(beam.environLocal)
+    beams_list = signature.getBeams(elements, measureStartOffset=0.0)
+    for this, following in zip(beams_list[:-1], beams_list[1:], strict=True):
+        if not this or not following:
+            continue
+        for number in this.getNumbers():
+            b = this.getByNumber(number)
+            if (
+                b.type == "partial"
+                and b.direction == "right"
+                and number in following.getNumbers()
+                and following.getByNumber(number).type in ("continue", "stop")
+            ):
+                b.type, b.direction = "start", None
+    return beams_list
+
+
 def build_score(tr: Transcription) -> Any:
     """A music21 Score of the transcription (see the module docstring)."""
     from music21 import clef, instrument, layout, metadata, meter, stream, tempo
@@ -508,7 +550,7 @@ def build_score(tr: Transcription) -> Any:
         _fill_voice(v2, down, down_pos, start, "down", beats)
         for v in (v1, v2):  # beams from the one signature (music21's makeBeams looks it up per measure)
             elements = list(v.notesAndRests)
-            for el, beams in zip(elements, signature.getBeams(elements, measureStartOffset=0.0)):
+            for el, beams in zip(elements, _voice_beams(signature, elements), strict=True):
                 if beams is not None:
                     el.beams = beams
         measure.insert(0, v1)
