@@ -59,8 +59,8 @@ class TempoConfig:
     classes: tuple[int, ...] = (KICK, SNARE, TOMS, HIHAT, CYMBALS)
     #: extra weight of the kick's rises in the envelope the beats are tracked on (the tempo is estimated on
     #: the plain one): 1 counts the kick twice, which puts the beats on the kick where a groove plays the snare
-    #: between the beats (a skank beat). 0, the default: it fixed the real songs of ``benchmarks/beats.py
-    #: --songs`` and lowered the engine renders' beat F (docs/transcription.md)
+    #: between the beats (a skank beat). The default is 0 because counting the kick twice, while it fixed the
+    #: real songs of ``benchmarks/beats.py --songs``, lowered the engine renders' beat F (docs/transcription.md)
     beat_kick_weight: float = 0.0
     #: choose the metrical level (half, as estimated, double) with the fitted :class:`OctaveModel`; when off
     #: (or when a kit part hardly plays, :func:`kit_parts_play`), the half-time rule below runs instead
