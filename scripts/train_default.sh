@@ -197,13 +197,16 @@ COMMON9=(--param num_layers=2 --param hidden_size=128 --param cell=gru --param c
   --early-stop-patience 12 --ema-decay 0.998 --keep-epochs --val-data "$WORK/synth9" "$WORK/synth10"
   --plateau-patience 10 --min-velocity snare=0.35 hihat=0.35)
 STAGE8="$WORK/run8b/epochs/ep004"
-# finetune NAME SEED EPOCHS LR INIT EXTRA_STORE|-: 12 renders (+ one more, weighted 0.2) from INIT
+# finetune NAME SEED EPOCHS LR INIT EXTRA_STORE|-: 12 renders (+ one more, weighted 0.2) from INIT; its last
+# epoch joins the soup
+SOUP=()
 finetune() {
   local name=$1 seed=$2 epochs=$3 lr=$4 init=$5 extra=$6 data=("${S12[@]}") weights=("${W12[@]}")
+  local last="$WORK/$name/epochs/ep$(printf %03d "$epochs")"
   if [ "$extra" != - ]; then data+=("$extra"); weights=("${W13[@]}"); fi
   $DS train --arch crnn --data "${data[@]}" --dataset-weights "${weights[@]}" --out "$WORK/$name" \
-    --init-from "$init" --seed "$seed" --epochs "$epochs" --lr "$lr" "${COMMON9[@]}" \
-    || [ -f "$WORK/$name/epochs/ep$(printf %03d "$epochs")/model.json" ]
+    --init-from "$init" --seed "$seed" --epochs "$epochs" --lr "$lr" "${COMMON9[@]}" || [ -f "$last/model.json" ]
+  SOUP+=("$last")
 }
 finetune run64 64 8 0.0003 "$STAGE8" -
 finetune run66 66 10 0.0001 "$WORK/run64/epochs/ep008" -
@@ -213,8 +216,6 @@ finetune run68 68 8 0.0003 "$STAGE8" "$WORK/synth68"
 finetune run74 74 8 0.0003 "$STAGE8" "$WORK/synth68"
 finetune run71 71 8 0.0003 "$STAGE8" "$WORK/synth71"
 finetune run76 76 8 0.0003 "$STAGE8" "$WORK/synth71"
-SOUP=(); for r in run64:8 run66:10 run68:8 run71:8 run73:8 run74:8 run76:8 run77:8; do
-  SOUP+=("$WORK/${r%%:*}/epochs/ep$(printf %03d "${r##*:}")"); done
 $PY scripts/average_models.py "${SOUP[@]}" --out "$WORK/soup9"
 $PY scripts/ship_default.py "$WORK/soup9" --thresholds untuned --mdb "$MDB"
 # the synthetic test-kit score of the card: the test splits (held-out kits) of renders 9-12

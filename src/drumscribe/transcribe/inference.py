@@ -47,6 +47,7 @@ from ..errors import AudioError, ConfigError, ModelError
 from .inputkind import check_input_kind, kind_thresholds
 from .result import Transcription, normalise_thresholds, pick_onsets
 from .tempo import TempoConfig, check_beats_per_bar, check_bpm
+from .tempo import beats_on_kick as kick_weighted
 from .velocity import level_curve
 
 if TYPE_CHECKING:
@@ -490,7 +491,7 @@ def transcribe(
         source=audio_path.name if audio_path else None,
         backend=loaded.backend,
         input_kind=input_kind,
-        tempo_config=TempoConfig(beat_kick_weight=1.0) if beats_on_kick else None,
+        tempo_config=kick_weighted(None, True) if beats_on_kick else None,
     )
     tr.audio_path = audio_path
     tr.settings["beats_per_bar"] = beats_per_bar

@@ -197,14 +197,14 @@ class Transcription:
         ``beats_on_kick``: track them with the kick counted twice, or not (None: as this one was)."""
         from dataclasses import asdict
 
-        from .tempo import check_bpm, estimate_beats, meter_record, tempo_config_from_record
+        from . import tempo
 
-        bpm = check_bpm(bpm)
-        config = tempo_config_from_record(self.settings.get("tempo_config"))
+        bpm = tempo.check_bpm(bpm)
+        config = tempo.tempo_config_from_record(self.settings.get("tempo_config"))
         if beats_on_kick is not None:
-            config = replace(config, beat_kick_weight=1.0 if beats_on_kick else 0.0)
-        tempo_bpm, beats = estimate_beats(self.activations, self.fps, config, bpm=bpm)
-        meter = meter_record(self.activations, beats, self.fps, config)
+            config = tempo.beats_on_kick(config, beats_on_kick)
+        tempo_bpm, beats = tempo.estimate_beats(self.activations, self.fps, config, bpm=bpm)
+        meter = tempo.meter_record(self.activations, beats, self.fps, config)
         settings = {**self.settings, "bpm": bpm, "meter": meter, "tempo_config": asdict(config)}
         return replace(self, tempo_bpm=tempo_bpm, beats_s=beats, settings=settings)
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,12 @@ class TempoConfig:
     meter_margin: float = 0.1
     meter_min_r2: float = 0.1
     meter_min_beats: int = 12
+
+
+def beats_on_kick(config: TempoConfig | None, on: bool) -> TempoConfig:
+    """``config`` (None: the defaults) with the beats tracked with the kick counted twice, or not
+    (:attr:`TempoConfig.beat_kick_weight` 1 or 0): ``--beats-on-kick``."""
+    return replace(config or TempoConfig(), beat_kick_weight=1.0 if on else 0.0)
 
 
 def tempo_config_from_record(record: dict[str, Any] | None) -> TempoConfig:
